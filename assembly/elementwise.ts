@@ -1,0 +1,137 @@
+// Element-wise kernels over n f32 values: activations, bias, fill, copy, gather.
+//
+// Activation backwards take the forward's *output* (not its input): every
+// derivative here is a function of it (ReLU: out > 0; sigmoid: out·(1−out);
+// tanh: 1−out²), so the forward output is the only thing saved.
+// dinp may alias dout in every backward here.
+
+import { at } from './memory';
+
+// ---------------------------------------------------------------- ReLU
+
+/** out = max(inp, 0). out, inp: [n]. May run in place. */
+export function reluForward(out: usize, inp: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) v128.store(at(out, i), f32x4.max(v128.load(at(inp, i)), zero));
+  for (; i < n; i++) store<f32>(at(out, i), max(load<f32>(at(inp, i)), <f32>0));
+}
+
+/** Differentiates out = max(inp, 0): dinp = out > 0 ? dout : 0. dinp, dout, out: [n]. */
+export function reluBackward(dinp: usize, dout: usize, out: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) {
+    v128.store(at(dinp, i), v128.and(v128.load(at(dout, i)), f32x4.gt(v128.load(at(out, i)), zero)));
+  }
+  for (; i < n; i++) store<f32>(at(dinp, i), load<f32>(at(out, i)) > 0 ? load<f32>(at(dout, i)) : <f32>0);
+}
+
+// ---------------------------------------------------------------- sigmoid
+
+/** out = 1/(1+exp(−inp)), computed without overflow for any sign. out, inp: [n]. */
+export function sigmoidForward(out: usize, inp: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const x = load<f32>(at(inp, i));
+    let y: f32;
+    if (x >= 0) {
+      y = <f32>1 / (<f32>1 + Mathf.exp(-x));
+    } else {
+      const e = Mathf.exp(x);
+      y = e / (<f32>1 + e);
+    }
+    store<f32>(at(out, i), y);
+  }
+}
+
+/** Differentiates out = sigmoid(inp): dinp = dout·out·(1−out). dinp, dout, out: [n]. */
+export function sigmoidBackward(dinp: usize, dout: usize, out: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) {
+    const y = v128.load(at(out, i));
+    v128.store(at(dinp, i), f32x4.mul(v128.load(at(dout, i)), f32x4.mul(y, f32x4.sub(one, y))));
+  }
+  for (; i < n; i++) {
+    const y = load<f32>(at(out, i));
+    store<f32>(at(dinp, i), load<f32>(at(dout, i)) * y * (<f32>1 - y));
+  }
+}
+
+// ---------------------------------------------------------------- tanh
+
+/** out = tanh(inp). out, inp: [n]. */
+export function tanhForward(out: usize, inp: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(at(out, i), Mathf.tanh(load<f32>(at(inp, i))));
+}
+
+/** Differentiates out = tanh(inp): dinp = dout·(1−out²). dinp, dout, out: [n]. */
+export function tanhBackward(dinp: usize, dout: usize, out: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) {
+    const y = v128.load(at(out, i));
+    v128.store(at(dinp, i), f32x4.mul(v128.load(at(dout, i)), f32x4.sub(one, f32x4.mul(y, y))));
+  }
+  for (; i < n; i++) {
+    const y = load<f32>(at(out, i));
+    store<f32>(at(dinp, i), load<f32>(at(dout, i)) * (<f32>1 - y * y));
+  }
+}
+
+// ---------------------------------------------------------------- bias
+
+/** out[r,:] += bias for every row. out: [rows×cols]; bias: [cols]. */
+export function biasForward(out: usize, bias: usize, rows: i32, cols: i32): void {
+  const cv = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const row = at(out, r * cols);
+    let j = 0;
+    for (; j < cv; j += 4) v128.store(at(row, j), f32x4.add(v128.load(at(row, j)), v128.load(at(bias, j))));
+    for (; j < cols; j++) store<f32>(at(row, j), load<f32>(at(row, j)) + load<f32>(at(bias, j)));
+  }
+}
+
+/** Differentiates out[r,:] += bias: dbias += Σ_r dout[r,:]. dbias: [cols]; dout: [rows×cols]. */
+export function biasBackward(dbias: usize, dout: usize, rows: i32, cols: i32): void {
+  const cv = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const row = at(dout, r * cols);
+    let j = 0;
+    for (; j < cv; j += 4) v128.store(at(dbias, j), f32x4.add(v128.load(at(dbias, j)), v128.load(at(row, j))));
+    for (; j < cols; j++) store<f32>(at(dbias, j), load<f32>(at(dbias, j)) + load<f32>(at(row, j)));
+  }
+}
+
+// ---------------------------------------------------------------- memory helpers
+
+/** ptr[0:n] = value. */
+export function fill(ptr: usize, n: i32, value: f32): void {
+  const v = f32x4.splat(value);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) v128.store(at(ptr, i), v);
+  for (; i < n; i++) store<f32>(at(ptr, i), value);
+}
+
+/** dst[0:n] = src[0:n], 32-bit words, bit-exact. The ranges may overlap. */
+export function copy(dst: usize, src: usize, n: i32): void {
+  memory.copy(dst, src, <usize>n << 2);
+}
+
+/**
+ * out[r,:] = src[indices[r],:] for r < n: gathers rows of 32-bit words
+ * (f32 or i32, bit-exact), e.g. a shuffled mini-batch from a dataset.
+ * out: [n×cols]; src: [?×cols]; indices: i32[n].
+ */
+export function gatherRows(out: usize, src: usize, indices: usize, n: i32, cols: i32): void {
+  const rowBytes = <usize>cols << 2;
+  for (let r = 0; r < n; r++) {
+    const idx = load<i32>(at(indices, r));
+    memory.copy(out + <usize>r * rowBytes, src + <usize>idx * rowBytes, rowBytes);
+  }
+}

@@ -1,0 +1,198 @@
+// Matrix products, f32, row-major, SIMD (f32x4).
+//
+// Dimension letters: op(A) is m×k, op(B) is k×n, C is m×n.
+// A is stored m×k, or k×m when transA; B is stored k×n, or n×k when transB.
+//
+// Method (GotoBLAS-style): blocks of op(A) and op(B) are packed into the
+// scratch region as contiguous panels (4 rows of A, 8 columns of B, zero
+// padded), so every layout, transposed or not, feeds the same 4×8 register
+// micro-kernel with unit-stride loads. Packing costs O(mk + kn) against the
+// O(mkn) product, and it is what makes the transposed products as fast as
+// the plain one.
+
+import { at, scratchPtr, TILE_OFFSET, APACK_OFFSET, BPACK_OFFSET, MC, KC, NC } from './memory';
+
+/**
+ * Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of 4 rows. Panel q starts at
+ * float q·4·kc and holds, for each p, the 4 values op(A)[ic+4q+0..3, pc+p].
+ * Rows past mc are zero.
+ */
+function packA(dst: usize, a: usize, transA: bool, m: i32, k: i32, ic: i32, pc: i32, mc: i32, kc: i32): void {
+  for (let ir = 0; ir < mc; ir += 4) {
+    const mr = min(4, mc - ir);
+    const panel = dst + (<usize>(ir * kc) << 2);
+    if (transA) {
+      // A stored k×m: the 4 rows of op(A) at depth p are contiguous in A's row p.
+      if (mr == 4) {
+        for (let p = 0; p < kc; p++) {
+          v128.store(panel + (<usize>p << 4), v128.load(at(a, (pc + p) * m + ic + ir)));
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          const src = at(a, (pc + p) * m + ic + ir);
+          const d = panel + (<usize>p << 4);
+          for (let ii = 0; ii < 4; ii++) {
+            store<f32>(d + (<usize>ii << 2), ii < mr ? load<f32>(src + (<usize>ii << 2)) : <f32>0);
+          }
+        }
+      }
+    } else {
+      // A stored m×k: each row of op(A) is contiguous over p.
+      for (let ii = 0; ii < 4; ii++) {
+        const d = panel + (<usize>ii << 2);
+        if (ii < mr) {
+          const src = at(a, (ic + ir + ii) * k + pc);
+          for (let p = 0; p < kc; p++) store<f32>(d + (<usize>p << 4), load<f32>(src + (<usize>p << 2)));
+        } else {
+          for (let p = 0; p < kc; p++) store<f32>(d + (<usize>p << 4), 0);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs op(B)[pc:pc+kc, jc:jc+nc] into panels of 8 columns. Panel q starts
+ * at float q·8·kc and holds, for each p, the 8 values op(B)[pc+p, jc+8q+0..7].
+ * Columns past nc are zero.
+ */
+function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: i32, kc: i32, nc: i32): void {
+  for (let jr = 0; jr < nc; jr += 8) {
+    const nr = min(8, nc - jr);
+    const panel = dst + (<usize>(jr * kc) << 2);
+    if (transB) {
+      // B stored n×k: each column of op(B) is a contiguous row of B.
+      for (let jj = 0; jj < 8; jj++) {
+        const d = panel + (<usize>jj << 2);
+        if (jj < nr) {
+          const src = at(b, (jc + jr + jj) * k + pc);
+          for (let p = 0; p < kc; p++) store<f32>(d + (<usize>p << 5), load<f32>(src + (<usize>p << 2)));
+        } else {
+          for (let p = 0; p < kc; p++) store<f32>(d + (<usize>p << 5), 0);
+        }
+      }
+    } else if (nr == 8) {
+      for (let p = 0; p < kc; p++) {
+        const src = at(b, (pc + p) * n + jc + jr);
+        const d = panel + (<usize>p << 5);
+        v128.store(d, v128.load(src));
+        v128.store(d, v128.load(src, 16), 16);
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        const src = at(b, (pc + p) * n + jc + jr);
+        const d = panel + (<usize>p << 5);
+        for (let jj = 0; jj < 8; jj++) {
+          store<f32>(d + (<usize>jj << 2), jj < nr ? load<f32>(src + (<usize>jj << 2)) : <f32>0);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * C[0:mr, 0:nr] (+)= Apanel · Bpanel over depth kc, with a 4×8 tile of
+ * f32x4 accumulators held in registers. Full tiles are stored directly;
+ * edge tiles go through the scratch tile and only their valid part is written.
+ */
+// @ts-ignore: decorator
+@inline function microKernel(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    ap += 16;
+    bp += 32;
+  }
+  const ldb = <usize>ldc << 2;
+  if (mr == 4 && nr == 8) {
+    const r0 = c, r1 = c + ldb, r2 = r1 + ldb, r3 = r2 + ldb;
+    if (accumulate) {
+      c00 = f32x4.add(c00, v128.load(r0)); c01 = f32x4.add(c01, v128.load(r0, 16));
+      c10 = f32x4.add(c10, v128.load(r1)); c11 = f32x4.add(c11, v128.load(r1, 16));
+      c20 = f32x4.add(c20, v128.load(r2)); c21 = f32x4.add(c21, v128.load(r2, 16));
+      c30 = f32x4.add(c30, v128.load(r3)); c31 = f32x4.add(c31, v128.load(r3, 16));
+    }
+    v128.store(r0, c00); v128.store(r0, c01, 16);
+    v128.store(r1, c10); v128.store(r1, c11, 16);
+    v128.store(r2, c20); v128.store(r2, c21, 16);
+    v128.store(r3, c30); v128.store(r3, c31, 16);
+  } else {
+    const t = scratchPtr + TILE_OFFSET;
+    v128.store(t, c00); v128.store(t, c01, 16);
+    v128.store(t, c10, 32); v128.store(t, c11, 48);
+    v128.store(t, c20, 64); v128.store(t, c21, 80);
+    v128.store(t, c30, 96); v128.store(t, c31, 112);
+    for (let i = 0; i < mr; i++) {
+      const row = c + <usize>i * ldb;
+      for (let j = 0; j < nr; j++) {
+        const dst = row + (<usize>j << 2);
+        const v = load<f32>(t + (<usize>(i * 8 + j) << 2));
+        store<f32>(dst, accumulate ? load<f32>(dst) + v : v);
+      }
+    }
+  }
+}
+
+/**
+ * C = op(A)·op(B), or C += op(A)·op(B) when accumulate != 0.
+ * c: [m×n]; a: [m×k] (or [k×m] if transA); b: [k×n] (or [n×k] if transB).
+ * Called by: the typed-array `matmul`, `matmulForward`, `matmulBackward`.
+ */
+export function matmul(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, transA: i32, transB: i32, accumulate: i32): void {
+  const apack = scratchPtr + APACK_OFFSET;
+  const bpack = scratchPtr + BPACK_OFFSET;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      packB(bpack, b, transB != 0, k, n, pc, jc, kc, nc);
+      const acc = accumulate != 0 || pc > 0;
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min(MC, m - ic);
+        packA(apack, a, transA != 0, m, k, ic, pc, mc, kc);
+        for (let jr = 0; jr < nc; jr += 8) {
+          const nr = min(8, nc - jr);
+          const bpanel = bpack + (<usize>(jr * kc) << 2);
+          for (let ir = 0; ir < mc; ir += 4) {
+            microKernel(kc, apack + (<usize>(ir * kc) << 2), bpanel, at(c, (ic + ir) * n + jc + jr), n, acc, min(4, mc - ir), nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * out = inp·weight.
+ * out: [m×n]; inp: [m×k]; weight: [k×n].
+ */
+export function matmulForward(out: usize, inp: usize, weight: usize, m: i32, k: i32, n: i32): void {
+  matmul(out, inp, weight, m, k, n, 0, 0, 0);
+}
+
+/**
+ * Differentiates `out = inp·weight`:
+ *   dweight += inpᵀ·dout       (accumulates, like every parameter gradient)
+ *   dinp     = dout·weightᵀ    (overwrites; skipped when needDinp == 0)
+ * dinp: [m×k]; dweight: [k×n]; dout: [m×n]; inp: [m×k]; weight: [k×n].
+ */
+export function matmulBackward(dinp: usize, dweight: usize, dout: usize, inp: usize, weight: usize, m: i32, k: i32, n: i32, needDinp: i32): void {
+  matmul(dweight, inp, dout, k, m, n, 1, 0, 1);
+  if (needDinp != 0) matmul(dinp, dout, weight, m, n, k, 0, 1, 0);
+}

@@ -1,0 +1,108 @@
+// Optimizer steps over one flat block of n parameters, in one call.
+//
+// params, grads and the optimizer's state buffers share one layout, so a
+// whole model is updated by a single loop. Weight decay is L2 (added to the
+// gradient), as in PyTorch's SGD, RMSprop and Adam.
+
+import { at } from './memory';
+
+/**
+ * SGD, optionally with momentum (PyTorch convention, no dampening):
+ *   g = grad + wd·p;  v = momentum·v + g;  p −= lr·v      (momentum > 0)
+ *   g = grad + wd·p;  p −= lr·g                           (momentum = 0; velocity untouched)
+ * params, grads, velocity: [n].
+ */
+export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, lr: f32, momentum: f32, weightDecay: f32): void {
+  const vlr = f32x4.splat(lr), vmu = f32x4.splat(momentum), vwd = f32x4.splat(weightDecay);
+  const nv = n & ~3;
+  let i = 0;
+  if (momentum > 0) {
+    for (; i < nv; i += 4) {
+      const p = v128.load(at(params, i));
+      const g = f32x4.add(v128.load(at(grads, i)), f32x4.mul(vwd, p));
+      const v = f32x4.add(f32x4.mul(vmu, v128.load(at(velocity, i))), g);
+      v128.store(at(velocity, i), v);
+      v128.store(at(params, i), f32x4.sub(p, f32x4.mul(vlr, v)));
+    }
+    for (; i < n; i++) {
+      const p = load<f32>(at(params, i));
+      const v = momentum * load<f32>(at(velocity, i)) + (load<f32>(at(grads, i)) + weightDecay * p);
+      store<f32>(at(velocity, i), v);
+      store<f32>(at(params, i), p - lr * v);
+    }
+  } else {
+    for (; i < nv; i += 4) {
+      const p = v128.load(at(params, i));
+      const g = f32x4.add(v128.load(at(grads, i)), f32x4.mul(vwd, p));
+      v128.store(at(params, i), f32x4.sub(p, f32x4.mul(vlr, g)));
+    }
+    for (; i < n; i++) {
+      const p = load<f32>(at(params, i));
+      store<f32>(at(params, i), p - lr * (load<f32>(at(grads, i)) + weightDecay * p));
+    }
+  }
+}
+
+/**
+ * RMSprop (PyTorch form, ε outside the root):
+ *   g = grad + wd·p;  s = ρ·s + (1−ρ)·g²;  p −= lr·g/(sqrt(s) + ε)
+ * params, grads, sq: [n].
+ */
+export function rmspropUpdate(params: usize, grads: usize, sq: usize, n: i32, lr: f32, rho: f32, eps: f32, weightDecay: f32): void {
+  const vlr = f32x4.splat(lr), vrho = f32x4.splat(rho), v1rho = f32x4.splat(<f32>1 - rho);
+  const veps = f32x4.splat(eps), vwd = f32x4.splat(weightDecay);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) {
+    const p = v128.load(at(params, i));
+    const g = f32x4.add(v128.load(at(grads, i)), f32x4.mul(vwd, p));
+    const s = f32x4.add(f32x4.mul(vrho, v128.load(at(sq, i))), f32x4.mul(v1rho, f32x4.mul(g, g)));
+    v128.store(at(sq, i), s);
+    v128.store(at(params, i), f32x4.sub(p, f32x4.div(f32x4.mul(vlr, g), f32x4.add(f32x4.sqrt(s), veps))));
+  }
+  for (; i < n; i++) {
+    const p = load<f32>(at(params, i));
+    const g = load<f32>(at(grads, i)) + weightDecay * p;
+    const s = rho * load<f32>(at(sq, i)) + (<f32>1 - rho) * g * g;
+    store<f32>(at(sq, i), s);
+    store<f32>(at(params, i), p - lr * g / (Mathf.sqrt(s) + eps));
+  }
+}
+
+/**
+ * Adam (PyTorch form), step t ≥ 1:
+ *   g = grad + wd·p;  m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²
+ *   p −= (lr/(1−β1ᵗ)) · m / (sqrt(v)/sqrt(1−β2ᵗ) + ε)
+ * params, grads, m, v: [n].
+ */
+export function adamUpdate(params: usize, grads: usize, m: usize, v: usize, n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, t: i32): void {
+  const bc1 = <f32>1 - Mathf.pow(beta1, <f32>t);
+  const bc2 = <f32>1 - Mathf.pow(beta2, <f32>t);
+  const stepSize: f32 = lr / bc1;
+  const invSqrtBc2: f32 = <f32>1 / Mathf.sqrt(bc2);
+  const vb1 = f32x4.splat(beta1), v1b1 = f32x4.splat(<f32>1 - beta1);
+  const vb2 = f32x4.splat(beta2), v1b2 = f32x4.splat(<f32>1 - beta2);
+  const vstep = f32x4.splat(stepSize), vibc2 = f32x4.splat(invSqrtBc2);
+  const veps = f32x4.splat(eps), vwd = f32x4.splat(weightDecay);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) {
+    const p = v128.load(at(params, i));
+    const g = f32x4.add(v128.load(at(grads, i)), f32x4.mul(vwd, p));
+    const mi = f32x4.add(f32x4.mul(vb1, v128.load(at(m, i))), f32x4.mul(v1b1, g));
+    const vi = f32x4.add(f32x4.mul(vb2, v128.load(at(v, i))), f32x4.mul(v1b2, f32x4.mul(g, g)));
+    v128.store(at(m, i), mi);
+    v128.store(at(v, i), vi);
+    const denom = f32x4.add(f32x4.mul(f32x4.sqrt(vi), vibc2), veps);
+    v128.store(at(params, i), f32x4.sub(p, f32x4.div(f32x4.mul(vstep, mi), denom)));
+  }
+  for (; i < n; i++) {
+    const p = load<f32>(at(params, i));
+    const g = load<f32>(at(grads, i)) + weightDecay * p;
+    const mi = beta1 * load<f32>(at(m, i)) + (<f32>1 - beta1) * g;
+    const vi = beta2 * load<f32>(at(v, i)) + (<f32>1 - beta2) * g * g;
+    store<f32>(at(m, i), mi);
+    store<f32>(at(v, i), vi);
+    store<f32>(at(params, i), p - stepSize * mi / (Mathf.sqrt(vi) * invSqrtBc2 + eps));
+  }
+}

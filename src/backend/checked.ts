@@ -1,0 +1,155 @@
+/**
+ * Argument checks for the pointer-level kernels, from one table. Both
+ * backends' kernels are wrapped with them, so a bad size or a pointer
+ * outside memory is a RangeError naming the kernel, the argument, what was
+ * expected and what was given, never a silent out-of-bounds write.
+ */
+import type { KernelName, Kernels } from './types.js';
+
+type Sizes = Record<string, number>;
+
+interface Spec {
+  /** Argument names in call order. */
+  args: readonly string[];
+  /** Integer sizes that must be ≥ 1 (or ≥ the given minimum). */
+  sizes: Readonly<Record<string, number>>;
+  /** 0/1 flags. */
+  flags?: readonly string[];
+  /** f32/i32 buffers and their length in elements, from the sizes (0: not used on this call). */
+  buffers: Readonly<Record<string, (s: Sizes) => number>>;
+  /** Numbers that must be finite. */
+  scalars?: readonly string[];
+  /** Extra rule over the arguments, returning an error message or undefined. */
+  rule?: (s: Sizes) => string | undefined;
+}
+
+const mn = (s: Sizes) => s.m! * s.n!;
+const mk = (s: Sizes) => s.m! * s.k!;
+const kn = (s: Sizes) => s.k! * s.n!;
+const rc = (s: Sizes) => s.rows! * s.cols!;
+const c = (s: Sizes) => s.cols!;
+const r = (s: Sizes) => s.rows!;
+const n = (s: Sizes) => s.n!;
+
+const elementwise = (a: string, b: string, d: string): Spec => ({ args: [a, b, d, 'n'], sizes: { n: 1 }, buffers: { [a]: n, [b]: n, [d]: n } });
+
+export const kernelSpecs: Record<KernelName, Spec> = {
+  matmul: {
+    args: ['c', 'a', 'b', 'm', 'k', 'n', 'transA', 'transB', 'accumulate'],
+    sizes: { m: 1, k: 1, n: 1 },
+    flags: ['transA', 'transB', 'accumulate'],
+    buffers: { c: mn, a: mk, b: kn },
+  },
+  matmulForward: { args: ['out', 'inp', 'weight', 'm', 'k', 'n'], sizes: { m: 1, k: 1, n: 1 }, buffers: { out: mn, inp: mk, weight: kn } },
+  matmulBackward: {
+    args: ['dinp', 'dweight', 'dout', 'inp', 'weight', 'm', 'k', 'n', 'needDinp'],
+    sizes: { m: 1, k: 1, n: 1 },
+    flags: ['needDinp'],
+    buffers: { dinp: (s) => (s.needDinp ? mk(s) : 0), dweight: kn, dout: mn, inp: mk, weight: kn },
+  },
+  batchnormForward: {
+    args: ['out', 'mean', 'variance', 'invstd', 'inp', 'gamma', 'beta', 'runMean', 'runVar', 'rows', 'cols', 'eps', 'momentum'],
+    sizes: { rows: 2, cols: 1 },
+    buffers: { out: rc, mean: c, variance: c, invstd: c, inp: rc, gamma: c, beta: c, runMean: c, runVar: c },
+    scalars: ['eps', 'momentum'],
+    rule: (s) => (s.out === s.inp ? 'out must not alias inp' : s.eps! <= 0 ? `eps must be > 0, got ${s.eps}` : s.momentum! < 0 || s.momentum! > 1 ? `momentum must be in [0, 1], got ${s.momentum}` : undefined),
+  },
+  batchnormInference: {
+    args: ['out', 'inp', 'gamma', 'beta', 'runMean', 'runVar', 'rows', 'cols', 'eps'],
+    sizes: { rows: 1, cols: 1 },
+    buffers: { out: rc, inp: rc, gamma: c, beta: c, runMean: c, runVar: c },
+    scalars: ['eps'],
+  },
+  batchnormBackward: {
+    args: ['dinp', 'dgamma', 'dbeta', 'dout', 'inp', 'gamma', 'mean', 'invstd', 'rows', 'cols'],
+    sizes: { rows: 1, cols: 1 },
+    buffers: { dinp: rc, dgamma: c, dbeta: c, dout: rc, inp: rc, gamma: c, mean: c, invstd: c },
+  },
+  reluForward: { args: ['out', 'inp', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n } },
+  reluBackward: elementwise('dinp', 'dout', 'out'),
+  sigmoidForward: { args: ['out', 'inp', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n } },
+  sigmoidBackward: elementwise('dinp', 'dout', 'out'),
+  tanhForward: { args: ['out', 'inp', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n } },
+  tanhBackward: elementwise('dinp', 'dout', 'out'),
+  biasForward: { args: ['out', 'bias', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { out: rc, bias: c } },
+  biasBackward: { args: ['dbias', 'dout', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dbias: c, dout: rc } },
+  fill: { args: ['ptr', 'n', 'value'], sizes: { n: 1 }, buffers: { ptr: n }, scalars: [] },
+  copy: { args: ['dst', 'src', 'n'], sizes: { n: 1 }, buffers: { dst: n, src: n } },
+  gatherRows: { args: ['out', 'src', 'indices', 'n', 'cols'], sizes: { n: 1, cols: 1 }, buffers: { out: (s) => s.n! * s.cols!, src: c, indices: n } },
+  softmaxCrossEntropy: { args: ['dlogits', 'logits', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dlogits: rc, logits: rc, labels: r } },
+  softmaxForward: { args: ['probs', 'logits', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { probs: rc, logits: rc } },
+  mseLoss: { args: ['dpred', 'pred', 'target', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dpred: rc, pred: rc, target: rc } },
+  countCorrect: { args: ['scores', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { scores: rc, labels: r } },
+  sgdUpdate: {
+    args: ['params', 'grads', 'velocity', 'n', 'lr', 'momentum', 'weightDecay'],
+    sizes: { n: 1 },
+    buffers: { params: n, grads: n, velocity: (s) => (s.momentum! > 0 ? s.n! : 0) },
+    scalars: ['lr', 'momentum', 'weightDecay'],
+  },
+  rmspropUpdate: {
+    args: ['params', 'grads', 'sq', 'n', 'lr', 'rho', 'eps', 'weightDecay'],
+    sizes: { n: 1 },
+    buffers: { params: n, grads: n, sq: n },
+    scalars: ['lr', 'rho', 'eps', 'weightDecay'],
+  },
+  adamUpdate: {
+    args: ['params', 'grads', 'm', 'v', 'n', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 't'],
+    sizes: { n: 1, t: 1 },
+    buffers: { params: n, grads: n, m: n, v: n },
+    scalars: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay'],
+  },
+};
+
+/**
+ * Wraps raw kernels with the checks of `kernelSpecs`. `memoryBytes` gives the
+ * current size of linear memory (it grows, so it is asked on every call).
+ */
+export function checkedKernels(raw: Kernels, memoryBytes: () => number): Kernels {
+  const out: Partial<Record<KernelName, (...a: number[]) => unknown>> = {};
+  for (const name of Object.keys(kernelSpecs) as KernelName[]) {
+    const spec = kernelSpecs[name];
+    const fn = (raw[name] as (...a: number[]) => unknown).bind(raw);
+    out[name] = (...argv: number[]) => {
+      check(name, spec, argv, memoryBytes());
+      return fn(...argv);
+    };
+  }
+  return out as Kernels;
+}
+
+function check(name: string, spec: Spec, argv: number[], bytes: number): void {
+  if (argv.length !== spec.args.length) {
+    throw new TypeError(`${name}: expected ${spec.args.length} arguments (${spec.args.join(', ')}), got ${argv.length}`);
+  }
+  const s: Sizes = {};
+  spec.args.forEach((a, i) => { s[a] = argv[i]!; });
+  for (const [a, min] of Object.entries(spec.sizes)) {
+    const v = s[a]!;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      throw new RangeError(`${name}: ${a} must be an integer ≥ ${min}, got ${describe(v)}`);
+    }
+  }
+  for (const a of spec.flags ?? []) {
+    if (s[a] !== 0 && s[a] !== 1) throw new RangeError(`${name}: ${a} must be 0 or 1, got ${describe(s[a])}`);
+  }
+  for (const a of spec.scalars ?? []) {
+    if (typeof s[a] !== 'number' || !Number.isFinite(s[a])) throw new RangeError(`${name}: ${a} must be a finite number, got ${describe(s[a])}`);
+  }
+  for (const [a, len] of Object.entries(spec.buffers)) {
+    const need = len(s);
+    if (need === 0) continue;
+    const p = s[a]!;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p % 4 !== 0) {
+      throw new RangeError(`${name}: ${a} must be a 4-byte aligned pointer, got ${describe(p)}`);
+    }
+    if (p + need * 4 > bytes) {
+      throw new RangeError(`${name}: ${a} must point to ${need} values inside memory (${bytes} bytes), got pointer ${p} whose end is ${p + need * 4}`);
+    }
+  }
+  const msg = spec.rule?.(s);
+  if (msg) throw new RangeError(`${name}: ${msg}`);
+}
+
+function describe(v: unknown): string {
+  return typeof v === 'number' ? String(v) : `${typeof v} ${String(v)}`;
+}

@@ -1,0 +1,136 @@
+import type { MemoryLike, Ptr } from './types.js';
+
+const PAGE = 65536;
+const ALIGN = 16;
+
+/**
+ * A first-fit allocator over a backend's linear memory. Blocks are 16-byte
+ * aligned (one f32x4). Freed blocks are merged with free neighbours and
+ * reused, so a model that is trained, disposed and rebuilt does not grow
+ * memory. Memory only grows when no free block fits; views onto it must be
+ * taken fresh after any `alloc` (growth detaches the old ones).
+ */
+export class Heap {
+  private readonly memory: MemoryLike;
+  private top: number;
+  private readonly base: number;
+  /** Free blocks, sorted by start: [start, size]. */
+  private readonly freeList: Array<[number, number]> = [];
+  private readonly used = new Map<number, number>();
+
+  constructor(memory: MemoryLike, base: number) {
+    this.memory = memory;
+    this.base = alignUp(base);
+    this.top = this.base;
+  }
+
+  /** Reserves `bytes` bytes (at least 1) and returns their byte offset. Contents are unspecified. */
+  alloc(bytes: number): Ptr {
+    if (!Number.isInteger(bytes) || bytes < 0) {
+      throw new RangeError(`alloc: bytes must be a non-negative integer, got ${String(bytes)}`);
+    }
+    const size = alignUp(Math.max(bytes, 1));
+    for (let i = 0; i < this.freeList.length; i++) {
+      const block = this.freeList[i]!;
+      if (block[1] >= size) {
+        const ptr = block[0];
+        if (block[1] === size) this.freeList.splice(i, 1);
+        else { block[0] += size; block[1] -= size; }
+        this.used.set(ptr, size);
+        return ptr;
+      }
+    }
+    const ptr = this.top;
+    this.ensure(ptr + size);
+    this.top = ptr + size;
+    this.used.set(ptr, size);
+    return ptr;
+  }
+
+  /** Reserves room for n f32 (or i32) values. */
+  allocF32(n: number): Ptr {
+    return this.alloc(n * 4);
+  }
+
+  /** Returns a block to the heap. Freeing an unknown pointer throws. */
+  free(ptr: Ptr): void {
+    const size = this.used.get(ptr);
+    if (size === undefined) throw new RangeError(`free: ${ptr} is not an allocated block`);
+    this.used.delete(ptr);
+    if (ptr + size === this.top) {
+      this.top = ptr;
+      // the block now at the end of the free list may touch the new top
+      const last = this.freeList[this.freeList.length - 1];
+      if (last && last[0] + last[1] === this.top) {
+        this.top = last[0];
+        this.freeList.pop();
+      }
+      return;
+    }
+    let i = 0;
+    while (i < this.freeList.length && this.freeList[i]![0] < ptr) i++;
+    this.freeList.splice(i, 0, [ptr, size]);
+    // merge with the next, then with the previous block
+    const cur = this.freeList[i]!;
+    const next = this.freeList[i + 1];
+    if (next && cur[0] + cur[1] === next[0]) { cur[1] += next[1]; this.freeList.splice(i + 1, 1); }
+    const prev = this.freeList[i - 1];
+    if (prev && prev[0] + prev[1] === cur[0]) { prev[1] += cur[1]; this.freeList.splice(i, 1); }
+  }
+
+  /** Makes sure memory spans at least `end` bytes. */
+  private ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    const pages = Math.ceil((end - have) / PAGE);
+    try {
+      this.memory.grow(pages);
+    } catch (e) {
+      throw new RangeError(`out of memory: could not grow linear memory by ${pages} pages to ${end} bytes (${(e as Error).message})`);
+    }
+  }
+
+  /** A fresh Float32Array view of n values at ptr. Do not keep it across an alloc. */
+  f32(ptr: Ptr, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+
+  /** A fresh Int32Array view of n values at ptr. Do not keep it across an alloc. */
+  i32(ptr: Ptr, n: number): Int32Array {
+    return new Int32Array(this.memory.buffer, ptr, n);
+  }
+
+  /** Copies data into memory at ptr. */
+  write(ptr: Ptr, data: Float32Array | Int32Array): void {
+    if (data instanceof Float32Array) this.f32(ptr, data.length).set(data);
+    else this.i32(ptr, data.length).set(data);
+  }
+
+  /** Allocates a block and copies data into it. */
+  put(data: Float32Array | Int32Array): Ptr {
+    const ptr = this.alloc(data.length * 4);
+    this.write(ptr, data);
+    return ptr;
+  }
+
+  /** A copy of n f32 values at ptr. */
+  readF32(ptr: Ptr, n: number): Float32Array {
+    return this.f32(ptr, n).slice();
+  }
+
+  /** Bytes of linear memory in total (grows, never shrinks). */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** Bytes currently allocated. */
+  get bytesInUse(): number {
+    let s = 0;
+    for (const v of this.used.values()) s += v;
+    return s;
+  }
+}
+
+function alignUp(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}

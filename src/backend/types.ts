@@ -1,0 +1,109 @@
+/**
+ * The backend contract: the kernels (pointer-level, the same names and
+ * argument order as `assembly/index.ts`), the heap they run on, and the
+ * typed-array API that copies in and out.
+ *
+ * Dimension letters: m, k, n for products (op(A) is m×k, op(B) is k×n);
+ * rows = N (the batch) and cols = C (the features) elsewhere.
+ * Argument order: outputs, saved buffers, inputs, parameters, sizes, scalars.
+ */
+
+/** A byte offset into a backend's linear memory. */
+export type Ptr = number;
+
+/** Pointer-level kernels. Each is implemented in AssemblyScript and twinned in TypeScript. */
+export interface Kernels {
+  /** c: [m×n] (+)= op(a)·op(b); a: [m×k] (or [k×m] if transA); b: [k×n] (or [n×k] if transB). Flags are 0 or 1. */
+  matmul(c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void;
+  /** out: [m×n] = inp: [m×k] · weight: [k×n]. */
+  matmulForward(out: Ptr, inp: Ptr, weight: Ptr, m: number, k: number, n: number): void;
+  /** dweight += inpᵀ·dout; dinp = dout·weightᵀ unless needDinp = 0. */
+  matmulBackward(dinp: Ptr, dweight: Ptr, dout: Ptr, inp: Ptr, weight: Ptr, m: number, k: number, n: number, needDinp: number): void;
+  /** Training-mode batch norm; saves mean, biased variance and invstd; updates running stats when momentum > 0. */
+  batchnormForward(out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number): void;
+  /** Inference-mode batch norm with running statistics. */
+  batchnormInference(out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number): void;
+  /** Fused closed-form backward: dx overwritten, dgamma and dbeta accumulated. */
+  batchnormBackward(dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number): void;
+  reluForward(out: Ptr, inp: Ptr, n: number): void;
+  reluBackward(dinp: Ptr, dout: Ptr, out: Ptr, n: number): void;
+  sigmoidForward(out: Ptr, inp: Ptr, n: number): void;
+  sigmoidBackward(dinp: Ptr, dout: Ptr, out: Ptr, n: number): void;
+  tanhForward(out: Ptr, inp: Ptr, n: number): void;
+  tanhBackward(dinp: Ptr, dout: Ptr, out: Ptr, n: number): void;
+  /** out[r,:] += bias. */
+  biasForward(out: Ptr, bias: Ptr, rows: number, cols: number): void;
+  /** dbias += Σ_r dout[r,:]. */
+  biasBackward(dbias: Ptr, dout: Ptr, rows: number, cols: number): void;
+  fill(ptr: Ptr, n: number, value: number): void;
+  /** 32-bit words, bit-exact. */
+  copy(dst: Ptr, src: Ptr, n: number): void;
+  /** out[r,:] = src[indices[r],:], 32-bit words, bit-exact; indices is i32[n]. */
+  gatherRows(out: Ptr, src: Ptr, indices: Ptr, n: number, cols: number): void;
+  /** Returns the mean loss; dlogits = (softmax − onehot)/rows. labels: i32[rows]. */
+  softmaxCrossEntropy(dlogits: Ptr, logits: Ptr, labels: Ptr, rows: number, cols: number): number;
+  softmaxForward(probs: Ptr, logits: Ptr, rows: number, cols: number): void;
+  /** Returns the mean over rows·cols of (pred − target)²; dpred = 2(pred − target)/(rows·cols). */
+  mseLoss(dpred: Ptr, pred: Ptr, target: Ptr, rows: number, cols: number): number;
+  /** Rows whose arg-max equals the label. labels: i32[rows]. */
+  countCorrect(scores: Ptr, labels: Ptr, rows: number, cols: number): number;
+  sgdUpdate(params: Ptr, grads: Ptr, velocity: Ptr, n: number, lr: number, momentum: number, weightDecay: number): void;
+  rmspropUpdate(params: Ptr, grads: Ptr, sq: Ptr, n: number, lr: number, rho: number, eps: number, weightDecay: number): void;
+  adamUpdate(params: Ptr, grads: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void;
+}
+
+export type KernelName = keyof Kernels;
+
+export type BackendName = 'wasm' | 'js';
+
+export interface MatmulOptions {
+  m: number;
+  k: number;
+  n: number;
+  /** a is stored k×m (default false). */
+  transA?: boolean;
+  /** b is stored n×k (default false). */
+  transB?: boolean;
+}
+
+export interface BatchNormForwardOptions {
+  rows: number;
+  cols: number;
+  /** Added to the variance under the root (default 1e-5). */
+  eps?: number;
+}
+
+export interface BatchNormForwardResult {
+  /** [rows×cols] normalized, scaled and shifted. */
+  y: Float32Array;
+  /** [cols] per-feature batch mean. */
+  mean: Float32Array;
+  /** [cols] per-feature biased batch variance. */
+  variance: Float32Array;
+  /** [cols] 1/sqrt(variance + eps). */
+  invStd: Float32Array;
+}
+
+export interface BatchNormBackwardOptions {
+  rows: number;
+  cols: number;
+}
+
+export interface BatchNormBackwardResult {
+  dx: Float32Array;
+  dGamma: Float32Array;
+  dBeta: Float32Array;
+}
+
+/** Typed-array API: copies in, runs one kernel, copies out. A public contract. */
+export interface TypedApi {
+  matmul(a: Float32Array, b: Float32Array, options: MatmulOptions): Float32Array;
+  batchNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, options: BatchNormForwardOptions): BatchNormForwardResult;
+  batchNormBackward(dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, invStd: Float32Array, options: BatchNormBackwardOptions): BatchNormBackwardResult;
+}
+
+/** Linear memory that can grow by 64 KiB pages (a WebAssembly.Memory, or the js backend's twin). */
+export interface MemoryLike {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}

@@ -1,0 +1,69 @@
+/**
+ * The WebAssembly backend: instantiates the AssemblyScript kernels with
+ * @assemblyscript/loader (so an AssemblyScript `abort` arrives as a readable
+ * Error), hands them their scratch region, and wraps them with argument checks.
+ */
+import { instantiate, instantiateSync } from '@assemblyscript/loader';
+import { checkedKernels } from './checked.js';
+import { Heap } from './heap.js';
+import type { Kernels } from './types.js';
+
+interface WasmExports extends Kernels {
+  memory: WebAssembly.Memory;
+  setScratch(ptr: number, bytes: number): void;
+  heapBase(): number;
+  scratchBytesNeeded(): number;
+}
+
+export interface WasmParts {
+  kernels: Kernels;
+  heap: Heap;
+  memory: WebAssembly.Memory;
+}
+
+export type WasmFlavor = 'release' | 'debug';
+
+const moduleCache = new Map<WasmFlavor, WebAssembly.Module>();
+
+function decodeBase64(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return bytes;
+}
+
+async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
+  const mod = flavor === 'release' ? await import('../wasm/release.generated.js') : await import('../wasm/debug.generated.js');
+  return decodeBase64(mod.wasmBase64);
+}
+
+/** Compiles (once per flavor) and instantiates the kernels. */
+export async function loadWasm(flavor: WasmFlavor = 'release'): Promise<WasmParts> {
+  let mod = moduleCache.get(flavor);
+  if (!mod) {
+    mod = await WebAssembly.compile(await wasmBytes(flavor) as BufferSource);
+    moduleCache.set(flavor, mod);
+  }
+  const { exports } = await instantiate<Record<string, unknown>>(mod, {});
+  return assemble(exports as unknown as WasmExports);
+}
+
+/**
+ * Instantiates synchronously from an already compiled module (after one
+ * `loadWasm` of the same flavor), e.g. for `new Sequential(…, { backend: 'wasm' })`.
+ */
+export function loadWasmSync(flavor: WasmFlavor = 'release'): WasmParts | undefined {
+  const mod = moduleCache.get(flavor);
+  if (!mod) return undefined;
+  const { exports } = instantiateSync<Record<string, unknown>>(mod, {});
+  return assemble(exports as unknown as WasmExports);
+}
+
+function assemble(ex: WasmExports): WasmParts {
+  const memory = ex.memory;
+  const heap = new Heap(memory, ex.heapBase());
+  const scratchBytes = ex.scratchBytesNeeded();
+  ex.setScratch(heap.alloc(scratchBytes), scratchBytes);
+  const kernels = checkedKernels(ex, () => memory.buffer.byteLength);
+  return { kernels, heap, memory };
+}
