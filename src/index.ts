@@ -8,3 +8,11 @@ export type {
   MatmulOptions, BatchNormForwardOptions, BatchNormForwardResult, BatchNormBackwardOptions, BatchNormBackwardResult,
 } from './backend/types.js';
 export { Heap } from './backend/heap.js';
+export { Sequential, DivergenceError, planArena } from './model/sequential.js';
+export type {
+  SequentialOptions, CompileOptions, OptimizerConfig, OptimizerType, LossName, LrSchedule, FitOptions, EpochLogs, BatchLogs, History, Labels,
+} from './model/sequential.js';
+export { Layer, Dense, BatchNorm, ReLU, Sigmoid, Tanh } from './model/layers.js';
+export type { DenseOptions, BatchNormOptions, WeightInit, LayerConfig, LayerType, NamedParameter, BufferSpec } from './model/layers.js';
+export { ModelFormatError, encodeModelFile, decodeModelFile, crc32, FORMAT_VERSION } from './model/format.js';
+export { Random } from './model/random.js';
