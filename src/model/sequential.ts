@@ -89,6 +89,8 @@ export interface FitOptions {
   onBatchEnd?: (batch: number, logs: BatchLogs) => void | Promise<void>;
   /** Check inputs for NaN/Infinity (default true; false skips the pass for speed). */
   checkInputs?: boolean;
+  /** Stops training after the current batch when aborted; fit then resolves with the history so far (a partial epoch is not logged). */
+  signal?: AbortSignal;
 }
 
 export interface History {
@@ -468,7 +470,7 @@ export class Sequential {
   async fit(x: Float32Array, y: Labels, options?: FitOptions): Promise<History> {
     this.checkAlive('fit');
     const where = 'fit';
-    const o = expectOptions(where, 'options', options, ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validationData', 'onEpochEnd', 'onBatchEnd', 'checkInputs']);
+    const o = expectOptions(where, 'options', options, ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validationData', 'onEpochEnd', 'onBatchEnd', 'checkInputs', 'signal']);
     if (!this.optimizer || !this.loss) throw new Error('fit: the model is not compiled; call model.compile({ loss, optimizer }) first');
     const checkFinite = o.checkInputs ?? true;
     const N = this.checkX(where, 'x', x, checkFinite);
@@ -486,6 +488,10 @@ export class Sequential {
     }
     for (const name of ['onEpochEnd', 'onBatchEnd'] as const) {
       if (o[name] !== undefined && typeof o[name] !== 'function') throw new TypeError(`fit: options.${name} must be a function, got ${describe(o[name])}`);
+    }
+    const signal = o.signal;
+    if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) {
+      throw new TypeError(`fit: options.signal must be an AbortSignal, got ${describe(signal)}`);
     }
     let val: { x: Float32Array; y: Labels } | undefined;
     if (o.validationData !== undefined) {
@@ -518,7 +524,7 @@ export class Sequential {
       const rng = new Random(seed ^ 0x5eed);
       const stepsInFit = epochs * batches;
       let lastYield = performance.now();
-      for (let epoch = 0; epoch < epochs; epoch++) {
+      for (let epoch = 0; epoch < epochs && !signal?.aborted; epoch++) {
         if (shuffle) rng.shuffle(order);
         heap.write(didx, order);
         let lossSum = 0, correct = 0, seen = 0;
@@ -546,11 +552,13 @@ export class Sequential {
           lossSum += loss * rows;
           seen += rows;
           if (o.onBatchEnd) await o.onBatchEnd(b, { epoch, batch: b, batches, loss });
+          if (signal?.aborted) break;
           if (performance.now() - lastYield > 8) {
             await yieldNow();
             lastYield = performance.now();
           }
         }
+        if (signal?.aborted) break;
         const seconds = (performance.now() - t0) / 1000;
         const logs: EpochLogs = {
           epoch,
