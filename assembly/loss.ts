@@ -21,13 +21,14 @@ export function softmaxCrossEntropy(dlogits: usize, logits: usize, labels: usize
     const t = load<i32>(at(labels, r));
     let mx = load<f32>(lr);
     for (let j = 1; j < cols; j++) mx = max(mx, load<f32>(at(lr, j)));
+    const target = load<f32>(at(lr, t)) - mx; // read before dr, which may alias lr, is overwritten
     let sum: f32 = 0;
     for (let j = 0; j < cols; j++) {
       const e = Mathf.exp(load<f32>(at(lr, j)) - mx);
       store<f32>(at(dr, j), e);
       sum += e;
     }
-    total += <f64>(Mathf.log(sum) - (load<f32>(at(lr, t)) - mx));
+    total += <f64>(Mathf.log(sum) - target);
     const k = invN / sum;
     for (let j = 0; j < cols; j++) store<f32>(at(dr, j), load<f32>(at(dr, j)) * k);
     store<f32>(at(dr, t), load<f32>(at(dr, t)) - invN);
