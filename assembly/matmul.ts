@@ -8,9 +8,33 @@
 // padded), so every layout, transposed or not, feeds the same 4×8 register
 // micro-kernel with unit-stride loads. Packing costs O(mk + kn) against the
 // O(mkn) product, and it is what makes the transposed products as fast as
-// the plain one.
+// the plain one; the packers move 4×4 blocks with SIMD transposes.
+//
+// Speed limit: each depth step of the micro-kernel is 6 loads, 8 multiplies
+// and 8 adds. The multiplies and adds are the bottleneck (on Intel Golden
+// Cove-class cores 3 ports take them: ~12 flops/cycle, ~48 GFLOP/s at 4 GHz
+// measured in L1); packing and edges cost the rest (~5%). Unrolling the depth
+// loop makes V8 hoist the loads and spill accumulators (16 xmm registers),
+// so it is slower. With relaxed SIMD (see `madd`) the step is 8 fused
+// multiply-adds.
 
 import { at, scratchPtr, TILE_OFFSET, APACK_OFFSET, BPACK_OFFSET, MC, KC, NC } from './memory';
+
+/**
+ * Stores the 4×4 transpose of rows r0..r3 (4 f32 each) at dst, dst+stride,
+ * dst+2·stride, dst+3·stride: output row p holds (r0[p], r1[p], r2[p], r3[p]).
+ */
+// @ts-ignore: decorator
+@inline function storeTransposed4(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+  const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5); // r0[0] r1[0] r0[1] r1[1]
+  const t1 = i32x4.shuffle(r2, r3, 0, 4, 1, 5); // r2[0] r3[0] r2[1] r3[1]
+  const t2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7); // r0[2] r1[2] r0[3] r1[3]
+  const t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7); // r2[2] r3[2] r2[3] r3[3]
+  v128.store(dst, i32x4.shuffle(t0, t1, 0, 1, 4, 5));
+  v128.store(dst + stride, i32x4.shuffle(t0, t1, 2, 3, 6, 7));
+  v128.store(dst + 2 * stride, i32x4.shuffle(t2, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * stride, i32x4.shuffle(t2, t3, 2, 3, 6, 7));
+}
 
 /**
  * Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of 4 rows. Panel q starts at
@@ -36,8 +60,27 @@ function packA(dst: usize, a: usize, transA: bool, m: i32, k: i32, ic: i32, pc: 
           }
         }
       }
+    } else if (mr == 4) {
+      // A stored m×k: 4×4 blocks of 4 rows are transposed into the panel.
+      const s0 = at(a, (ic + ir) * k + pc);
+      const lda = <usize>k << 2;
+      const kv = kc & ~3;
+      let p = 0;
+      for (; p < kv; p += 4) {
+        const src = s0 + (<usize>p << 2);
+        storeTransposed4(panel + (<usize>p << 4), 16,
+          v128.load(src), v128.load(src + lda), v128.load(src + 2 * lda), v128.load(src + 3 * lda));
+      }
+      for (; p < kc; p++) {
+        const src = s0 + (<usize>p << 2);
+        const d = panel + (<usize>p << 4);
+        store<f32>(d, load<f32>(src));
+        store<f32>(d, load<f32>(src + lda), 4);
+        store<f32>(d, load<f32>(src + 2 * lda), 8);
+        store<f32>(d, load<f32>(src + 3 * lda), 12);
+      }
     } else {
-      // A stored m×k: each row of op(A) is contiguous over p.
+      // A stored m×k, fewer than 4 rows left: each row of op(A) is contiguous over p.
       for (let ii = 0; ii < 4; ii++) {
         const d = panel + (<usize>ii << 2);
         if (ii < mr) {
@@ -60,8 +103,26 @@ function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: 
   for (let jr = 0; jr < nc; jr += 8) {
     const nr = min(8, nc - jr);
     const panel = dst + (<usize>(jr * kc) << 2);
-    if (transB) {
-      // B stored n×k: each column of op(B) is a contiguous row of B.
+    if (transB && nr == 8) {
+      // B stored n×k: 4×4 blocks of 4 rows of B (columns of op(B)) are transposed into the panel.
+      const s0 = at(b, (jc + jr) * k + pc);
+      const ldb = <usize>k << 2;
+      const s4 = s0 + 4 * ldb;
+      const kv = kc & ~3;
+      let p = 0;
+      for (; p < kv; p += 4) {
+        const o = <usize>p << 2;
+        const d = panel + (<usize>p << 5);
+        storeTransposed4(d, 32, v128.load(s0 + o), v128.load(s0 + ldb + o), v128.load(s0 + 2 * ldb + o), v128.load(s0 + 3 * ldb + o));
+        storeTransposed4(d + 16, 32, v128.load(s4 + o), v128.load(s4 + ldb + o), v128.load(s4 + 2 * ldb + o), v128.load(s4 + 3 * ldb + o));
+      }
+      for (; p < kc; p++) {
+        const o = <usize>p << 2;
+        const d = panel + (<usize>p << 5);
+        for (let jj = 0; jj < 8; jj++) store<f32>(d + (<usize>jj << 2), load<f32>(s0 + <usize>jj * ldb + o));
+      }
+    } else if (transB) {
+      // B stored n×k, fewer than 8 columns left: each column of op(B) is a contiguous row of B.
       for (let jj = 0; jj < 8; jj++) {
         const d = panel + (<usize>jj << 2);
         if (jj < nr) {
@@ -91,6 +152,17 @@ function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: 
 }
 
 /**
+ * c + a·b, lane-wise. A build with relaxed SIMD enabled (ASC_FEATURE_RELAXED_SIMD)
+ * uses one fused multiply-add where the CPU has FMA; the default build a
+ * multiply and an add.
+ */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/**
  * C[0:mr, 0:nr] (+)= Apanel · Bpanel over depth kc, with a 4×8 tile of
  * f32x4 accumulators held in registers. Full tiles are stored directly;
  * edge tiles go through the scratch tile and only their valid part is written.
@@ -105,17 +177,17 @@ function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: 
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(ap);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
     a = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
     a = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
     a = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
     ap += 16;
     bp += 32;
   }
@@ -157,10 +229,13 @@ function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: 
 export function matmul(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, transA: i32, transB: i32, accumulate: i32): void {
   const apack = scratchPtr + APACK_OFFSET;
   const bpack = scratchPtr + BPACK_OFFSET;
+  // depth blocks of equal size (a multiple of 4 when k allows), at most KC
+  const nkb = (k + KC - 1) / KC;
+  const kb = min(KC, (((k + nkb - 1) / nkb) + 3) & ~3);
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
-    for (let pc = 0; pc < k; pc += KC) {
-      const kc = min(KC, k - pc);
+    for (let pc = 0; pc < k; pc += kb) {
+      const kc = min(kb, k - pc);
       packB(bpack, b, transB != 0, k, n, pc, jc, kc, nc);
       const acc = accumulate != 0 || pc > 0;
       for (let ic = 0; ic < m; ic += MC) {

@@ -32,11 +32,12 @@ export function heapBase(): usize {
 // Layout of the scratch region (byte offsets from scratchPtr).
 export const TILE_OFFSET: usize = 0; //        4×8 f32 edge tile of matmul
 export const COLS_OFFSET: usize = 128; //      per-column temporaries of batch norm (4 × COL_CHUNK f32)
-export const COL_CHUNK: i32 = 64; //           batch norm works on column chunks this wide
+export const COL_CHUNK: i32 = 1024; //         batch norm works on column chunks this wide (4 KiB per row)
+export const ROW_BLOCK_FLOATS: i32 = 65536; // batch norm: rows per block = this / chunk width (256 KiB, stays in L2)
 export const MC: i32 = 64; //                  matmul: rows of A packed at once
 export const KC: i32 = 256; //                 matmul: depth packed at once
 export const NC: i32 = 256; //                 matmul: columns of B packed at once
-export const APACK_OFFSET: usize = 2048;
+export const APACK_OFFSET: usize = COLS_OFFSET + <usize>(4 * COL_CHUNK * 4);
 export const BPACK_OFFSET: usize = APACK_OFFSET + <usize>(MC * KC * 4);
 export const SCRATCH_BYTES: usize = BPACK_OFFSET + <usize>(KC * NC * 4);
 

@@ -2,7 +2,103 @@
  * Argument checks shared by every public entry point. Each throws a
  * TypeError (wrong kind of value) or RangeError (wrong size or value) whose
  * message names the call, the argument, what was expected and what was given.
+ *
+ * Errors normcore raises on purpose carry a `code` (see ErrorCode) and, for
+ * argument errors, `argument` / `expected` / `received`. They stay plain
+ * TypeError and RangeError objects (so `instanceof RangeError` and exact
+ * constructor checks keep working); `instanceof NormcoreError` recognises all
+ * of them, as well as ModelFormatError, DivergenceError and the state errors.
  */
+
+/** What went wrong, for programs that react to errors. */
+export type ErrorCode =
+  /** TypeError: a value of the wrong kind (not a Float32Array, not a number, not an object…). */
+  | 'INVALID_ARGUMENT'
+  /** TypeError: an option name the call does not know (a misspelling). */
+  | 'UNKNOWN_OPTION'
+  /** RangeError: a number outside its allowed range (batchSize 0, lr -1, label 12 of 10 classes…). */
+  | 'OUT_OF_RANGE'
+  /** RangeError: a length or width that does not match (x not rows × features, layer widths…). */
+  | 'SHAPE_MISMATCH'
+  /** RangeError: NaN or ±Infinity in input data. */
+  | 'NOT_FINITE'
+  /** The call does not fit the object's state (disposed, not compiled, already training). */
+  | 'INVALID_STATE'
+  /** ModelFormatError: bytes that are not a valid model or checkpoint file. */
+  | 'MODEL_FORMAT'
+  /** resumeFrom: a valid checkpoint of another model, optimizer, data or fit options. */
+  | 'CHECKPOINT_MISMATCH'
+  /** DivergenceError: the training loss became NaN or infinite. */
+  | 'DIVERGED';
+
+/** Optional details of an argument error. */
+export interface ErrorDetails {
+  code?: ErrorCode;
+  /** The argument's name as the caller wrote it, e.g. "options.batchSize". */
+  argument?: string;
+  /** What was expected, in words. */
+  expected?: string;
+  /** What was given, described briefly. */
+  received?: string;
+}
+
+const BRAND = Symbol.for('normcore.error');
+
+function tag<E extends Error>(e: E, details: ErrorDetails, fallback: ErrorCode, skip: Function): E {
+  Object.defineProperty(e, BRAND, { value: true });
+  Object.assign(e, { code: details.code ?? fallback });
+  if (details.argument !== undefined) Object.assign(e, { argument: details.argument });
+  if (details.expected !== undefined) Object.assign(e, { expected: details.expected });
+  if (details.received !== undefined) Object.assign(e, { received: details.received });
+  // keep the factory out of the stack trace where the engine allows it (V8)
+  (Error as { captureStackTrace?: (o: object, f: Function) => void }).captureStackTrace?.(e, skip);
+  return e;
+}
+
+/** An error normcore raised on purpose, with its `code`. */
+export interface TaggedError extends Error {
+  code: ErrorCode;
+  argument?: string;
+  expected?: string;
+  received?: string;
+}
+
+/**
+ * Base class of normcore's own errors (ModelFormatError, DivergenceError, …).
+ * `e instanceof NormcoreError` is also true for the TypeError and RangeError
+ * objects normcore throws for bad arguments (they carry a `code`).
+ */
+export class NormcoreError extends Error {
+  readonly code: ErrorCode;
+  constructor(message: string, code: ErrorCode, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    if (this !== NormcoreError) return Function.prototype[Symbol.hasInstance].call(this, v);
+    return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[BRAND] === true;
+  }
+}
+
+/** The call does not fit the object's state: a disposed model, an uncompiled one, a fit already running. */
+export class StateError extends NormcoreError {
+  override name = 'StateError';
+  constructor(message: string) {
+    super(message, 'INVALID_STATE');
+  }
+}
+
+/** A TypeError tagged with a code (default 'INVALID_ARGUMENT'). */
+export function typeError(message: string, details: ErrorDetails = {}): TypeError & TaggedError {
+  return tag(new TypeError(message), details, 'INVALID_ARGUMENT', typeError) as TypeError & TaggedError;
+}
+
+/** A RangeError tagged with a code (default 'OUT_OF_RANGE'). */
+export function rangeError(message: string, details: ErrorDetails = {}): RangeError & TaggedError {
+  return tag(new RangeError(message), details, 'OUT_OF_RANGE', rangeError) as RangeError & TaggedError;
+}
 
 /** Describes a value briefly for an error message. */
 export function describe(v: unknown): string {
@@ -18,18 +114,18 @@ export function describe(v: unknown): string {
 /** A positive (or ≥ min) integer. */
 export function expectInt(where: string, name: string, value: unknown, min = 1): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    const E = typeof value === 'number' ? RangeError : TypeError;
-    throw new E(`${where}: ${name} must be an integer ≥ ${min}, got ${describe(value)}`);
+    const make = typeof value === 'number' ? rangeError : typeError;
+    throw make(`${where}: ${name} must be an integer ≥ ${min}, got ${describe(value)}`, { argument: name, expected: `an integer ≥ ${min}`, received: describe(value) });
   }
   return value;
 }
 
 /** A finite number, optionally within [lo, hi]. */
 export function expectNumber(where: string, name: string, value: unknown, lo = -Infinity, hi = Infinity, loOpen = false): number {
-  if (typeof value !== 'number') throw new TypeError(`${where}: ${name} must be a number, got ${describe(value)}`);
+  if (typeof value !== 'number') throw typeError(`${where}: ${name} must be a number, got ${describe(value)}`, { argument: name, expected: 'a number', received: describe(value) });
   if (!Number.isFinite(value) || value < lo || value > hi || (loOpen && value === lo)) {
     const range = loOpen ? `in (${lo}, ${hi}]` : `in [${lo}, ${hi}]`;
-    throw new RangeError(`${where}: ${name} must be a finite number ${range}, got ${describe(value)}`);
+    throw rangeError(`${where}: ${name} must be a finite number ${range}, got ${describe(value)}`, { argument: name, expected: `a finite number ${range}`, received: describe(value) });
   }
   return value;
 }
@@ -37,10 +133,12 @@ export function expectNumber(where: string, name: string, value: unknown, lo = -
 /** A Float32Array of exactly `length` values (`what` explains the length, e.g. "m·k = 2·3"). */
 export function expectF32(where: string, name: string, value: unknown, length: number, what?: string): Float32Array {
   if (!(value instanceof Float32Array)) {
-    throw new TypeError(`${where}: ${name} must be a Float32Array, got ${describe(value)}`);
+    throw typeError(`${where}: ${name} must be a Float32Array, got ${describe(value)}`, { argument: name, expected: 'a Float32Array', received: describe(value) });
   }
   if (value.length !== length) {
-    throw new RangeError(`${where}: ${name} must have length ${length}${what ? ` (${what})` : ''}, got length ${value.length}`);
+    throw rangeError(`${where}: ${name} must have length ${length}${what ? ` (${what})` : ''}, got length ${value.length}`, {
+      code: 'SHAPE_MISMATCH', argument: name, expected: `length ${length}`, received: `length ${value.length}`,
+    });
   }
   return value;
 }
@@ -49,7 +147,9 @@ export function expectF32(where: string, name: string, value: unknown, length: n
 export function expectKnownKeys(where: string, name: string, value: object, known: readonly string[]): void {
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
-      throw new TypeError(`${where}: unknown option ${name}.${key}; expected one of ${known.join(', ')}`);
+      throw typeError(`${where}: unknown option ${name}.${key}; expected one of ${known.join(', ')}`, {
+        code: 'UNKNOWN_OPTION', argument: `${name}.${key}`, expected: `one of ${known.join(', ')}`, received: key,
+      });
     }
   }
 }
@@ -58,7 +158,7 @@ export function expectKnownKeys(where: string, name: string, value: object, know
 export function expectOptions<T extends object>(where: string, name: string, value: T | undefined, known: readonly string[]): Partial<T> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new TypeError(`${where}: ${name} must be an object, got ${describe(value)}`);
+    throw typeError(`${where}: ${name} must be an object, got ${describe(value)}`, { argument: name, expected: 'an object', received: describe(value) });
   }
   expectKnownKeys(where, name, value, known);
   return value;

@@ -11,7 +11,10 @@ export { Heap } from './backend/heap.js';
 export { Sequential, DivergenceError, planArena } from './model/sequential.js';
 export type {
   SequentialOptions, CompileOptions, OptimizerConfig, OptimizerType, LossName, LrSchedule, FitOptions, EpochLogs, BatchLogs, History, Labels,
+  CheckpointOptions, CheckpointInfo,
 } from './model/sequential.js';
+export { NormcoreError, StateError } from './errors.js';
+export type { ErrorCode, ErrorDetails, TaggedError } from './errors.js';
 export { Layer, Dense, BatchNorm, ReLU, Sigmoid, Tanh } from './model/layers.js';
 export type { DenseOptions, BatchNormOptions, WeightInit, LayerConfig, LayerType, NamedParameter, BufferSpec } from './model/layers.js';
 export { ModelFormatError, encodeModelFile, decodeModelFile, crc32, FORMAT_VERSION } from './model/format.js';

@@ -12,6 +12,7 @@ export class JsKernels implements Kernels {
   private readonly memory: MemoryLike;
   private f = new Float32Array(0);
   private i = new Int32Array(0);
+  private temps: ColTemps = colTemps(0);
 
   constructor(memory: MemoryLike) {
     this.memory = memory;
@@ -24,6 +25,12 @@ export class JsKernels implements Kernels {
       this.i = new Int32Array(this.memory.buffer);
     }
     return this.f;
+  }
+
+  /** Per-column temporaries of the batch-norm kernels, grown on demand and kept between calls. */
+  private colTemps(cols: number): ColTemps {
+    if (this.temps.cols < cols) this.temps = colTemps(cols);
+    return this.temps;
   }
 
   matmul(c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void {
@@ -78,28 +85,45 @@ export class JsKernels implements Kernels {
     const f = this.views();
     const X = inp >> 2, Y = out >> 2;
     const unbias = rows > 1 ? rows / (rows - 1) : 1;
+    const invN = Math.fround(1 / rows);
+    // Row by row (unit stride), one f32 accumulator per column; per column
+    // the same operations in the same order as a column-by-column loop.
+    const { f32a: shift, f32b: md, f32c: q, f32d: scale } = this.colTemps(cols);
+    shift.set(f.subarray(X, X + cols));
+    md.fill(0, 0, cols);
+    for (let r = 1; r < rows; r++) {
+      const xr = X + r * cols;
+      for (let c = 0; c < cols; c++) md[c] = md[c]! + Math.fround(f[xr + c]! - shift[c]!);
+    }
+    for (let c = 0; c < cols; c++) md[c] = md[c]! * invN;
+    q.fill(0, 0, cols);
+    for (let r = 0; r < rows; r++) {
+      const xr = X + r * cols;
+      for (let c = 0; c < cols; c++) {
+        const e = Math.fround(Math.fround(f[xr + c]! - shift[c]!) - md[c]!);
+        q[c] = q[c]! + Math.fround(e * e);
+      }
+    }
     for (let c = 0; c < cols; c++) {
-      const shift = f[X + c]!;
-      let s = 0;
-      for (let r = 1; r < rows; r++) s = Math.fround(s + Math.fround(f[X + r * cols + c]! - shift));
-      const md = Math.fround(s * Math.fround(1 / rows));
-      let q = 0;
-      for (let r = 0; r < rows; r++) {
-        const e = Math.fround(Math.fround(f[X + r * cols + c]! - shift) - md);
-        q = Math.fround(q + Math.fround(e * e));
-      }
-      const v = Math.fround(q * Math.fround(1 / rows));
+      const v = Math.fround(q[c]! * invN);
       const is = Math.fround(1 / Math.fround(Math.sqrt(Math.fround(v + eps))));
-      const scale = Math.fround(f[(gamma >> 2) + c]! * is);
-      const b = f[(beta >> 2) + c]!;
-      for (let r = 0; r < rows; r++) {
-        const e = Math.fround(Math.fround(f[X + r * cols + c]! - shift) - md);
-        f[Y + r * cols + c] = e * scale + b;
+      q[c] = v;
+      scale[c] = f[(gamma >> 2) + c]! * is;
+      f[(invstd >> 2) + c] = is;
+    }
+    const B = beta >> 2;
+    for (let r = 0; r < rows; r++) {
+      const xr = X + r * cols, yr = Y + r * cols;
+      for (let c = 0; c < cols; c++) {
+        const e = Math.fround(Math.fround(f[xr + c]! - shift[c]!) - md[c]!);
+        f[yr + c] = e * scale[c]! + f[B + c]!;
       }
-      const mu = Math.fround(shift + md);
+    }
+    for (let c = 0; c < cols; c++) {
+      const mu = Math.fround(shift[c]! + md[c]!);
+      const v = q[c]!;
       f[(mean >> 2) + c] = mu;
       f[(variance >> 2) + c] = v;
-      f[(invstd >> 2) + c] = is;
       if (momentum > 0) {
         const rm = (runMean >> 2) + c, rv = (runVar >> 2) + c;
         f[rm] = (1 - momentum) * f[rm]! + momentum * mu;
@@ -120,22 +144,32 @@ export class JsKernels implements Kernels {
 
   batchnormBackward(dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number): void {
     const f = this.views();
-    const X = inp >> 2, G = dout >> 2, D = dinp >> 2;
-    for (let c = 0; c < cols; c++) {
-      const mu = f[(mean >> 2) + c]!, is = f[(invstd >> 2) + c]!;
-      let sdy = 0, sdyx = 0;
-      for (let r = 0; r < rows; r++) {
-        const g = f[G + r * cols + c]!;
-        sdy += g;
-        sdyx += g * (f[X + r * cols + c]! - mu) * is;
+    const X = inp >> 2, G = dout >> 2, D = dinp >> 2, M = mean >> 2, S = invstd >> 2;
+    // Row by row, one (double) accumulator per column, as in the forward.
+    const { f64a: sdy, f64b: sdyx, f64c: ka, f64d: kb, f64e: kx } = this.colTemps(cols);
+    sdy.fill(0, 0, cols);
+    sdyx.fill(0, 0, cols);
+    for (let r = 0; r < rows; r++) {
+      const xr = X + r * cols, gr = G + r * cols;
+      for (let c = 0; c < cols; c++) {
+        const g = f[gr + c]!;
+        sdy[c] = sdy[c]! + g;
+        sdyx[c] = sdyx[c]! + g * (f[xr + c]! - f[M + c]!) * f[S + c]!;
       }
-      f[(dbeta >> 2) + c] = f[(dbeta >> 2) + c]! + sdy;
-      f[(dgamma >> 2) + c] = f[(dgamma >> 2) + c]! + sdyx;
-      const a = f[(gamma >> 2) + c]! * is;
-      const kb = (a * sdy) / rows, kx = (a * sdyx) / rows;
-      for (let r = 0; r < rows; r++) {
-        const xh = (f[X + r * cols + c]! - mu) * is;
-        f[D + r * cols + c] = a * f[G + r * cols + c]! - kb - xh * kx;
+    }
+    for (let c = 0; c < cols; c++) {
+      f[(dbeta >> 2) + c] = f[(dbeta >> 2) + c]! + sdy[c]!;
+      f[(dgamma >> 2) + c] = f[(dgamma >> 2) + c]! + sdyx[c]!;
+      const a = f[(gamma >> 2) + c]! * f[S + c]!;
+      ka[c] = a;
+      kb[c] = (a * sdy[c]!) / rows;
+      kx[c] = (a * sdyx[c]!) / rows;
+    }
+    for (let r = 0; r < rows; r++) {
+      const xr = X + r * cols, gr = G + r * cols, dr = D + r * cols;
+      for (let c = 0; c < cols; c++) {
+        const xh = (f[xr + c]! - f[M + c]!) * f[S + c]!;
+        f[dr + c] = ka[c]! * f[gr + c]! - kb[c]! - xh * kx[c]!;
       }
     }
   }
@@ -311,6 +345,19 @@ export class JsKernels implements Kernels {
       f[P + j] = p - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
     }
   }
+}
+
+/** Per-column scratch of the batch-norm kernels (f32 as the wasm kernels keep it, f64 where the twin sums in doubles). */
+interface ColTemps {
+  cols: number;
+  f32a: Float32Array; f32b: Float32Array; f32c: Float32Array; f32d: Float32Array;
+  f64a: Float64Array; f64b: Float64Array; f64c: Float64Array; f64d: Float64Array; f64e: Float64Array;
+}
+
+function colTemps(cols: number): ColTemps {
+  const f32 = () => new Float32Array(cols);
+  const f64 = () => new Float64Array(cols);
+  return { cols, f32a: f32(), f32b: f32(), f32c: f32(), f32d: f32(), f64a: f64(), f64b: f64(), f64c: f64(), f64d: f64(), f64e: f64() };
 }
 
 /** Growable linear memory for the js backend: the same contract as WebAssembly.Memory. */

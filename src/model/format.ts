@@ -15,15 +15,20 @@
  * than the file's size, and every failure is a ModelFormatError.
  */
 
+import { NormcoreError, typeError } from '../errors.js';
+
 export const MAGIC = 'NORMCORE';
 export const FORMAT_VERSION = 1;
 const FIXED = 20;
 /** Headers are small JSON documents; anything larger is not a model file. */
 const MAX_HEADER = 1 << 20;
 
-/** Thrown for bytes that are not a valid normcore model file. */
-export class ModelFormatError extends Error {
+/** Thrown for bytes that are not a valid normcore model file (code 'MODEL_FORMAT'). */
+export class ModelFormatError extends NormcoreError {
   override name = 'ModelFormatError';
+  constructor(message: string) {
+    super(message, 'MODEL_FORMAT');
+  }
 }
 
 const CRC_TABLE = (() => {
@@ -72,7 +77,7 @@ export interface DecodedModelFile {
 
 export function decodeModelFile(bytes: unknown): DecodedModelFile {
   if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(`load: bytes must be a Uint8Array, got ${bytes === null ? 'null' : typeof bytes === 'object' ? (bytes.constructor?.name ?? 'object') : typeof bytes}`);
+    throw typeError(`load: bytes must be a Uint8Array, got ${bytes === null ? 'null' : typeof bytes === 'object' ? (bytes.constructor?.name ?? 'object') : typeof bytes}`);
   }
   const fail = (why: string): never => {
     throw new ModelFormatError(`load: not a valid normcore model file: ${why}`);

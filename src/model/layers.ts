@@ -10,7 +10,7 @@
  */
 import type { Heap } from '../backend/heap.js';
 import type { Kernels, Ptr } from '../backend/types.js';
-import { describe, expectInt, expectNumber, expectOptions } from '../errors.js';
+import { describe, expectInt, expectNumber, expectOptions, rangeError, StateError, typeError } from '../errors.js';
 import type { Random } from './random.js';
 
 export type LayerType = 'dense' | 'batchnorm' | 'relu' | 'sigmoid' | 'tanh';
@@ -79,8 +79,13 @@ export abstract class Layer {
     this.binding = binding;
   }
 
+  /** True while the layer belongs to a (not disposed) model: a layer serves one model only. */
+  get attached(): boolean {
+    return this.binding !== undefined;
+  }
+
   protected get b(): Binding {
-    if (!this.binding) throw new Error(`${this.type}: the layer is not part of a model (or its model was disposed)`);
+    if (!this.binding) throw new StateError(`${this.type}: the layer is not part of a model (or its model was disposed)`);
     return this.binding;
   }
 
@@ -145,7 +150,7 @@ export class Dense extends Layer {
     this.#in = expectInt('Dense', 'inFeatures', inFeatures);
     this.#out = expectInt('Dense', 'outFeatures', outFeatures);
     const o = expectOptions('Dense', 'options', options, ['bias', 'init']);
-    if (o.bias !== undefined && typeof o.bias !== 'boolean') throw new TypeError(`Dense: options.bias must be a boolean, got ${describe(o.bias)}`);
+    if (o.bias !== undefined && typeof o.bias !== 'boolean') throw typeError(`Dense: options.bias must be a boolean, got ${describe(o.bias)}`);
     this.bias = o.bias;
     this.init = checkInit(o.init ?? 'auto');
   }
@@ -236,7 +241,7 @@ export class BatchNorm extends Layer {
     const o = expectOptions('BatchNorm', 'options', options, ['eps', 'momentum', 'affine']);
     this.eps = expectNumber('BatchNorm', 'options.eps', o.eps ?? 1e-5, 0, Infinity, true);
     this.momentum = o.momentum === null ? null : expectNumber('BatchNorm', 'options.momentum', o.momentum ?? 0.1, 0, 1, true);
-    if (o.affine !== undefined && typeof o.affine !== 'boolean') throw new TypeError(`BatchNorm: options.affine must be a boolean, got ${describe(o.affine)}`);
+    if (o.affine !== undefined && typeof o.affine !== 'boolean') throw typeError(`BatchNorm: options.affine must be a boolean, got ${describe(o.affine)}`);
     this.affine = o.affine ?? true;
   }
 
@@ -289,7 +294,7 @@ export class BatchNorm extends Layer {
     const C = this.features;
     if (training) {
       if (rows < 2) {
-        throw new RangeError(`BatchNorm: a training batch must have at least 2 rows (the variance of one sample is undefined), got ${rows}`);
+        throw rangeError(`BatchNorm: a training batch must have at least 2 rows (the variance of one sample is undefined), got ${rows}`);
       }
       const factor = this.momentum ?? 1 / (this.numBatchesTracked + 1);
       k.batchnormForward(out, saved.mean!, saved.variance!, saved.invstd!, inp, this.gamma, this.beta, state.runningMean!, state.runningVar!, rows, C, this.eps, factor);
@@ -372,10 +377,11 @@ export class Tanh extends ActivationLayer {
 function checkInit(init: unknown): WeightInit {
   if (init === 'auto' || init === 'he' || init === 'glorot') return init;
   if (init && typeof init === 'object' && (init as { type?: unknown }).type === 'normal') {
+    expectOptions('Dense', 'options.init', init, ['type', 'std']);
     const std = expectNumber('Dense', 'options.init.std', (init as { std?: unknown }).std, 0, Infinity, true);
     return { type: 'normal', std };
   }
-  throw new TypeError(`Dense: options.init must be 'auto', 'he', 'glorot' or { type: 'normal', std }, got ${describe(init)}`);
+  throw typeError(`Dense: options.init must be 'auto', 'he', 'glorot' or { type: 'normal', std }, got ${describe(init)}`);
 }
 
 /** Rebuilds a layer from its config (model files). */
@@ -396,6 +402,6 @@ export function layerFromConfig(c: LayerConfig): Layer {
       return l;
     }
     default:
-      throw new TypeError(`load: unknown layer type ${describe((c as { type?: unknown }).type)}`);
+      throw typeError(`load: unknown layer type ${describe((c as { type?: unknown }).type)}`);
   }
 }

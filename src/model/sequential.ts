@@ -14,8 +14,8 @@
 import type { Backend } from '../backend/index.js';
 import { createBackendSync } from '../backend/index.js';
 import type { Kernels, Ptr } from '../backend/types.js';
-import { describe, expectInt, expectNumber, expectOptions } from '../errors.js';
-import { decodeModelFile, encodeModelFile, ModelFormatError } from './format.js';
+import { describe, expectInt, expectNumber, expectOptions, NormcoreError, rangeError, StateError, typeError } from '../errors.js';
+import { crc32, decodeModelFile, encodeModelFile, ModelFormatError } from './format.js';
 import { BatchNorm, Dense, Layer, layerFromConfig, type LayerConfig, type NamedParameter } from './layers.js';
 import { Random } from './random.js';
 
@@ -91,6 +91,55 @@ export interface FitOptions {
   checkInputs?: boolean;
   /** Stops training after the current batch when aborted; fit then resolves with the history so far (a partial epoch is not logged). */
   signal?: AbortSignal;
+  /**
+   * Saves a checkpoint (model, optimizer state, training progress) after every
+   * `everyEpochs` epochs and after the last one; fit waits for `save`. In Node,
+   * `checkpointFile(path)` from 'normcore/node' writes them atomically.
+   */
+  checkpoint?: CheckpointOptions;
+  /**
+   * Continues the fit recorded in these checkpoint bytes: the same model,
+   * compile options, data and fit options (epochs, batchSize, shuffle, seed,
+   * dropLast) are required, and the run ends with the weights an
+   * uninterrupted fit would have. The returned history holds the epochs run
+   * after the checkpoint. A checkpoint of a finished fit trains nothing.
+   */
+  resumeFrom?: Uint8Array;
+}
+
+export interface CheckpointOptions {
+  /** Save after every this many epochs (default 1), and always after the last epoch. */
+  everyEpochs?: number;
+  /** Receives each checkpoint; fit waits for the returned promise (and fails if it rejects). */
+  save: (bytes: Uint8Array, info: CheckpointInfo) => void | Promise<void>;
+}
+
+/** What a checkpoint records about its fit (see `Sequential.checkpointInfo`). */
+export interface CheckpointInfo {
+  /** Epochs completed. */
+  epochsDone: number;
+  epochs: number;
+  batchSize: number;
+  shuffle: boolean;
+  seed: number;
+  dropLast: boolean;
+  /** Rows and features of the training data. */
+  rows: number;
+  features: number;
+  /** Optimizer steps taken by the model (Adam's t). */
+  step: number;
+}
+
+/** The fit a checkpoint belongs to; `data` fingerprints x and y (CRC-32 of each). */
+interface FitRecord {
+  epochs: number;
+  batchSize: number;
+  shuffle: boolean;
+  seed: number;
+  dropLast: boolean;
+  rows: number;
+  features: number;
+  data: string;
 }
 
 export interface History {
@@ -110,10 +159,10 @@ export interface SequentialOptions {
 }
 
 /** Thrown when the training loss becomes NaN or infinite. The model keeps the weights of the last finite step. */
-export class DivergenceError extends Error {
+export class DivergenceError extends NormcoreError {
   override name = 'DivergenceError';
   constructor(message: string, readonly epoch: number, readonly batch: number) {
-    super(message);
+    super(message, 'DIVERGED');
   }
 }
 
@@ -134,7 +183,11 @@ export function planArena(table: ReadonlyArray<readonly [string, number]>): Plan
 }
 
 const OPT_SLOTS: Record<OptimizerType, number> = { sgd: 0, momentum: 1, rmsprop: 1, adam: 2 };
+/** A 32-bit WebAssembly memory holds at most 4 GiB; an arena beyond that can never be allocated. */
+const MAX_ARENA_BYTES = 2 ** 32;
 const FILE_KIND = 'normcore-sequential';
+/** A model file plus optimizer state and training progress (see FitOptions.checkpoint). */
+const CHECKPOINT_KIND = 'normcore-checkpoint';
 
 function yieldNow(): Promise<void> {
   const g = globalThis as { setImmediate?: (f: () => void) => void };
@@ -163,6 +216,8 @@ export class Sequential {
   /** Optimizer steps taken (Adam's t). */
   private step = 0;
   private disposed = false;
+  /** True while a fit runs (a second fit or a compile is refused meanwhile). */
+  private training = false;
 
   /**
    * @param layers  the stack; each layer's input width must match the previous output width
@@ -171,20 +226,24 @@ export class Sequential {
   constructor(layers: Layer[], options?: SequentialOptions) {
     const o = expectOptions('Sequential', 'options', options, ['backend', 'seed']);
     if (!Array.isArray(layers) || layers.length === 0) {
-      throw new TypeError(`Sequential: layers must be a non-empty array of layers, got ${describe(layers)}`);
+      throw typeError(`Sequential: layers must be a non-empty array of layers, got ${describe(layers)}`);
     }
     layers.forEach((l, i) => {
-      if (!(l instanceof Layer)) throw new TypeError(`Sequential: layers[${i}] must be a Layer, got ${describe(l)}`);
+      if (!(l instanceof Layer)) throw typeError(`Sequential: layers[${i}] must be a Layer, got ${describe(l)}`);
     });
-    if (new Set(layers).size !== layers.length) throw new TypeError('Sequential: the same layer object appears twice in layers');
+    if (new Set(layers).size !== layers.length) throw typeError('Sequential: the same layer object appears twice in layers');
+    const taken = layers.findIndex((l) => l.attached);
+    if (taken >= 0) {
+      throw typeError(`Sequential: layers[${taken}] (${layers[taken]!.type}) already belongs to another model; create new layers for each model (or dispose the other model first)`);
+    }
     this.seed = o.seed === undefined ? 1 : expectInt('Sequential', 'options.seed', o.seed, 0);
     const be = o.backend ?? 'wasm';
     this.backend = typeof be === 'string' ? createBackendSync(be) : be;
     if (!this.backend || typeof this.backend !== 'object' || !('kernels' in this.backend)) {
-      throw new TypeError(`Sequential: options.backend must be a Backend, 'wasm' or 'js', got ${describe(be)}`);
+      throw typeError(`Sequential: options.backend must be a Backend, 'wasm' or 'js', got ${describe(be)}`);
     }
     this.k = this.backend.kernels;
-    this.layers = resolveLayers(layers);
+    this.layers = resolveLayers([...layers]);
     this.nParams = sum(this.layers.flatMap((l) => l.paramSpecs().map((s) => s.size)));
     this.nState = sum(this.layers.flatMap((l) => l.stateSpecs().map((s) => s.size)));
     this.maxWidth = Math.max(this.layers[0]!.inFeatures, ...this.layers.map((l) => l.outFeatures));
@@ -222,7 +281,9 @@ export class Sequential {
       ['state', this.nState],
     ];
     for (let s = 0; s < slots; s++) t.push([`opt${s}`, this.nParams]);
-    t.push(['snapshot.params', this.nParams], ['snapshot.state', this.nState], ['grads', this.nParams]);
+    // Two snapshots: the one a diverging batch returns to, and the one being taken (see runFit).
+    t.push(['snapshot0.params', this.nParams], ['snapshot0.state', this.nState], ['snapshot1.params', this.nParams], ['snapshot1.state', this.nState]);
+    t.push(['grads', this.nParams]);
     this.layers.forEach((l, i) => {
       t.push([`out${i}`, capacity * l.outFeatures]);
       for (const s of l.savedSpecs()) t.push([`saved${i}.${s.name}`, s.size]);
@@ -235,6 +296,12 @@ export class Sequential {
   /** (Re)plans the arena for `capacity` rows and `slots` optimizer slots, keeping params, state and (if kept) optimizer state. */
   private replan(capacity: number, slots: number): void {
     const plan = planArena(this.table(capacity, slots));
+    if (plan.bytes > MAX_ARENA_BYTES) {
+      throw rangeError(
+        `Sequential: the model needs ${plan.bytes} bytes for its parameters, optimizer state and a batch of ${capacity} rows, more than the ${MAX_ARENA_BYTES} bytes (4 GiB) a WebAssembly memory can hold`,
+        { argument: 'layers', expected: `at most ${MAX_ARENA_BYTES} bytes`, received: `${plan.bytes} bytes` },
+      );
+    }
     const ptr = this.backend.heap.alloc(plan.bytes);
     if (this.arena !== undefined) {
       const old = this.arena, op = this.plan;
@@ -243,6 +310,11 @@ export class Sequential {
       };
       copy('params', this.nParams);
       copy('state', this.nState);
+      // a replan between batches (e.g. predict in onBatchEnd) must keep the snapshot fit may return to
+      for (const snap of ['snapshot0', 'snapshot1']) {
+        copy(`${snap}.params`, this.nParams);
+        copy(`${snap}.state`, this.nState);
+      }
       const oldSlots = [...op.offsets.keys()].filter((n) => n.startsWith('opt')).length;
       for (let s = 0; s < slots; s++) {
         if (s < oldSlots) copy(`opt${s}`, this.nParams);
@@ -301,7 +373,7 @@ export class Sequential {
   }
 
   private checkAlive(where: string): void {
-    if (this.disposed) throw new Error(`${where}: the model was disposed`);
+    if (this.disposed) throw new StateError(`${where}: the model was disposed`);
   }
 
   // ------------------------------------------------------------------ compile
@@ -309,13 +381,14 @@ export class Sequential {
   /** Chooses the loss, the optimizer (its state is reset) and the learning-rate schedule. */
   compile(options?: CompileOptions): this {
     this.checkAlive('compile');
+    if (this.training) throw new StateError('compile: the model is training; compile after fit has finished');
     const o = expectOptions('compile', 'options', options, ['loss', 'optimizer', 'lrSchedule']);
     const loss = o.loss ?? 'softmaxCrossEntropy';
     if (loss !== 'softmaxCrossEntropy' && loss !== 'mse') {
-      throw new TypeError(`compile: options.loss must be 'softmaxCrossEntropy' or 'mse', got ${describe(loss)}`);
+      throw typeError(`compile: options.loss must be 'softmaxCrossEntropy' or 'mse', got ${describe(loss)}`);
     }
     if (loss === 'softmaxCrossEntropy' && this.outFeatures < 2) {
-      throw new RangeError(`compile: softmaxCrossEntropy needs at least 2 outputs, the model has ${this.outFeatures}`);
+      throw rangeError(`compile: softmaxCrossEntropy needs at least 2 outputs, the model has ${this.outFeatures}`);
     }
     const opt = resolveOptimizer(o.optimizer ?? { type: 'adam' });
     const schedule = resolveSchedule(o.lrSchedule ?? { type: 'constant' });
@@ -391,13 +464,28 @@ export class Sequential {
     }
   }
 
-  private snapshot(save: boolean): void {
-    const pairs: Array<[string, string, number]> = [['params', 'snapshot.params', this.nParams], ['state', 'snapshot.state', this.nState]];
+  /** Copies params and state into snapshot `which` (save) or back from it. */
+  private snapshot(save: boolean, which: 0 | 1): void {
+    const pairs: Array<[string, string, number]> = [['params', `snapshot${which}.params`, this.nParams], ['state', `snapshot${which}.state`, this.nState]];
     for (const [live, snap, n] of pairs) {
       if (n === 0) continue;
       if (save) this.k.copy(this.at(snap), this.at(live), n);
       else this.k.copy(this.at(live), this.at(snap), n);
     }
+  }
+
+  /** Zeroes the optimizer state and its step count, as compile does. */
+  private resetOptimizerState(): void {
+    this.step = 0;
+    for (let s = 0; s < this.slots(); s++) this.k.fill(this.at(`opt${s}`), this.nParams, 0);
+  }
+
+  /** @internal A copy of the optimizer state: steps taken, and each slot (momentum: velocity; Adam: m, v) in parameter order. */
+  optimizerState(): { step: number; slots: Float32Array[] } {
+    this.checkAlive('optimizerState');
+    const slots: Float32Array[] = [];
+    for (let s = 0; s < this.slots(); s++) slots.push(this.backend.heap.readF32(this.at(`opt${s}`), this.nParams));
+    return { step: this.step, slots };
   }
 
   private bnCounts(): number[] {
@@ -411,15 +499,19 @@ export class Sequential {
   // ------------------------------------------------------------------ data checks
 
   private checkX(where: string, name: string, x: unknown, checkFinite: boolean): number {
-    if (!(x instanceof Float32Array)) throw new TypeError(`${where}: ${name} must be a Float32Array (rows × ${this.inFeatures}), got ${describe(x)}`);
+    if (!(x instanceof Float32Array)) throw typeError(`${where}: ${name} must be a Float32Array (rows × ${this.inFeatures}), got ${describe(x)}`);
     const F = this.inFeatures;
     if (x.length === 0 || x.length % F !== 0) {
-      throw new RangeError(`${where}: ${name} must have a length that is a positive multiple of ${F} (rows × ${F} features), got length ${x.length}`);
+      throw rangeError(`${where}: ${name} must have a length that is a positive multiple of ${F} (rows × ${F} features), got length ${x.length}`, {
+        code: 'SHAPE_MISMATCH', argument: name, expected: `a positive multiple of ${F}`, received: `length ${x.length}`,
+      });
     }
     if (checkFinite) {
       for (let i = 0; i < x.length; i++) {
         if (!Number.isFinite(x[i]!)) {
-          throw new RangeError(`${where}: ${name} must hold finite numbers, got ${x[i]} at row ${Math.floor(i / F)}, feature ${i % F} (pass checkInputs: false to skip this check)`);
+          throw rangeError(`${where}: ${name} must hold finite numbers, got ${x[i]} at row ${Math.floor(i / F)}, feature ${i % F} (pass checkInputs: false to skip this check)`, {
+            code: 'NOT_FINITE', argument: name, expected: 'finite numbers', received: String(x[i]),
+          });
         }
       }
     }
@@ -431,12 +523,12 @@ export class Sequential {
     const K = this.outFeatures;
     const loss = this.loss ?? 'softmaxCrossEntropy';
     if (!(y instanceof Uint8Array || y instanceof Int32Array || y instanceof Uint16Array || y instanceof Float32Array)) {
-      throw new TypeError(`${where}: ${name} must be class labels (Uint8Array, Uint16Array or Int32Array) or one-hot/targets (Float32Array), got ${describe(y)}`);
+      throw typeError(`${where}: ${name} must be class labels (Uint8Array, Uint16Array or Int32Array) or one-hot/targets (Float32Array), got ${describe(y)}`);
     }
     if (y instanceof Float32Array) {
-      if (y.length !== rows * K) throw new RangeError(`${where}: ${name} as a Float32Array must have length rows·outputs = ${rows}·${K} = ${rows * K}, got length ${y.length}`);
+      if (y.length !== rows * K) throw rangeError(`${where}: ${name} as a Float32Array must have length rows·outputs = ${rows}·${K} = ${rows * K}, got length ${y.length}`, { code: 'SHAPE_MISMATCH', argument: name, expected: `length ${rows * K}`, received: `length ${y.length}` });
       for (let i = 0; i < y.length; i++) {
-        if (!Number.isFinite(y[i]!)) throw new RangeError(`${where}: ${name} must hold finite numbers, got ${y[i]} at index ${i}`);
+        if (!Number.isFinite(y[i]!)) throw rangeError(`${where}: ${name} must hold finite numbers, got ${y[i]} at index ${i}`, { code: 'NOT_FINITE', argument: name, expected: 'finite numbers', received: String(y[i]) });
       }
       if (loss === 'mse') return y;
       const labels = new Int32Array(rows);
@@ -447,10 +539,10 @@ export class Sequential {
       }
       return labels;
     }
-    if (y.length !== rows) throw new RangeError(`${where}: ${name} must have one label per row (${rows}), got length ${y.length}`);
+    if (y.length !== rows) throw rangeError(`${where}: ${name} must have one label per row (${rows}), got length ${y.length}`, { code: 'SHAPE_MISMATCH', argument: name, expected: `length ${rows}`, received: `length ${y.length}` });
     for (let i = 0; i < y.length; i++) {
       const v = y[i]!;
-      if (v < 0 || v >= K) throw new RangeError(`${where}: ${name}[${i}] must be a class index in [0, ${K - 1}], got ${v}`);
+      if (v < 0 || v >= K) throw rangeError(`${where}: ${name}[${i}] must be a class index in [0, ${K - 1}], got ${v}`);
     }
     if (loss === 'mse') {
       const t = new Float32Array(rows * K);
@@ -470,62 +562,105 @@ export class Sequential {
   async fit(x: Float32Array, y: Labels, options?: FitOptions): Promise<History> {
     this.checkAlive('fit');
     const where = 'fit';
-    const o = expectOptions(where, 'options', options, ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validationData', 'onEpochEnd', 'onBatchEnd', 'checkInputs', 'signal']);
-    if (!this.optimizer || !this.loss) throw new Error('fit: the model is not compiled; call model.compile({ loss, optimizer }) first');
+    if (this.training) throw new StateError('fit: the model is already training; wait for the running fit to finish (or abort it with its signal)');
+    const o = expectOptions(where, 'options', options, [
+      'epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validationData', 'onEpochEnd', 'onBatchEnd', 'checkInputs', 'signal', 'checkpoint', 'resumeFrom',
+    ]);
+    if (!this.optimizer || !this.loss) throw new StateError('fit: the model is not compiled; call model.compile({ loss, optimizer }) first');
     const checkFinite = o.checkInputs ?? true;
+    if (typeof checkFinite !== 'boolean') throw typeError(`fit: options.checkInputs must be a boolean, got ${describe(checkFinite)}`);
     const N = this.checkX(where, 'x', x, checkFinite);
     const targets = this.targets(where, 'y', y, N);
     const epochs = o.epochs === undefined ? 1 : expectInt(where, 'options.epochs', o.epochs);
     const batchSize = o.batchSize === undefined ? Math.min(32, N) : expectInt(where, 'options.batchSize', o.batchSize);
-    if (batchSize > N) throw new RangeError(`fit: options.batchSize must be ≤ the number of rows (${N}), got ${batchSize}`);
+    if (batchSize > N) {
+      throw rangeError(`fit: options.batchSize must be ≤ the number of rows (${N}), got ${batchSize}`, { argument: 'options.batchSize', expected: `≤ ${N}`, received: String(batchSize) });
+    }
     const hasBn = this.layers.some((l) => l instanceof BatchNorm);
-    if (hasBn && batchSize < 2) throw new RangeError(`fit: options.batchSize must be ≥ 2 for a model with BatchNorm (the variance of one sample is undefined), got ${batchSize}`);
+    if (hasBn && batchSize < 2) {
+      throw rangeError(`fit: options.batchSize must be ≥ 2 for a model with BatchNorm (the variance of one sample is undefined), got ${batchSize}${N === 1 ? ' (x has a single row)' : ''}`, {
+        argument: 'options.batchSize', expected: '≥ 2', received: String(batchSize),
+      });
+    }
     const shuffle = o.shuffle ?? true;
     const seed = o.seed === undefined ? this.seed : expectInt(where, 'options.seed', o.seed, 0);
     const dropLast = o.dropLast ?? false;
-    for (const [name, v] of [['shuffle', shuffle], ['dropLast', dropLast], ['checkInputs', checkFinite]] as const) {
-      if (typeof v !== 'boolean') throw new TypeError(`fit: options.${name} must be a boolean, got ${describe(v)}`);
+    for (const [name, v] of [['shuffle', shuffle], ['dropLast', dropLast]] as const) {
+      if (typeof v !== 'boolean') throw typeError(`fit: options.${name} must be a boolean, got ${describe(v)}`);
     }
     for (const name of ['onEpochEnd', 'onBatchEnd'] as const) {
-      if (o[name] !== undefined && typeof o[name] !== 'function') throw new TypeError(`fit: options.${name} must be a function, got ${describe(o[name])}`);
+      if (o[name] !== undefined && typeof o[name] !== 'function') throw typeError(`fit: options.${name} must be a function, got ${describe(o[name])}`);
     }
     const signal = o.signal;
     if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) {
-      throw new TypeError(`fit: options.signal must be an AbortSignal, got ${describe(signal)}`);
+      throw typeError(`fit: options.signal must be an AbortSignal, got ${describe(signal)}`);
     }
     let val: { x: Float32Array; y: Labels } | undefined;
     if (o.validationData !== undefined) {
       if (!Array.isArray(o.validationData) || o.validationData.length !== 2) {
-        throw new TypeError(`fit: options.validationData must be [x, y], got ${describe(o.validationData)}`);
+        throw typeError(`fit: options.validationData must be [x, y], got ${describe(o.validationData)}`);
       }
       const [vx, vy] = o.validationData;
       this.targets(where, 'validationData[1]', vy, this.checkX(where, 'validationData[0]', vx, checkFinite));
       val = { x: vx, y: vy };
     }
+    const checkpoint = o.checkpoint === undefined ? undefined : checkCheckpointOption(o.checkpoint);
+    if (o.resumeFrom !== undefined && !(o.resumeFrom instanceof Uint8Array)) {
+      throw typeError(`fit: options.resumeFrom must be the bytes of a checkpoint (Uint8Array), got ${describe(o.resumeFrom)}`);
+    }
+    const record: FitRecord | undefined = checkpoint || o.resumeFrom
+      ? { epochs, batchSize, shuffle, seed, dropLast, rows: N, features: this.inFeatures, data: fingerprint(x, targets) }
+      : undefined;
+    const resume = o.resumeFrom ? this.checkResume(o.resumeFrom, record!) : undefined;
 
     let batches = Math.floor(N / batchSize);
     const rest = N - batches * batchSize;
     if (rest > 0 && !dropLast && !(hasBn && rest < 2)) batches++;
 
     // Everything is validated: from here on the model changes.
+    this.training = true;
+    try {
+      return await this.runFit({ x, targets, N, epochs, batchSize, batches, shuffle, seed, val, options: o, checkpoint, record, resume });
+    } finally {
+      this.training = false;
+    }
+  }
+
+  /** The training loop of a validated fit. */
+  private async runFit(r: {
+    x: Float32Array; targets: Int32Array | Float32Array; N: number; epochs: number; batchSize: number; batches: number; shuffle: boolean; seed: number;
+    val: { x: Float32Array; y: Labels } | undefined; options: Partial<FitOptions>;
+    checkpoint: Required<CheckpointOptions> | undefined; record: FitRecord | undefined; resume: ParsedFile | undefined;
+  }): Promise<History> {
+    const { N, epochs, batchSize, batches, val, options: o } = r;
+    const signal = o.signal;
     this.ensureCapacity(batchSize);
+    if (r.resume) this.restoreFrom(r.resume);
     const heap = this.backend.heap;
     const F = this.inFeatures;
-    const yCols = targets instanceof Int32Array ? 1 : this.outFeatures;
+    const yCols = r.targets instanceof Int32Array ? 1 : this.outFeatures;
     const dx = heap.allocF32(N * F);
     const dy = heap.allocF32(N * yCols);
     const didx = heap.allocF32(N);
     const history: History = { epoch: [], loss: [], accuracy: [], valLoss: [], valAccuracy: [], seconds: [] };
     try {
-      heap.write(dx, x);
-      heap.write(dy, targets);
+      heap.write(dx, r.x);
+      heap.write(dy, r.targets);
       const order = new Int32Array(N);
       for (let i = 0; i < N; i++) order[i] = i;
-      const rng = new Random(seed ^ 0x5eed);
+      const rng = new Random(r.seed ^ 0x5eed);
+      // Resuming: replay the shuffles of the epochs already done, so the batches are those of an uninterrupted run.
+      const first = r.resume?.fit?.epochsDone ?? 0;
+      if (r.shuffle) for (let e = 0; e < first; e++) rng.shuffle(order);
       const stepsInFit = epochs * batches;
       let lastYield = performance.now();
-      for (let epoch = 0; epoch < epochs && !signal?.aborted; epoch++) {
-        if (shuffle) rng.shuffle(order);
+      // Divergence: snapshot `good` holds the model as it was before the last
+      // batch whose loss was finite; each batch first saves into the other one.
+      let good: 0 | 1 = 0;
+      let goodCounts = this.bnCounts();
+      this.snapshot(true, good);
+      for (let epoch = first; epoch < epochs && !signal?.aborted; epoch++) {
+        if (r.shuffle) rng.shuffle(order);
         heap.write(didx, order);
         let lossSum = 0, correct = 0, seen = 0;
         const t0 = performance.now();
@@ -534,27 +669,35 @@ export class Sequential {
           const idx = didx + b * batchSize * 4;
           this.k.gatherRows(this.at('x'), dx, idx, rows, F);
           this.k.gatherRows(this.at('y'), dy, idx, rows, yCols);
-          const counts = this.bnCounts();
-          this.snapshot(true);
+          const pending: 0 | 1 = good === 0 ? 1 : 0;
+          const pendingCounts = this.bnCounts();
+          this.snapshot(true, pending);
           const out = this.forward(rows, true);
           if (this.loss === 'softmaxCrossEntropy') correct += this.k.countCorrect(out, this.at('y'), rows, this.outFeatures);
           const loss = this.lossAndGrad(out, rows);
           if (!Number.isFinite(loss)) {
-            this.snapshot(false);
-            this.restoreBnCounts(counts);
+            this.snapshot(false, good);
+            this.restoreBnCounts(goodCounts);
+            this.resetOptimizerState();
             throw new DivergenceError(
-              `fit: the training loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} of ${batches}; training stopped and the model keeps the weights of the last step with a finite loss (lower the learning rate?)`,
+              `fit: the training loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} of ${batches}; training stopped, the model keeps the weights with which the last finite loss was computed and its optimizer state is reset (lower the learning rate?)`,
               epoch, b,
             );
           }
+          good = pending;
+          goodCounts = pendingCounts;
           this.backward(rows);
           this.applyOptimizer(this.learningRate(epoch, epochs, epoch * batches + b, stepsInFit));
           lossSum += loss * rows;
           seen += rows;
-          if (o.onBatchEnd) await o.onBatchEnd(b, { epoch, batch: b, batches, loss });
+          if (o.onBatchEnd) {
+            await o.onBatchEnd(b, { epoch, batch: b, batches, loss });
+            this.checkAlive('fit');
+          }
           if (signal?.aborted) break;
           if (performance.now() - lastYield > 8) {
             await yieldNow();
+            this.checkAlive('fit');
             lastYield = performance.now();
           }
         }
@@ -578,8 +721,18 @@ export class Sequential {
         history.valLoss.push(logs.valLoss ?? NaN);
         history.valAccuracy.push(logs.valAccuracy ?? NaN);
         history.seconds.push(seconds);
-        if (o.onEpochEnd) await o.onEpochEnd(epoch, logs);
+        const done = epoch + 1;
+        if (r.checkpoint && (done % r.checkpoint.everyEpochs === 0 || done === epochs)) {
+          const { record } = r;
+          await r.checkpoint.save(this.checkpointBytes(record!, done), { ...record!, epochsDone: done, step: this.step });
+          this.checkAlive('fit');
+        }
+        if (o.onEpochEnd) {
+          await o.onEpochEnd(epoch, logs);
+          this.checkAlive('fit');
+        }
         await yieldNow();
+        this.checkAlive('fit');
         lastYield = performance.now();
       }
     } finally {
@@ -612,8 +765,9 @@ export class Sequential {
     this.checkAlive('predict');
     const o = expectOptions('predict', 'options', options, ['checkInputs']);
     const K = this.outFeatures;
-    const result = new Float32Array((x instanceof Float32Array ? x.length / this.inFeatures : 0) * K);
-    this.inferChunks('predict', x, o.checkInputs ?? true, this.layers.length - 1, (rows, start, out) => {
+    const N = this.checkX('predict', 'x', x, checkInputsOption('predict', o.checkInputs));
+    const result = new Float32Array(N * K);
+    this.inferChunks('predict', x, false, this.layers.length - 1, (rows, start, out) => {
       if (this.loss !== 'mse') this.k.softmaxForward(out, out, rows, K);
       result.set(this.backend.heap.f32(out, rows * K), start * K);
     });
@@ -624,7 +778,7 @@ export class Sequential {
   evaluate(x: Float32Array, y: Labels, options?: { checkInputs?: boolean }): { loss: number; accuracy: number } {
     this.checkAlive('evaluate');
     const o = expectOptions('evaluate', 'options', options, ['checkInputs']);
-    const checkFinite = o.checkInputs ?? true;
+    const checkFinite = checkInputsOption('evaluate', o.checkInputs);
     const N = this.checkX('evaluate', 'x', x, checkFinite);
     const t = this.targets('evaluate', 'y', y, N);
     const K = this.outFeatures;
@@ -645,14 +799,14 @@ export class Sequential {
   /** Inference-mode outputs of the given layers (indices into `layers`), one Float32Array (rows × width) each. */
   layerOutputs(x: Float32Array, indices: number[]): Float32Array[] {
     this.checkAlive('layerOutputs');
-    if (!Array.isArray(indices) || indices.length === 0) throw new TypeError(`layerOutputs: indices must be a non-empty array, got ${describe(indices)}`);
+    if (!Array.isArray(indices) || indices.length === 0) throw typeError(`layerOutputs: indices must be a non-empty array, got ${describe(indices)}`);
     indices.forEach((i, j) => expectInt('layerOutputs', `indices[${j}]`, i, 0));
     const bad = indices.find((i) => i >= this.layers.length);
-    if (bad !== undefined) throw new RangeError(`layerOutputs: layer index must be < ${this.layers.length}, got ${bad}`);
-    const rowsTotal = x instanceof Float32Array ? x.length / this.inFeatures : 0;
+    if (bad !== undefined) throw rangeError(`layerOutputs: layer index must be < ${this.layers.length}, got ${bad}`);
+    const rowsTotal = this.checkX('layerOutputs', 'x', x, true);
     const outs = indices.map((i) => new Float32Array(rowsTotal * this.layers[i]!.outFeatures));
     const upTo = Math.max(...indices);
-    this.inferChunks('layerOutputs', x, true, upTo, (rows, start) => {
+    this.inferChunks('layerOutputs', x, false, upTo, (rows, start) => {
       indices.forEach((i, j) => {
         const w = this.layers[i]!.outFeatures;
         outs[j]!.set(this.backend.heap.f32(this.at(`out${i}`), rows * w), start * w);
@@ -693,59 +847,123 @@ export class Sequential {
   /** The model as bytes: topology, options and weights including running statistics (see format.ts). */
   save(): Uint8Array {
     this.checkAlive('save');
-    const header = {
-      kind: FILE_KIND,
+    return encodeModelFile(this.header(FILE_KIND), this.weights());
+  }
+
+  private header(kind: string): { kind: string; layers: LayerConfig[]; seed: number; compile: unknown } {
+    return {
+      kind,
       layers: this.layers.map((l) => l.config()),
       seed: this.seed,
       compile: this.optimizer ? { loss: this.loss, optimizer: this.optimizer, lrSchedule: this.schedule } : null,
     };
-    return encodeModelFile(header, this.weights());
   }
 
-  /** Rebuilds a model saved with `save()`. Throws ModelFormatError for bytes that are not a valid model file. */
+  /** A checkpoint: the model file, plus the optimizer state and the progress of the fit `record` after `epochsDone` epochs. */
+  private checkpointBytes(record: FitRecord, epochsDone: number): Uint8Array {
+    const model = this.weights();
+    const slots = this.slots();
+    const all = new Float32Array(model.length + slots * this.nParams);
+    all.set(model);
+    for (let s = 0; s < slots; s++) all.set(this.backend.heap.f32(this.at(`opt${s}`), this.nParams), model.length + s * this.nParams);
+    const header = { ...this.header(CHECKPOINT_KIND), optimizerState: { step: this.step, slots }, fit: { ...record, epochsDone } };
+    return encodeModelFile(header, all);
+  }
+
+  /** Writes params and state from a file's weights (each layer's params, then its state). */
+  private writeWeights(weights: Float32Array): void {
+    const heap = this.backend.heap;
+    let w = 0;
+    let p = this.at('params'), s = this.at('state');
+    for (const l of this.layers) {
+      for (const spec of l.paramSpecs()) { heap.write(p, weights.subarray(w, w + spec.size)); p += spec.size * 4; w += spec.size; }
+      for (const spec of l.stateSpecs()) { heap.write(s, weights.subarray(w, w + spec.size)); s += spec.size * 4; w += spec.size; }
+    }
+  }
+
+  private writeOptimizerState(o: { step: number; slots: Float32Array[] }): void {
+    this.step = o.step;
+    o.slots.forEach((slot, s) => this.backend.heap.write(this.at(`opt${s}`), slot));
+  }
+
+  /** Checks that checkpoint bytes belong to this model, compile options and fit (see FitOptions.resumeFrom). Changes nothing. */
+  private checkResume(bytes: Uint8Array, record: FitRecord): ParsedFile {
+    const f = parseFile('fit: options.resumeFrom', bytes);
+    const mismatch = (why: string): never => {
+      throw new NormcoreError(`fit: options.resumeFrom ${why}`, 'CHECKPOINT_MISMATCH');
+    };
+    if (!f.fit || !f.optimizer) return mismatch('is a model file, not a checkpoint (it holds no optimizer state or training progress)');
+    const layerKey = (c: LayerConfig) => JSON.stringify({ ...c, numBatchesTracked: undefined });
+    if (f.layers.length !== this.layers.length) mismatch(`was written by a model of ${f.layers.length} layers, this model has ${this.layers.length}`);
+    f.layers.forEach((l, i) => {
+      const mine = this.layers[i]!.config(), theirs = l.config();
+      if (layerKey(theirs) !== layerKey(mine)) mismatch(`was written by another model: its layers[${i}] is ${layerKey(theirs)}, this model's is ${layerKey(mine)}`);
+    });
+    const mine = JSON.stringify(this.header(CHECKPOINT_KIND).compile), theirs = JSON.stringify(f.compile);
+    if (mine !== theirs) mismatch(`was written with other compile options: ${theirs}; this model has ${mine}`);
+    const fit = f.fit;
+    if (fit.data !== record.data || fit.rows !== record.rows || fit.features !== record.features) {
+      mismatch(`was written for other training data (${fit.rows} rows × ${fit.features} features, fingerprint ${fit.data}); this fit has ${record.rows} × ${record.features}, fingerprint ${record.data}`);
+    }
+    for (const key of ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast'] as const) {
+      if (fit[key] !== record[key]) mismatch(`was written by a fit with options.${key} = ${fit[key]}, this fit has ${record[key]}; resume with the same options`);
+    }
+    return f;
+  }
+
+  /** Restores weights, running statistics, BatchNorm counters and optimizer state from a checked checkpoint. */
+  private restoreFrom(f: ParsedFile): void {
+    this.writeWeights(f.weights);
+    this.layers.forEach((l, i) => {
+      if (l instanceof BatchNorm) l.numBatchesTracked = (f.layers[i] as BatchNorm).numBatchesTracked;
+    });
+    if (f.optimizer) this.writeOptimizerState(f.optimizer);
+  }
+
+  /**
+   * Rebuilds a model saved with `save()`, or the model in a checkpoint (with
+   * its optimizer state). Throws ModelFormatError for bytes that are not a
+   * valid model file: the sizes, checksum, topology and weight count are
+   * checked against the file before anything is allocated, weights must be
+   * finite and running variances ≥ 0.
+   */
   static load(bytes: Uint8Array, options?: { backend?: Backend | 'wasm' | 'js' }): Sequential {
     const o = expectOptions('load', 'options', options, ['backend']);
-    const { header, weights } = decodeModelFile(bytes);
-    const h = header as { kind?: unknown; layers?: unknown; seed?: unknown; compile?: unknown };
+    const f = parseFile('load', bytes);
     const bad = (why: string): never => {
       throw new ModelFormatError(`load: not a valid normcore model file: ${why}`);
     };
-    if (!h || typeof h !== 'object' || h.kind !== FILE_KIND) bad('the header is not a normcore Sequential model');
-    if (!Array.isArray(h.layers) || h.layers.length === 0 || h.layers.length > 10000) bad('the header has no valid layer list');
-    let layers: Layer[];
-    try {
-      layers = (h.layers as LayerConfig[]).map((c) => layerFromConfig(c));
-    } catch (e) {
-      return bad(`a layer in the header is invalid (${(e as Error).message})`);
-    }
     let model: Sequential;
-    const seed = typeof h.seed === 'number' && Number.isInteger(h.seed) && h.seed >= 0 ? h.seed : 1;
-    const expectedCount = sum(layers.flatMap((l) => [...l.paramSpecs(), ...l.stateSpecs()].map((s) => s.size)));
-    if (expectedCount !== weights.length) bad(`the topology needs ${expectedCount} weights, the file has ${weights.length}`);
     try {
-      model = new Sequential(layers, { backend: o.backend ?? 'wasm', seed });
+      model = new Sequential(f.layers, { backend: o.backend ?? 'wasm', seed: f.seed });
     } catch (e) {
       if (e instanceof ModelFormatError) throw e;
       if (e instanceof TypeError && /options\.backend|createBackend/.test(e.message)) throw e;
       return bad(`the layers do not form a valid model (${(e as Error).message})`);
     }
-    const heap = model.backend.heap;
-    let w = 0;
-    let p = model.at('params'), s = model.at('state');
-    for (const l of model.layers) {
-      for (const spec of l.paramSpecs()) { heap.write(p, weights.subarray(w, w + spec.size)); p += spec.size * 4; w += spec.size; }
-      for (const spec of l.stateSpecs()) { heap.write(s, weights.subarray(w, w + spec.size)); s += spec.size * 4; w += spec.size; }
+    if (model.nParams + model.nState !== f.weights.length) {
+      model.dispose();
+      bad(`the model needs ${model.nParams + model.nState} weights, the file has ${f.weights.length}`);
     }
-    const c = h.compile as CompileOptions | null | undefined;
-    if (c && typeof c === 'object') {
+    model.writeWeights(f.weights);
+    if (f.compile) {
       try {
-        model.compile(c);
+        model.compile(f.compile);
       } catch (e) {
         model.dispose();
         return bad(`the saved compile options are invalid (${(e as Error).message})`);
       }
     }
+    if (f.optimizer) model.writeOptimizerState(f.optimizer);
     return model;
+  }
+
+  /** What a checkpoint records about its fit. Throws ModelFormatError for invalid bytes (or a model file, which is no checkpoint). */
+  static checkpointInfo(bytes: Uint8Array): CheckpointInfo {
+    const f = parseFile('checkpointInfo', bytes);
+    if (!f.fit || !f.optimizer) throw new ModelFormatError('checkpointInfo: the bytes are a model file, not a checkpoint (no optimizer state or training progress)');
+    const { data: _data, ...fit } = f.fit;
+    return { ...fit, step: f.optimizer.step };
   }
 
   /** Returns the model's arena to the backend's heap. The model cannot be used afterwards. */
@@ -762,21 +980,153 @@ function sum(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0);
 }
 
+/** A model or checkpoint file, checked: layers built (not yet in a model), weights split, header validated. */
+interface ParsedFile {
+  layers: Layer[];
+  seed: number;
+  compile: CompileOptions | null;
+  /** Params and state, in file order. */
+  weights: Float32Array;
+  /** Checkpoints only. */
+  optimizer?: { step: number; slots: Float32Array[] };
+  fit?: FitRecord & { epochsDone: number };
+}
+
+const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+
+/**
+ * Decodes and checks a model or checkpoint file without allocating more
+ * than the file's own size: every size is checked against the weights the
+ * file holds before any layer gets memory. Throws ModelFormatError.
+ */
+function parseFile(where: string, bytes: unknown): ParsedFile {
+  let decoded: { header: unknown; weights: Float32Array };
+  try {
+    decoded = decodeModelFile(bytes);
+  } catch (e) {
+    if (where === 'load' || !(e instanceof Error)) throw e;
+    const message = e.message.replace(/^load: /, `${where}: `);
+    throw e instanceof ModelFormatError ? new ModelFormatError(message) : typeError(message);
+  }
+  const { header, weights } = decoded;
+  const bad = (why: string): never => {
+    throw new ModelFormatError(`${where}: not a valid normcore model file: ${why}`);
+  };
+  const h = header as Record<string, unknown> | null;
+  if (!h || typeof h !== 'object' || Array.isArray(h) || (h.kind !== FILE_KIND && h.kind !== CHECKPOINT_KIND)) {
+    return bad('the header is not a normcore Sequential model or checkpoint');
+  }
+  const isCheckpoint = h.kind === CHECKPOINT_KIND;
+  if (!Array.isArray(h.layers) || h.layers.length === 0 || h.layers.length > 10000) bad('the header has no valid layer list');
+  let layers: Layer[] = [];
+  try {
+    layers = (h.layers as unknown[]).map((c, i) => {
+      const d = c as { type?: unknown; bias?: unknown } | null;
+      if (d && typeof d === 'object' && d.type === 'dense' && typeof d.bias !== 'boolean') throw new Error(`layers[${i}].bias must be a boolean, got ${describe(d.bias)}`);
+      return layerFromConfig(c as LayerConfig);
+    });
+  } catch (e) {
+    bad(`a layer in the header is invalid (${(e as Error).message})`);
+  }
+  const nParams = sum(layers.flatMap((l) => l.paramSpecs().map((s) => s.size)));
+  const modelCount = nParams + sum(layers.flatMap((l) => l.stateSpecs().map((s) => s.size)));
+  const c = h.compile;
+  if (c !== null && c !== undefined && (typeof c !== 'object' || Array.isArray(c))) bad(`the compile options are not an object (${describe(c)})`);
+  const compile = (c ?? null) as CompileOptions | null;
+  let slotCount = 0;
+  let step = 0;
+  let fit: ParsedFile['fit'];
+  if (isCheckpoint) {
+    const os = h.optimizerState as { step?: unknown; slots?: unknown } | null;
+    if (!os || typeof os !== 'object' || !isInt(os.step, 0) || !isInt(os.slots, 0, 2)) bad('the checkpoint has no valid optimizerState { step, slots }');
+    step = os!.step as number;
+    slotCount = os!.slots as number;
+    const type = (compile?.optimizer as { type?: unknown } | undefined)?.type;
+    if (slotCount > 0 && OPT_SLOTS[type as OptimizerType] !== slotCount) bad(`the checkpoint holds ${slotCount} optimizer slots, which does not fit its optimizer ${describe(type)}`);
+    const r = h.fit as Record<string, unknown> | null;
+    if (
+      !r || typeof r !== 'object' || !isInt(r.epochs, 1) || !isInt(r.batchSize, 1) || typeof r.shuffle !== 'boolean' || !isInt(r.seed, 0)
+      || typeof r.dropLast !== 'boolean' || !isInt(r.rows, 1) || !isInt(r.features, 1) || typeof r.data !== 'string' || !isInt(r.epochsDone, 0, r.epochs as number)
+    ) {
+      bad('the checkpoint has no valid fit record');
+    }
+    const v = r as unknown as FitRecord & { epochsDone: number };
+    fit = { epochs: v.epochs, batchSize: v.batchSize, shuffle: v.shuffle, seed: v.seed, dropLast: v.dropLast, rows: v.rows, features: v.features, data: v.data, epochsDone: v.epochsDone };
+  }
+  const expected = modelCount + slotCount * nParams;
+  if (expected !== weights.length) bad(`the topology needs ${expected} weights, the file has ${weights.length}`);
+  for (let i = 0; i < weights.length; i++) {
+    if (!Number.isFinite(weights[i]!)) bad(`weight ${i} is ${weights[i]}`);
+  }
+  // Running variances are ≥ 0; without affine, γ and β are the constants 1 and 0.
+  let w = 0;
+  for (const l of layers) {
+    w += sum(l.paramSpecs().map((s) => s.size));
+    for (const spec of l.stateSpecs()) {
+      const v = weights.subarray(w, w + spec.size);
+      if (spec.name === 'runningVar' && v.some((x) => x < 0)) bad('a BatchNorm running variance is negative');
+      if (spec.name === 'ones' && v.some((x) => x !== 1)) bad('a BatchNorm without affine has γ ≠ 1');
+      if (spec.name === 'zeros' && v.some((x) => x !== 0)) bad('a BatchNorm without affine has β ≠ 0');
+      w += spec.size;
+    }
+  }
+  const seed = isInt(h.seed, 0) ? h.seed : 1;
+  const parsed: ParsedFile = { layers, seed, compile, weights: weights.subarray(0, modelCount) };
+  if (isCheckpoint) {
+    const slots: Float32Array[] = [];
+    for (let s = 0; s < slotCount; s++) slots.push(weights.subarray(modelCount + s * nParams, modelCount + (s + 1) * nParams));
+    parsed.optimizer = { step, slots };
+    parsed.fit = fit;
+  }
+  return parsed;
+}
+
+/** predict/evaluate: options.checkInputs, default true. */
+function checkInputsOption(where: string, v: unknown): boolean {
+  if (v === undefined) return true;
+  if (typeof v !== 'boolean') throw typeError(`${where}: options.checkInputs must be a boolean, got ${describe(v)}`, { argument: 'options.checkInputs', expected: 'a boolean', received: describe(v) });
+  return v;
+}
+
+/** Checks FitOptions.checkpoint. */
+function checkCheckpointOption(c: unknown): Required<CheckpointOptions> {
+  if (c && typeof c === 'object' && 'path' in c) {
+    throw typeError(`fit: options.checkpoint.path needs Node: use checkpoint: checkpointFile(path) from 'normcore/node', or pass { everyEpochs, save(bytes) }`, {
+      code: 'UNKNOWN_OPTION', argument: 'options.checkpoint.path', expected: 'everyEpochs, save', received: 'path',
+    });
+  }
+  const o = expectOptions('fit', 'options.checkpoint', c as CheckpointOptions, ['everyEpochs', 'save']);
+  if (typeof o.save !== 'function') throw typeError(`fit: options.checkpoint.save must be a function (bytes, info) => void | Promise<void>, got ${describe(o.save)}`);
+  const everyEpochs = o.everyEpochs === undefined ? 1 : expectInt('fit', 'options.checkpoint.everyEpochs', o.everyEpochs);
+  return { everyEpochs, save: o.save };
+}
+
+/** Identifies the training data of a checkpointed fit: CRC-32 of x and of the targets. */
+function fingerprint(x: Float32Array, targets: Int32Array | Float32Array): string {
+  const hex = (a: Float32Array | Int32Array) => crc32(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).toString(16).padStart(8, '0');
+  return `crc32:${hex(x)}:${hex(targets)}`;
+}
+
 /** Checks widths, infers activation widths, resolves Dense bias defaults and 'auto' initializations. */
 function resolveLayers(layers: Layer[]): Layer[] {
   let width = layers[0]!.inFeatures;
   if ('features' in layers[0]! && !(layers[0] instanceof BatchNorm)) {
-    throw new TypeError(`Sequential: the first layer must be Dense or BatchNorm (an activation has no input width of its own), got ${layers[0]!.type}`);
+    throw typeError(`Sequential: the first layer must be Dense or BatchNorm (an activation has no input width of its own), got ${layers[0]!.type}`);
   }
-  layers.forEach((l, i) => {
+  // Check every width before changing any layer (a rejected constructor leaves the layers as they were).
+  const widths = layers.map((l, i) => {
     if (l instanceof Dense || l instanceof BatchNorm) {
       if (l.inFeatures !== width) {
-        throw new RangeError(`Sequential: layers[${i}] (${l.type}) expects ${l.inFeatures} input features, but the previous layer outputs ${width}`);
+        throw rangeError(`Sequential: layers[${i}] (${l.type}) expects ${l.inFeatures} input features, but the previous layer outputs ${width}`, {
+          code: 'SHAPE_MISMATCH', argument: `layers[${i}]`, expected: `${width} input features`, received: `${l.inFeatures}`,
+        });
       }
-    } else {
-      (l as unknown as { features: number }).features = width;
+      width = l.outFeatures;
     }
-    width = l.outFeatures;
+    return width;
+  });
+  layers.forEach((l, i) => {
+    if (!(l instanceof Dense || l instanceof BatchNorm)) (l as unknown as { features: number }).features = widths[i]!;
   });
   layers.forEach((l, i) => {
     if (!(l instanceof Dense)) return;
@@ -796,11 +1146,11 @@ function resolveLayers(layers: Layer[]): Layer[] {
 }
 
 function resolveOptimizer(cfg: unknown): Required<OptimizerConfig> {
-  if (!cfg || typeof cfg !== 'object') throw new TypeError(`compile: options.optimizer must be an object like { type: 'adam', lr: 0.001 }, got ${describe(cfg)}`);
+  if (!cfg || typeof cfg !== 'object') throw typeError(`compile: options.optimizer must be an object like { type: 'adam', lr: 0.001 }, got ${describe(cfg)}`);
   const c = expectOptions('compile', 'options.optimizer', cfg as OptimizerConfig, ['type', 'lr', 'momentum', 'beta1', 'beta2', 'eps', 'rho', 'weightDecay']);
   const type = c.type;
   if (type !== 'sgd' && type !== 'momentum' && type !== 'rmsprop' && type !== 'adam') {
-    throw new TypeError(`compile: options.optimizer.type must be 'sgd', 'momentum', 'rmsprop' or 'adam', got ${describe(type)}`);
+    throw typeError(`compile: options.optimizer.type must be 'sgd', 'momentum', 'rmsprop' or 'adam', got ${describe(type)}`);
   }
   const w = 'compile';
   const lr = expectNumber(w, 'options.optimizer.lr', c.lr ?? (type === 'sgd' || type === 'momentum' ? 0.01 : 0.001), 0, Infinity, true);
@@ -817,9 +1167,12 @@ function resolveOptimizer(cfg: unknown): Required<OptimizerConfig> {
 }
 
 function resolveSchedule(s: unknown): LrSchedule {
-  if (!s || typeof s !== 'object') throw new TypeError(`compile: options.lrSchedule must be an object, got ${describe(s)}`);
+  if (!s || typeof s !== 'object') throw typeError(`compile: options.lrSchedule must be an object, got ${describe(s)}`);
   const t = (s as { type?: unknown }).type;
-  if (t === 'constant') return { type: 'constant' };
+  if (t === 'constant') {
+    expectOptions('compile', 'options.lrSchedule', s as { type: 'constant' }, ['type']);
+    return { type: 'constant' };
+  }
   if (t === 'cosine') {
     const c = expectOptions('compile', 'options.lrSchedule', s as { type: 'cosine'; minLr?: number }, ['type', 'minLr']);
     return { type: 'cosine', minLr: expectNumber('compile', 'options.lrSchedule.minLr', c.minLr ?? 0, 0) };
@@ -828,5 +1181,5 @@ function resolveSchedule(s: unknown): LrSchedule {
     const c = expectOptions('compile', 'options.lrSchedule', s as { type: 'step'; every: number; factor: number }, ['type', 'every', 'factor']);
     return { type: 'step', every: expectInt('compile', 'options.lrSchedule.every', c.every), factor: expectNumber('compile', 'options.lrSchedule.factor', c.factor, 0, 1, true) };
   }
-  throw new TypeError(`compile: options.lrSchedule.type must be 'constant', 'cosine' or 'step', got ${describe(t)}`);
+  throw typeError(`compile: options.lrSchedule.type must be 'constant', 'cosine' or 'step', got ${describe(t)}`);
 }

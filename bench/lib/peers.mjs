@@ -1,0 +1,86 @@
+// The four peers of every comparison: normcore's wasm and js backends, and
+// TensorFlow.js 4.22 on its cpu (plain JS) and wasm (XNNPACK, SIMD, one
+// thread) backends. TensorFlow.js has one global backend: a tfjs peer's
+// `activate` switches to it, and each tfjs tensor is created and used only
+// while its own backend is active (so no tensor ever migrates).
+import { createBackend } from 'normcore';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm'; // loads its .wasm from node_modules, no network
+
+export { tf };
+
+/** @typedef {import('./harness.mjs').Peer} Peer */
+
+/**
+ * @returns {Promise<{ peers: Peer[], wasm: import('normcore').Backend, js: import('normcore').Backend, tfjs: { cpu: Peer, wasm: Peer } }>}
+ */
+export async function createPeers() {
+  const wasm = await createBackend('wasm');
+  const js = await createBackend('js');
+  const tfPeer = (backend) => ({
+    name: /** @type {const} */ (`tfjs-${backend}`),
+    async activate() {
+      if (tf.getBackend() !== backend) await tf.setBackend(backend);
+    },
+  });
+  const tfCpu = tfPeer('cpu');
+  const tfWasm = tfPeer('wasm');
+  // The cpu backend greets Node users with a banner (recommending tfjs-node,
+  // native code, not a peer here) on its first tensor; keep the output clean.
+  const { log, warn } = console;
+  console.log = console.warn = () => {};
+  try {
+    for (const p of [tfCpu, tfWasm]) {
+      await p.activate();
+      await tf.ready();
+      tf.tensor1d([0]).dispose();
+    }
+  } finally {
+    Object.assign(console, { log, warn });
+  }
+  if (!tf.env().getBool('WASM_HAS_SIMD_SUPPORT')) throw new Error('TensorFlow.js wasm: SIMD is not available');
+  const none = async () => {};
+  return {
+    peers: [{ name: 'wasm', activate: none }, { name: 'js', activate: none }, tfCpu, tfWasm],
+    wasm,
+    js,
+    tfjs: { cpu: tfCpu, wasm: tfWasm },
+  };
+}
+
+/** A seeded generator of uniform numbers in [0, 1) (mulberry32). */
+export function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n values uniform in [lo, hi), seeded. */
+export function randomArray(n, seed, lo = -1, hi = 1) {
+  const r = rng(seed);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
+  return a;
+}
+
+/**
+ * For each tfjs backend, runs `make` with that backend active and returns
+ * the tasks it built, keyed by peer name.
+ * @template T
+ * @param {{ cpu: Peer, wasm: Peer }} tfjs
+ * @param {() => T} make
+ * @returns {Promise<{ 'tfjs-cpu': T, 'tfjs-wasm': T }>}
+ */
+export async function onEachTfBackend(tfjs, make) {
+  await tfjs.cpu.activate();
+  const cpu = make();
+  await tfjs.wasm.activate();
+  const wasm = make();
+  return { 'tfjs-cpu': cpu, 'tfjs-wasm': wasm };
+}

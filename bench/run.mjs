@@ -1,0 +1,133 @@
+// npm run bench: normcore (wasm and js backends) against TensorFlow.js (cpu
+// and wasm backends), every comparison in the same run, interleaved, medians
+// after warm-up. Prints one table (Markdown) and writes bench/results.json.
+//
+//   node bench/run.mjs [--rounds 3] [--time 100] [--no-epoch] [--no-profile]
+//
+// Imports normcore by its package name, i.e. dist/ (npm run bench builds it
+// first), as a user would. See bench/lib/harness.mjs for how the rounds
+// interleave the peers.
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { batchnormCases } from './batchnorm.mjs';
+import { measure } from './lib/harness.mjs';
+import { createPeers, tf } from './lib/peers.mjs';
+import { lossOptimCases } from './loss-optim.mjs';
+import { matmulCases } from './matmul.mjs';
+import { digits, profileStep, stepCases } from './step.mjs';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const ROUNDS = opt('rounds', 3);
+const TIME_MS = opt('time', 100);
+const EPOCH = !args.includes('--no-epoch');
+const PROFILE = !args.includes('--no-profile');
+const PEERS = ['wasm', 'js', 'tfjs-cpu', 'tfjs-wasm'];
+const log = (s) => process.stderr.write(`${s}\n`);
+
+const started = performance.now();
+const setup = await createPeers();
+const data = digits();
+const { step, epoch } = await stepCases(setup, data);
+const cases = [
+  ...(await matmulCases(setup)),
+  ...(await batchnormCases(setup)),
+  ...(await lossOptimCases(setup)),
+  step,
+];
+log(`normcore bench: ${cases.length} workloads × ${PEERS.length} peers, ${ROUNDS} interleaved rounds of ${TIME_MS} ms per task`);
+const medians = await measure(setup.peers, cases, { rounds: ROUNDS, timeMs: TIME_MS, minIterations: 1, log });
+if (EPOCH) {
+  log('one epoch per peer…');
+  for (const [c, r] of await measure(setup.peers, [epoch], { rounds: 1, timeMs: 1, minIterations: 1, log })) medians.set(c, r);
+  cases.push(epoch);
+}
+const profile = PROFILE ? await profileStep(data) : undefined;
+
+// ------------------------------------------------------------------ results
+
+const perCall = (c, p) => (typeof c.perCall === 'number' ? c.perCall : c.perCall?.[p]) ?? 1;
+const results = cases.map((c) => {
+  const peers = {};
+  for (const p of PEERS) {
+    const m = medians.get(c)?.[p];
+    if (!m) continue;
+    const ms = m.median / perCall(c, p);
+    const entry = { ms, samples: m.samples };
+    if (c.unit === 'GFLOP/s') entry.gflops = c.work / ms / 1e6;
+    else if (c.work) entry.gbps = c.work / ms / 1e6;
+    peers[p] = entry;
+  }
+  const ratio = (other) => (peers.wasm && peers[other] ? peers[other].ms / peers.wasm.ms : undefined);
+  return { section: c.section, workload: c.name, unit: c.unit, work: c.work, peers, speedup: { wasmVsJs: ratio('js'), wasmVsTfjsWasm: ratio('tfjs-wasm'), wasmVsTfjsCpu: ratio('tfjs-cpu') } };
+});
+
+const find = (section, prefix) => results.find((r) => r.section === section && r.workload.startsWith(prefix));
+const targets = [];
+const target = (what, ok, value) => targets.push({ target: what, met: ok, measured: value });
+for (const r of results.filter((r) => r.section === 'matmul' && !r.workload.startsWith('512'))) {
+  target(`matmul ${r.workload} ≥ 50 GFLOP/s`, r.peers.wasm.gflops >= 50, `${r.peers.wasm.gflops.toFixed(1)} GFLOP/s`);
+}
+const bn = find('batchnorm', 'forward + backward 1024');
+if (bn) {
+  target('batch norm forward + backward 1024×1024 ≤ 1.2 ms', bn.peers.wasm.ms <= 1.2, `${bn.peers.wasm.ms.toFixed(3)} ms`);
+  target('batch norm forward + backward 1024×1024 ≥ 15× js', bn.speedup.wasmVsJs >= 15, `×${bn.speedup.wasmVsJs.toFixed(1)}`);
+}
+const st = find('training', 'training step');
+if (st) {
+  target('training step ≤ 5 ms', st.peers.wasm.ms <= 5, `${st.peers.wasm.ms.toFixed(2)} ms`);
+  target('training step ≥ 14× tfjs-wasm', st.speedup.wasmVsTfjsWasm >= 14, `×${st.speedup.wasmVsTfjsWasm.toFixed(1)}`);
+  target('training step ≥ 25× js', st.speedup.wasmVsJs >= 25, `×${st.speedup.wasmVsJs.toFixed(1)}`);
+}
+const ep = find('training', 'one epoch');
+if (ep) target('one epoch ≤ 0.5 s', ep.peers.wasm.ms <= 500, `${(ep.peers.wasm.ms / 1000).toFixed(2)} s`);
+
+const machine = {
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cpus: os.cpus().length,
+  os: `${os.type()} ${os.release()} ${os.arch()}`,
+  node: process.version,
+  v8: process.versions.v8,
+  tfjs: tf.version_core,
+  date: new Date().toISOString(),
+};
+const seconds = (performance.now() - started) / 1000;
+const out = {
+  machine,
+  settings: { rounds: ROUNDS, timeMsPerTaskPerRound: TIME_MS, statistic: 'median of all samples over all rounds, after a warm-up in round 1', seconds: Math.round(seconds) },
+  results,
+  targets,
+  ...(profile ? { stepProfile: profile } : {}),
+};
+writeFileSync(fileURLToPath(new URL('./results.json', import.meta.url)), `${JSON.stringify(out, null, 2)}\n`);
+
+// ------------------------------------------------------------------ table
+
+const cell = (r, p) => {
+  const e = r.peers[p];
+  if (!e) return '—';
+  if (r.unit === 'GFLOP/s') return `${e.gflops.toFixed(e.gflops < 10 ? 2 : 1)} GFLOP/s`;
+  const ms = e.ms >= 1000 ? `${(e.ms / 1000).toFixed(2)} s` : e.ms >= 10 ? `${e.ms.toFixed(1)} ms` : `${e.ms.toFixed(e.ms < 0.1 ? 4 : 3)} ms`;
+  return e.gbps ? `${ms} (${e.gbps >= 1 ? e.gbps.toFixed(1) : e.gbps.toPrecision(2)} GB/s)` : ms;
+};
+const times = (x) => (x === undefined ? '—' : `×${x >= 100 ? x.toFixed(0) : x.toFixed(1)}`);
+const rows = [['workload', 'normcore wasm', 'normcore js', 'tfjs cpu', 'tfjs wasm', 'wasm vs js', 'wasm vs tfjs-wasm']];
+for (const r of results) rows.push([`${r.section}: ${r.workload}`, ...PEERS.map((p) => cell(r, p)), times(r.speedup.wasmVsJs), times(r.speedup.wasmVsTfjsWasm)]);
+const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+const line = (row) => `| ${row.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join(' | ')} |`;
+const table = [line(rows[0]), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+
+console.log(`\n${machine.cpu} (${machine.cpus} vCPU), ${machine.os}, Node ${machine.node}, TensorFlow.js ${machine.tfjs}, ${machine.date.slice(0, 10)}`);
+console.log(`medians of ${ROUNDS} interleaved rounds; "wasm vs X" = X's time / wasm's time\n`);
+console.log(table);
+console.log('\ntargets (issue 4):');
+for (const t of targets) console.log(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.target}: ${t.measured}`);
+if (profile) {
+  console.log(`\nwhere a normcore wasm training step goes (${profile.stepMs.toFixed(2)} ms per step, every kernel call timed):`);
+  for (const k of profile.kernels) console.log(`  ${(k.share * 100).toFixed(1).padStart(5)}%  ${k.msPerStep.toFixed(3).padStart(7)} ms  ${k.kernel}${k.calls ? ` (${+k.calls.toFixed(1)} call${k.calls === 1 ? '' : 's'})` : ''}`);
+}
+console.log(`\nwrote bench/results.json (${seconds.toFixed(0)} s)`);

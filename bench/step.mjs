@@ -1,0 +1,129 @@
+// The whole training step and one epoch: 784-256-256-10, Dense → BatchNorm
+// → ReLU twice, then Dense → softmax cross-entropy, Adam (lr 1e-3), batch 128,
+// on the 10,000 digits of the `mnist` package.
+//
+// normcore: Sequential.fit, the public training loop (gather of the batch,
+// forward, loss, backward, one Adam call, divergence snapshot); the step is
+// a fit over several batches divided by their number. TensorFlow.js: the
+// same network in tfjs-layers (Dense without bias before BatchNormalization,
+// momentum 0.9 = PyTorch's 0.1, ε 1e-5), Adam, categorical cross-entropy on
+// softmax outputs; one step is model.trainOnBatch, one epoch model.fit.
+import { BatchNorm, createBackend, Dense, ReLU, Sequential } from 'normcore';
+import { loadMnist } from 'normcore/node';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { onEachTfBackend, tf } from './lib/peers.mjs';
+
+const BATCH = 128;
+/** Batches per timed normcore fit: enough to amortize fit's setup, few enough for the js backend. */
+const STEPS = { wasm: 10, js: 2 };
+
+/** The 10,000 digits as one set: x [10000×784] in [0, 1], labels 0…9. */
+export function digits() {
+  const d = loadMnist({ train: 9000, test: 1000, seed: 1 });
+  const x = new Float32Array(d.trainImages.length + d.testImages.length);
+  x.set(d.trainImages);
+  x.set(d.testImages, d.trainImages.length);
+  const y = new Uint8Array(d.trainLabels.length + d.testLabels.length);
+  y.set(d.trainLabels);
+  y.set(d.testLabels, d.trainLabels.length);
+  return { x, y, rows: y.length };
+}
+
+export function normcoreModel(backend) {
+  const model = new Sequential([
+    new Dense(784, 256), new BatchNorm(256), new ReLU(),
+    new Dense(256, 256), new BatchNorm(256), new ReLU(),
+    new Dense(256, 10),
+  ], { backend, seed: 1 });
+  return model.compile({ loss: 'softmaxCrossEntropy', optimizer: { type: 'adam', lr: 1e-3 } });
+}
+
+function tfjsModel() {
+  const bn = () => tfl.layers.batchNormalization({ epsilon: 1e-5, momentum: 0.9 });
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ inputShape: [784], units: 256, useBias: false }), bn(), tfl.layers.activation({ activation: 'relu' }),
+      tfl.layers.dense({ units: 256, useBias: false }), bn(), tfl.layers.activation({ activation: 'relu' }),
+      tfl.layers.dense({ units: 10 }), tfl.layers.activation({ activation: 'softmax' }),
+    ],
+  });
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+  return model;
+}
+
+function oneHot(labels, classes) {
+  const out = new Float32Array(labels.length * classes);
+  labels.forEach((t, i) => { out[i * classes + t] = 1; });
+  return out;
+}
+
+/**
+ * @returns {Promise<{ step: import('./lib/harness.mjs').Case, epoch: import('./lib/harness.mjs').Case }>}
+ */
+export async function stepCases({ wasm, js, tfjs }, data) {
+  const step = { section: 'training', name: 'training step, batch 128', unit: 'ms', tasks: {}, perCall: {}, timeMs: 400, warmupIterations: 1 };
+  const epoch = { section: 'training', name: `one epoch, ${data.rows.toLocaleString('en-US')} digits, batch 128`, unit: 'ms', tasks: {}, timeMs: 1, warmupIterations: 0 };
+  for (const be of [wasm, js]) {
+    const model = normcoreModel(be);
+    const rows = STEPS[be.name] * BATCH;
+    const xs = data.x.subarray(0, rows * 784), ys = data.y.subarray(0, rows);
+    step.tasks[be.name] = async () => { await model.fit(xs, ys, { epochs: 1, batchSize: BATCH, shuffle: false, checkInputs: false }); };
+    step.perCall[be.name] = STEPS[be.name];
+    epoch.tasks[be.name] = async () => { await model.fit(data.x, data.y, { epochs: 1, batchSize: BATCH, shuffle: true }); };
+  }
+  const yAll = oneHot(data.y, 10);
+  const tfTasks = await onEachTfBackend(tfjs, () => {
+    const model = tfjsModel();
+    const xb = tf.tensor2d(data.x.subarray(0, BATCH * 784), [BATCH, 784]);
+    const yb = tf.tensor2d(yAll.subarray(0, BATCH * 10), [BATCH, 10]);
+    const tx = tf.tensor2d(data.x, [data.rows, 784]);
+    const ty = tf.tensor2d(yAll, [data.rows, 10]);
+    return {
+      step: async () => { await model.trainOnBatch(xb, yb); },
+      epoch: async () => { await model.fit(tx, ty, { epochs: 1, batchSize: BATCH, shuffle: true, verbose: 0 }); },
+    };
+  });
+  for (const p of ['tfjs-cpu', 'tfjs-wasm']) {
+    step.tasks[p] = tfTasks[p].step;
+    step.perCall[p] = 1;
+    epoch.tasks[p] = tfTasks[p].epoch;
+  }
+  return { step, epoch };
+}
+
+/**
+ * Where the time of a normcore wasm training step goes: every kernel call is
+ * timed (performance.now around it) over `steps` steps of a warmed-up model.
+ * @returns {Promise<{ stepMs: number, kernels: Array<{ kernel: string, msPerStep: number, share: number, calls: number }> }>}
+ */
+export async function profileStep(data, steps = 30) {
+  const be = await createBackend('wasm');
+  const totals = new Map();
+  for (const name of Object.keys(be.kernels)) {
+    const f = be.kernels[name];
+    be.kernels[name] = (...args) => {
+      const t0 = performance.now();
+      const r = f(...args);
+      const t = totals.get(name) ?? { ms: 0, calls: 0 };
+      t.ms += performance.now() - t0;
+      t.calls++;
+      totals.set(name, t);
+      return r;
+    };
+  }
+  const model = normcoreModel(be);
+  const rows = steps * BATCH;
+  const xs = data.x.subarray(0, rows * 784), ys = data.y.subarray(0, rows);
+  const fit = () => model.fit(xs, ys, { epochs: 1, batchSize: BATCH, shuffle: false, checkInputs: false });
+  await fit();
+  await fit();
+  totals.clear();
+  const t0 = performance.now();
+  await fit();
+  const stepMs = (performance.now() - t0) / steps;
+  const kernels = [...totals].map(([kernel, t]) => ({ kernel, msPerStep: t.ms / steps, share: t.ms / steps / stepMs, calls: t.calls / steps }));
+  const inKernels = kernels.reduce((s, k) => s + k.msPerStep, 0);
+  kernels.push({ kernel: '(outside kernels: fit loop, checks, JS↔wasm calls)', msPerStep: stepMs - inKernels, share: (stepMs - inKernels) / stepMs, calls: 0 });
+  kernels.sort((a, b) => b.msPerStep - a.msPerStep);
+  return { stepMs, kernels };
+}

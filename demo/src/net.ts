@@ -1,0 +1,72 @@
+/**
+ * The network the demo's chooser describes, and the messages between the page
+ * and the training worker.
+ */
+import { BatchNorm, Dense, ReLU, Sequential, Sigmoid, Tanh, type Backend, type Layer, type OptimizerType } from 'normcore';
+
+export type Activation = 'relu' | 'sigmoid' | 'tanh';
+export type Schedule = 'constant' | 'cosine';
+
+export interface NetConfig {
+  /** Hidden layer widths, e.g. [256, 256]. */
+  hidden: number[];
+  /** Dense → BatchNorm → activation per hidden layer (else Dense → activation). */
+  batchNorm: boolean;
+  activation: Activation;
+  optimizer: OptimizerType;
+  lr: number;
+  schedule: Schedule;
+  batchSize: number;
+  epochs: number;
+  seed: number;
+}
+
+/** The defaults of `npm start` (src/cli.ts TRAIN_DEFAULTS), with fewer epochs. */
+export const DEFAULT_CONFIG: NetConfig = {
+  hidden: [256, 256], batchNorm: true, activation: 'relu', optimizer: 'adam', lr: 0.002, schedule: 'cosine', batchSize: 128, epochs: 5, seed: 1,
+};
+
+export function describeConfig(c: NetConfig): string {
+  return `784-${c.hidden.join('-')}${c.hidden.length ? '-' : ''}10 ${c.batchNorm ? 'BN' : 'no BN'} ${c.activation}, ${c.optimizer} lr ${c.lr}${c.schedule === 'cosine' ? ' cosine' : ''}, batch ${c.batchSize}`;
+}
+
+export function buildModel(c: NetConfig, backend: Backend, features = 784, classes = 10): Sequential {
+  const layers: Layer[] = [];
+  let width = features;
+  for (const h of c.hidden) {
+    layers.push(new Dense(width, h));
+    if (c.batchNorm) layers.push(new BatchNorm(h));
+    layers.push(c.activation === 'relu' ? new ReLU() : c.activation === 'sigmoid' ? new Sigmoid() : new Tanh());
+    width = h;
+  }
+  layers.push(new Dense(width, classes));
+  const model = new Sequential(layers, { backend, seed: c.seed });
+  model.compile({
+    loss: 'softmaxCrossEntropy',
+    optimizer: { type: c.optimizer, lr: c.lr },
+    lrSchedule: c.schedule === 'cosine' ? { type: 'cosine' } : { type: 'constant' },
+  });
+  return model;
+}
+
+export interface EpochPoint {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+export type ToWorker =
+  | { type: 'train'; runId: number; config: NetConfig; digitsUrl: string }
+  | { type: 'stop' };
+
+export type FromWorker =
+  | { type: 'status'; runId: number; text: string }
+  | { type: 'started'; runId: number; parameters: number; train: number; test: number }
+  | { type: 'progress'; runId: number; epoch: number; batch: number; batches: number; loss: number }
+  | ({ type: 'epoch'; runId: number } & EpochPoint)
+  | { type: 'done'; runId: number; model: Uint8Array; stopped: boolean }
+  | { type: 'error'; runId: number; message: string };

@@ -1,0 +1,21 @@
+// The demo page (npm run demo) and the browser benchmark page (npm run bench:browser).
+// `normcore` resolves to the library's TypeScript source, so the demo always runs the working tree.
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+export default defineConfig({
+  root: here('.'),
+  base: './',
+  resolve: { alias: { normcore: here('../src/index.ts') } },
+  worker: { format: 'es' },
+  build: {
+    outDir: here('../dist-demo'),
+    emptyOutDir: true,
+    target: 'es2022',
+    rollupOptions: { input: { demo: here('index.html'), bench: here('bench.html') } },
+  },
+  server: { host: '127.0.0.1' },
+  preview: { host: '127.0.0.1' },
+});

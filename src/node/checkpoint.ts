@@ -1,0 +1,104 @@
+/**
+ * Checkpoints in files (Node). The training loop itself knows no files: a
+ * checkpoint is bytes handed to `FitOptions.checkpoint.save`, and resuming
+ * takes bytes in `FitOptions.resumeFrom`. This module gives both a path:
+ *
+ *   await model.fit(x, y, {
+ *     epochs: 10,
+ *     checkpoint: checkpointFile('run.ckpt'),                 // every epoch, atomically
+ *     resumeFrom: existsSync('run.ckpt') ? await readCheckpoint('run.ckpt') : undefined,
+ *   });
+ *
+ * Each write goes to a temporary file in the same folder, is flushed to disk,
+ * renamed over the checkpoint and the folder flushed (`writeFileAtomic`), so
+ * the file at `path` is always a complete checkpoint, old or new, whenever the
+ * process dies. A checkpoint file is also a model file: `loadModel` reads it.
+ */
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { describe, expectInt, expectOptions, typeError } from '../errors.js';
+import { ModelFormatError, Sequential, type CheckpointInfo, type CheckpointOptions } from '../index.js';
+import { writeFileAtomic } from './model-file.js';
+
+export interface CheckpointFileOptions {
+  /** Write after every this many epochs (default 1); the last epoch is always written. */
+  everyEpochs?: number;
+  /** Called after each checkpoint is on disk. */
+  onSaved?: (info: CheckpointInfo) => void | Promise<void>;
+}
+
+/** A `FitOptions.checkpoint` that writes each checkpoint to `path` atomically. The folder must exist. */
+export function checkpointFile(path: string, options?: CheckpointFileOptions): Required<Pick<CheckpointOptions, 'everyEpochs' | 'save'>> {
+  if (typeof path !== 'string' || path === '') throw typeError(`checkpointFile: path must be a non-empty string, got ${describe(path)}`, { argument: 'path' });
+  const o = expectOptions('checkpointFile', 'options', options, ['everyEpochs', 'onSaved']);
+  const everyEpochs = o.everyEpochs === undefined ? 1 : expectInt('checkpointFile', 'options.everyEpochs', o.everyEpochs);
+  if (o.onSaved !== undefined && typeof o.onSaved !== 'function') throw typeError(`checkpointFile: options.onSaved must be a function, got ${describe(o.onSaved)}`);
+  let swept = false;
+  return {
+    everyEpochs,
+    save: async (bytes, info) => {
+      if (!swept) {
+        swept = true;
+        await removeStaleTemporaries(path);
+      }
+      await writeFileAtomic(path, bytes);
+      if (o.onSaved) await o.onSaved(info);
+    },
+  };
+}
+
+/**
+ * Reads a checkpoint file for `FitOptions.resumeFrom`, checking that it is a
+ * valid checkpoint (ModelFormatError otherwise; an Error for a missing file).
+ */
+export async function readCheckpoint(path: string): Promise<Uint8Array> {
+  if (typeof path !== 'string' || path === '') throw typeError(`readCheckpoint: path must be a non-empty string, got ${describe(path)}`, { argument: 'path' });
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `readCheckpoint: there is no checkpoint at ${path}` : `readCheckpoint: cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    Sequential.checkpointInfo(bytes);
+  } catch (e) {
+    if (e instanceof ModelFormatError) throw new ModelFormatError(`readCheckpoint: ${path}: ${e.message.replace(/^checkpointInfo: /, '')}`);
+    throw e;
+  }
+  return bytes;
+}
+
+/**
+ * Removes the temporary files `writeFileAtomic` left next to `path` when a
+ * process died mid-write (named `.<name>.<pid>.<8 hex>.tmp`), if that process
+ * no longer runs. Best effort.
+ */
+async function removeStaleTemporaries(path: string): Promise<void> {
+  const target = resolve(path);
+  const dir = dirname(target);
+  const name = basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`^\\.${name}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const m = pattern.exec(entry);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || running(pid)) continue;
+    await rm(resolve(dir, entry), { force: true }).catch(() => undefined);
+  }
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * normcore/node: everything in 'normcore', plus what needs Node built-ins:
+ * the MNIST digits, model files, and SVG charts.
+ */
+export * from '../index.js';
+export { loadMnist, MNIST_AVAILABLE, MNIST_CLASSES, MNIST_FEATURES } from './mnist.js';
+export type { MnistData, MnistOptions } from './mnist.js';
+export { loadModel, saveModel, writeFileAtomic } from './model-file.js';
+export type { LoadModelOptions } from './model-file.js';
+export { checkpointFile, readCheckpoint } from './checkpoint.js';
+export type { CheckpointFileOptions } from './checkpoint.js';
+export { lineChartSvg, lineChartsSvg, trainingCurvesSvg } from './chart.js';
+export type { LineChartOptions, LineSeries, TrainingCurves } from './chart.js';
