@@ -15,17 +15,17 @@ export const SHAPES = [
 ];
 
 /** @returns {Promise<import('./lib/harness.mjs').Case[]>} */
-export async function matmulCases({ wasm, js, tfjs }) {
+export async function matmulCases({ wasm, wasmBaseline, js, tfjs }) {
   const cases = [];
   for (const [i, s] of SHAPES.entries()) {
     const { m, k, n, transA, transB } = s;
     const a = randomArray(m * k, 100 + i);
     const b = randomArray(k * n, 200 + i);
     const tasks = {};
-    for (const be of [wasm, js]) {
+    for (const [peer, be] of [['wasm', wasm], ['wasm-baseline', wasmBaseline], ['js', js]]) {
       const pa = be.heap.put(a), pb = be.heap.put(b), pc = be.heap.allocF32(m * n);
       const kern = be.kernels;
-      tasks[be.name] = () => kern.matmul(pc, pa, pb, m, k, n, transA, transB, 0);
+      tasks[peer] = () => kern.matmul(pc, pa, pb, m, k, n, transA, transB, 0);
     }
     // stored shapes: A is [k×m] when transA, B is [n×k] when transB
     const tfTasks = await onEachTfBackend(tfjs, () => {

@@ -9,6 +9,7 @@
 // interleave the peers.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { batchnormCases } from './batchnorm.mjs';
 import { measure } from './lib/harness.mjs';
@@ -18,6 +19,12 @@ import { matmulCases } from './matmul.mjs';
 import { digits, profileStep, stepCases } from './step.mjs';
 
 const args = process.argv.slice(2);
+// Relaxed SIMD (fused multiply-add in matmul) is on by default in browsers and
+// Node ≥ 22; Node 20 has it behind a V8 flag, set here before any wasm is
+// compiled. The 'wasm' column then runs the relaxed build where the engine
+// validates it; the 'wasm baseline' column (matmul) shows the plain SIMD build.
+// --no-relaxed measures Node 20's default.
+if (!args.includes('--no-relaxed')) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 const opt = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
@@ -26,7 +33,7 @@ const ROUNDS = opt('rounds', 3);
 const TIME_MS = opt('time', 100);
 const EPOCH = !args.includes('--no-epoch');
 const PROFILE = !args.includes('--no-profile');
-const PEERS = ['wasm', 'js', 'tfjs-cpu', 'tfjs-wasm'];
+const PEERS = ['wasm', 'wasm-baseline', 'js', 'tfjs-cpu', 'tfjs-wasm'];
 const log = (s) => process.stderr.write(`${s}\n`);
 
 const started = performance.now();
@@ -91,6 +98,7 @@ const machine = {
   cpus: os.cpus().length,
   os: `${os.type()} ${os.release()} ${os.arch()}`,
   node: process.version,
+  wasmBuild: setup.wasm.build,
   v8: process.versions.v8,
   tfjs: tf.version_core,
   date: new Date().toISOString(),
@@ -115,13 +123,14 @@ const cell = (r, p) => {
   return e.gbps ? `${ms} (${e.gbps >= 1 ? e.gbps.toFixed(1) : e.gbps.toPrecision(2)} GB/s)` : ms;
 };
 const times = (x) => (x === undefined ? '—' : `×${x >= 100 ? x.toFixed(0) : x.toFixed(1)}`);
-const rows = [['workload', 'normcore wasm', 'normcore js', 'tfjs cpu', 'tfjs wasm', 'wasm vs js', 'wasm vs tfjs-wasm']];
+const rows = [['workload', 'normcore wasm', 'wasm baseline', 'normcore js', 'tfjs cpu', 'tfjs wasm', 'wasm vs js', 'wasm vs tfjs-wasm']];
 for (const r of results) rows.push([`${r.section}: ${r.workload}`, ...PEERS.map((p) => cell(r, p)), times(r.speedup.wasmVsJs), times(r.speedup.wasmVsTfjsWasm)]);
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
 const line = (row) => `| ${row.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join(' | ')} |`;
 const table = [line(rows[0]), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 
 console.log(`\n${machine.cpu} (${machine.cpus} vCPU), ${machine.os}, Node ${machine.node}, TensorFlow.js ${machine.tfjs}, ${machine.date.slice(0, 10)}`);
+console.log(`normcore wasm build: ${setup.wasm.build}${setup.wasm.build === 'relaxed' ? ' (relaxed SIMD; "wasm baseline" = plain SIMD build)' : ''}`);
 console.log(`medians of ${ROUNDS} interleaved rounds; "wasm vs X" = X's time / wasm's time\n`);
 console.log(table);
 console.log('\ntargets (issue 4):');

@@ -17,6 +17,8 @@ export { tf };
  */
 export async function createPeers() {
   const wasm = await createBackend('wasm');
+  // The baseline SIMD build (no fused multiply-add): what Node 20 runs without the relaxed-SIMD flag.
+  const wasmBaseline = await createBackend('wasm', { simd: 'baseline' });
   const js = await createBackend('js');
   const tfPeer = (backend) => ({
     name: /** @type {const} */ (`tfjs-${backend}`),
@@ -42,8 +44,9 @@ export async function createPeers() {
   if (!tf.env().getBool('WASM_HAS_SIMD_SUPPORT')) throw new Error('TensorFlow.js wasm: SIMD is not available');
   const none = async () => {};
   return {
-    peers: [{ name: 'wasm', activate: none }, { name: 'js', activate: none }, tfCpu, tfWasm],
+    peers: [{ name: 'wasm', activate: none }, { name: 'wasm-baseline', activate: none }, { name: 'js', activate: none }, tfCpu, tfWasm],
     wasm,
+    wasmBaseline,
     js,
     tfjs: { cpu: tfCpu, wasm: tfWasm },
   };

@@ -7,7 +7,7 @@ import { Heap } from './heap.js';
 import { JsKernels, JsMemory } from './js-kernels.js';
 import { typedApi } from './typed.js';
 import type { BackendName, Kernels, TypedApi } from './types.js';
-import { loadWasm, loadWasmSync, type WasmFlavor, type WasmParts } from './wasm.js';
+import { loadWasm, loadWasmSync, supportsRelaxedSimd, type WasmFlavor, type WasmParts } from './wasm.js';
 
 export interface Backend extends TypedApi {
   /** 'wasm' or 'js'. */
@@ -16,21 +16,29 @@ export interface Backend extends TypedApi {
   readonly kernels: Kernels;
   /** The linear memory the kernels run on, and its allocator. */
   readonly heap: Heap;
+  /** Which kernels run: 'js', or the wasm build ('release', 'relaxed' or 'debug'). */
+  readonly build: 'js' | WasmFlavor;
 }
 
 export interface BackendOptions {
   /** wasm only: use the debug build (AssemblyScript asserts on). Default false. */
   debug?: boolean;
+  /**
+   * wasm only: 'auto' (default) uses the relaxed-SIMD build (fused multiply-add
+   * in matmul) when the engine supports it, else the baseline SIMD build;
+   * 'baseline' always uses the baseline build; 'relaxed' requires relaxed SIMD.
+   */
+  simd?: 'auto' | 'baseline' | 'relaxed';
 }
 
-function fromParts(name: BackendName, kernels: Kernels, heap: Heap): Backend {
-  return { name, kernels, heap, ...typedApi(kernels, heap) };
+function fromParts(name: BackendName, build: Backend['build'], kernels: Kernels, heap: Heap): Backend {
+  return { name, build, kernels, heap, ...typedApi(kernels, heap) };
 }
 
 function jsBackend(): Backend {
   const memory = new JsMemory();
   const heap = new Heap(memory, 16); // keep pointer 0 unused, as in wasm
-  return fromParts('js', checkedKernels(new JsKernels(memory), () => memory.buffer.byteLength), heap);
+  return fromParts('js', 'js', checkedKernels(new JsKernels(memory), () => memory.buffer.byteLength), heap);
 }
 
 function checkName(name: unknown): BackendName {
@@ -40,9 +48,20 @@ function checkName(name: unknown): BackendName {
   return name;
 }
 
-function wasmBackend(parts: WasmParts): Backend {
-  return fromParts('wasm', parts.kernels, parts.heap);
+function wasmBackend(parts: WasmParts, flavor: WasmFlavor): Backend {
+  return fromParts('wasm', flavor, parts.kernels, parts.heap);
 }
+
+function checkSimd(where: string, simd: unknown): 'auto' | 'baseline' | 'relaxed' {
+  if (simd === undefined) return 'auto';
+  if (simd !== 'auto' && simd !== 'baseline' && simd !== 'relaxed') {
+    throw new TypeError(`${where}: options.simd must be 'auto', 'baseline' or 'relaxed', got ${describe(simd)}`);
+  }
+  return simd;
+}
+
+/** The flavor a sync call may use: whatever an earlier async call compiled for these options. */
+let lastAutoFlavor: WasmFlavor = 'release';
 
 /**
  * Creates a backend with its own linear memory. The wasm module is compiled
@@ -50,10 +69,17 @@ function wasmBackend(parts: WasmParts): Backend {
  */
 export async function createBackend(name: BackendName = 'wasm', options?: BackendOptions): Promise<Backend> {
   const n = checkName(name);
-  const o = expectOptions('createBackend', 'options', options, ['debug']);
+  const o = expectOptions('createBackend', 'options', options, ['debug', 'simd']);
+  const simd = checkSimd('createBackend', o.simd);
   if (n === 'js') return jsBackend();
-  const flavor: WasmFlavor = o.debug ? 'debug' : 'release';
-  return wasmBackend(await loadWasm(flavor));
+  let flavor: WasmFlavor;
+  if (o.debug) flavor = 'debug';
+  else if (simd === 'baseline') flavor = 'release';
+  else if (await supportsRelaxedSimd()) flavor = 'relaxed';
+  else if (simd === 'relaxed') throw new Error(`createBackend: options.simd is 'relaxed' but this engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)`);
+  else flavor = 'release';
+  if (simd === 'auto' && !o.debug) lastAutoFlavor = flavor;
+  return wasmBackend(await loadWasm(flavor), flavor);
 }
 
 /**
@@ -63,13 +89,15 @@ export async function createBackend(name: BackendName = 'wasm', options?: Backen
  */
 export function createBackendSync(name: BackendName = 'wasm', options?: BackendOptions): Backend {
   const n = checkName(name);
-  const o = expectOptions('createBackendSync', 'options', options, ['debug']);
+  const o = expectOptions('createBackendSync', 'options', options, ['debug', 'simd']);
+  const simd = checkSimd('createBackendSync', o.simd);
   if (n === 'js') return jsBackend();
-  const parts = loadWasmSync(o.debug ? 'debug' : 'release');
+  const flavor: WasmFlavor = o.debug ? 'debug' : simd === 'baseline' ? 'release' : simd === 'relaxed' ? 'relaxed' : lastAutoFlavor;
+  const parts = loadWasmSync(flavor);
   if (!parts) {
     throw new Error(`createBackendSync: the wasm module is not compiled yet; call "await createBackend('wasm')" once first`);
   }
-  return wasmBackend(parts);
+  return wasmBackend(parts, flavor);
 }
 
 export type { BackendName, Kernels, Ptr, TypedApi } from './types.js';

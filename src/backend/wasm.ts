@@ -21,7 +21,13 @@ export interface WasmParts {
   memory: WebAssembly.Memory;
 }
 
-export type WasmFlavor = 'release' | 'debug';
+/**
+ * Which build of the kernels: 'release' (-O3, SIMD), 'relaxed' (the same with
+ * relaxed SIMD, whose fused multiply-add speeds up matmul where the engine has
+ * it: browsers, Node ≥ 22 or Node 20 with --experimental-wasm-relaxed-simd),
+ * or 'debug' (AssemblyScript asserts on).
+ */
+export type WasmFlavor = 'release' | 'relaxed' | 'debug';
 
 const moduleCache = new Map<WasmFlavor, WebAssembly.Module>();
 
@@ -33,8 +39,25 @@ function decodeBase64(b64: string): Uint8Array {
 }
 
 async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
-  const mod = flavor === 'release' ? await import('../wasm/release.generated.js') : await import('../wasm/debug.generated.js');
+  const mod =
+    flavor === 'release' ? await import('../wasm/release.generated.js')
+    : flavor === 'relaxed' ? await import('../wasm/relaxed.generated.js')
+    : await import('../wasm/debug.generated.js');
   return decodeBase64(mod.wasmBase64);
+}
+
+let relaxedSupport: boolean | undefined;
+
+/** True when this engine validates the relaxed-SIMD build (checked once). */
+export async function supportsRelaxedSimd(): Promise<boolean> {
+  if (relaxedSupport === undefined) {
+    try {
+      relaxedSupport = WebAssembly.validate((await wasmBytes('relaxed')) as BufferSource);
+    } catch {
+      relaxedSupport = false;
+    }
+  }
+  return relaxedSupport;
 }
 
 /** Compiles (once per flavor) and instantiates the kernels. */
