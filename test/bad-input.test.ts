@@ -223,12 +223,12 @@ describe('createBackend', () => {
     await expect(createBackend('gpu' as 'wasm')).rejects.toThrow(TypeError);
     await expect(createBackend('gpu' as 'wasm')).rejects.toThrow(/^createBackend: name must be 'wasm' or 'js', got "gpu"$/);
     await expect(createBackend(42 as unknown as 'wasm')).rejects.toThrow(/^createBackend: name must be 'wasm' or 'js', got 42$/);
-    expectThrow(() => createBackendSync('WASM' as 'wasm'), TypeError, /^createBackend: name must be 'wasm' or 'js', got "WASM"$/);
+    expectThrow(() => createBackendSync('WASM' as 'wasm'), TypeError, /^createBackendSync: name must be 'wasm' or 'js', got "WASM"$/);
   });
 
   it('rejects unknown options', async () => {
     await expect(createBackend('js', { debg: true } as unknown as { debug: boolean })).rejects.toThrow(TypeError);
-    await expect(createBackend('js', { debg: true } as unknown as { debug: boolean })).rejects.toThrow(/^createBackend: unknown option options\.debg; expected one of debug$/);
+    await expect(createBackend('js', { debg: true } as unknown as { debug: boolean })).rejects.toThrow(/^createBackend: unknown option options\.debg; expected one of debug, simd$/);
   });
 
   it('returns a backend of the requested name', async () => {

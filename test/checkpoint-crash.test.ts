@@ -21,6 +21,7 @@ const EPOCHS = 200;
 const KILLS = 24;
 
 interface Outcome {
+  pid: number;
   /** 'SIGKILL' when we killed it, else null. */
   signal: NodeJS.Signals | null;
   code: number | null;
@@ -55,7 +56,7 @@ function runChild(src: string, work: string, mode: 'reference' | 'resume', killA
     });
     child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, lines, stderr }));
+    child.on('close', (code, signal) => resolve({ pid: child.pid!, code, signal, lines, stderr }));
   });
 }
 
@@ -104,7 +105,8 @@ describe('checkpoints survive SIGKILL', () => {
       kills++;
       const last = out.lines.at(-1) ?? '';
       if (last.startsWith('writing ')) killedInWrite++;
-      if (readdirSync(work).some((f) => f.startsWith('.ckpt.nc.') && f.endsWith('.tmp'))) tempLeft++;
+      // writeFileAtomic names its temporary file .ckpt.nc.<pid>.<random>.tmp
+      if (readdirSync(work).some((f) => f.startsWith(`.ckpt.nc.${out.pid}.`) && f.endsWith('.tmp'))) tempLeft++;
       if (!existsSync(ckpt)) {
         noCheckpointYet++;
         continue;

@@ -41,9 +41,9 @@ function jsBackend(): Backend {
   return fromParts('js', 'js', checkedKernels(new JsKernels(memory), () => memory.buffer.byteLength), heap);
 }
 
-function checkName(name: unknown): BackendName {
+function checkName(where: string, name: unknown): BackendName {
   if (name !== 'wasm' && name !== 'js') {
-    throw new TypeError(`createBackend: name must be 'wasm' or 'js', got ${describe(name)}`);
+    throw new TypeError(`${where}: name must be 'wasm' or 'js', got ${describe(name)}`);
   }
   return name;
 }
@@ -68,7 +68,7 @@ let lastAutoFlavor: WasmFlavor = 'release';
  * once per process and instantiated anew for each backend.
  */
 export async function createBackend(name: BackendName = 'wasm', options?: BackendOptions): Promise<Backend> {
-  const n = checkName(name);
+  const n = checkName('createBackend', name);
   const o = expectOptions('createBackend', 'options', options, ['debug', 'simd']);
   const simd = checkSimd('createBackend', o.simd);
   if (n === 'js') return jsBackend();
@@ -88,7 +88,7 @@ export async function createBackend(name: BackendName = 'wasm', options?: Backen
  * not compile WebAssembly synchronously).
  */
 export function createBackendSync(name: BackendName = 'wasm', options?: BackendOptions): Backend {
-  const n = checkName(name);
+  const n = checkName('createBackendSync', name);
   const o = expectOptions('createBackendSync', 'options', options, ['debug', 'simd']);
   const simd = checkSimd('createBackendSync', o.simd);
   if (n === 'js') return jsBackend();

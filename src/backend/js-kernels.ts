@@ -177,7 +177,7 @@ export class JsKernels implements Kernels {
   reluForward(out: Ptr, inp: Ptr, n: number): void {
     const f = this.views();
     const O = out >> 2, I = inp >> 2;
-    for (let j = 0; j < n; j++) { const x = f[I + j]!; f[O + j] = x > 0 ? x : 0; }
+    for (let j = 0; j < n; j++) { const x = f[I + j]!; f[O + j] = x < 0 ? 0 : x; } // NaN propagates, as in wasm's f32x4.max
   }
 
   reluBackward(dinp: Ptr, dout: Ptr, out: Ptr, n: number): void {

@@ -238,6 +238,9 @@ export class Sequential {
     }
     this.seed = o.seed === undefined ? 1 : expectInt('Sequential', 'options.seed', o.seed, 0);
     const be = o.backend ?? 'wasm';
+    if (typeof be === 'string' && be !== 'wasm' && be !== 'js') {
+      throw typeError(`Sequential: options.backend must be a Backend, 'wasm' or 'js', got ${describe(be)}`);
+    }
     this.backend = typeof be === 'string' ? createBackendSync(be) : be;
     if (!this.backend || typeof this.backend !== 'object' || !('kernels' in this.backend)) {
       throw typeError(`Sequential: options.backend must be a Backend, 'wasm' or 'js', got ${describe(be)}`);
@@ -929,6 +932,9 @@ export class Sequential {
    */
   static load(bytes: Uint8Array, options?: { backend?: Backend | 'wasm' | 'js' }): Sequential {
     const o = expectOptions('load', 'options', options, ['backend']);
+    if (typeof o.backend === 'string' && o.backend !== 'wasm' && o.backend !== 'js') {
+      throw typeError(`load: options.backend must be a Backend, 'wasm' or 'js', got ${describe(o.backend)}`);
+    }
     const f = parseFile('load', bytes);
     const bad = (why: string): never => {
       throw new ModelFormatError(`load: not a valid normcore model file: ${why}`);

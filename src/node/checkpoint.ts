@@ -89,16 +89,20 @@ async function removeStaleTemporaries(path: string): Promise<void> {
     const m = pattern.exec(entry);
     if (!m) continue;
     const pid = Number(m[1]);
-    if (pid === process.pid || running(pid)) continue;
+    if (pid === process.pid || (await running(pid))) continue;
     await rm(resolve(dir, entry), { force: true }).catch(() => undefined);
   }
 }
 
-function running(pid: number): boolean {
+/** Whether process `pid` still runs (a zombie, killed but not yet reaped, does not). */
+async function running(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  // Linux: /proc/<pid>/stat is "pid (name) state …"
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const end = stat.lastIndexOf(')');
+  return end < 0 || stat[end + 2] !== 'Z';
 }
