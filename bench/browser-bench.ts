@@ -25,6 +25,8 @@ export interface BenchResult {
   values: Record<BackendName, number>;
   /** Samples taken per backend. */
   samples: Record<BackendName, number>;
+  /** The kernels that ran: 'js', or the wasm build ('relaxed' where the engine has relaxed SIMD, else 'release'). */
+  builds: Record<BackendName, string>;
 }
 
 export interface BenchOptions {
@@ -151,15 +153,17 @@ export async function runBrowserBenchmarks(options: BenchOptions = {}): Promise<
   const budgetMs = options.budgetMs ?? 1000;
   const out: BenchResult[] = [];
   for (const b of BENCHMARKS) {
-    const values = { wasm: NaN, js: NaN }, samples = { wasm: 0, js: 0 };
+    const values = { wasm: NaN, js: NaN }, samples = { wasm: 0, js: 0 }, builds = { wasm: '', js: '' };
     for (const name of backends) {
       options.onProgress?.(`${b.name} on ${name}…`);
       await pause();
-      const r = await b.run(await createBackend(name), budgetMs);
+      const backend = await createBackend(name);
+      builds[name] = backend.build;
+      const r = await b.run(backend, budgetMs);
       values[name] = r.value;
       samples[name] = r.samples;
     }
-    out.push({ id: b.id, name: b.name, unit: b.unit, higherIsBetter: b.higherIsBetter, values, samples });
+    out.push({ id: b.id, name: b.name, unit: b.unit, higherIsBetter: b.higherIsBetter, values, samples, builds });
   }
   return out;
 }

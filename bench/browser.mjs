@@ -5,20 +5,28 @@
 // column, the very same module in this Node process. Prints one Markdown table
 // of medians.
 //
-//   node bench/browser.mjs [--budget <ms>] [--no-node] [--json <file>]
-//     --budget  sampling time per benchmark and backend (default 1500)
-//     --no-node only the browser columns
-//     --json    also write the results as JSON
+//   node bench/browser.mjs [--budget <ms>] [--no-node] [--no-relaxed] [--json <file>]
+//     --budget     sampling time per benchmark and backend (default 1500)
+//     --no-node    only the browser columns
+//     --no-relaxed Node runs its default (baseline SIMD) build; by default relaxed
+//                  SIMD is switched on, as Chromium has it and bench/run.mjs does
+//     --json       also write the results as JSON
 import { writeFileSync } from 'node:fs';
 import { cpus, platform, arch } from 'node:os';
+import v8 from 'node:v8';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createServer } from 'vite';
 import { launchChromium, ROOT, serveDemo } from '../scripts/browser.mjs';
 
 const { values: flags } = parseArgs({
-  options: { budget: { type: 'string', default: '1500' }, 'no-node': { type: 'boolean', default: false }, json: { type: 'string' } },
+  options: {
+    budget: { type: 'string', default: '1500' }, 'no-node': { type: 'boolean', default: false },
+    'no-relaxed': { type: 'boolean', default: false }, json: { type: 'string' },
+  },
 });
+// Node 20 validates relaxed SIMD only behind a flag, set before any module compiles; Chromium has it on.
+if (!flags['no-relaxed']) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 const budgetMs = Number(flags.budget);
 if (!(budgetMs > 0)) {
   console.error(`bench:browser: --budget must be a positive number of ms, got ${flags.budget}`);
@@ -63,7 +71,8 @@ await vite.close();
 // ---- the table
 const cpu = cpus();
 console.log(`\nnormcore benchmarks (bench/browser-bench.ts): medians; ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} vCPU, ${platform()} ${arch()}`);
-console.log(`runtimes: ${columns.map((c) => c.version).join('; ')}. ×: how many times faster wasm is than js.\n`);
+console.log(`runtimes: ${columns.map((c) => `${c.version}, wasm build "${c.results[0].builds.wasm}"`).join('; ')}.`);
+console.log('×: how many times faster wasm is than js.\n');
 const head = ['benchmark', 'unit', ...columns.flatMap((c) => [`${c.runtime} wasm`, `${c.runtime} js`, '×'])];
 const rows = columns[0].results.map((r, i) => [
   r.name, r.unit, ...columns.flatMap((c) => { const x = c.results[i]; return [bench.fmt(x.values.wasm), bench.fmt(x.values.js), bench.speedup(x)]; }),

@@ -305,7 +305,7 @@ $('parity-run').addEventListener('click', async () => {
   status.textContent = 'Running…';
   document.body.removeAttribute('data-parity');
   try {
-    const rows = await runParity((r) => {
+    const { rows, wasmBuild } = await runParity((r) => {
       const tr = document.createElement('tr');
       tr.innerHTML = `<td></td><td></td><td class="num"></td><td></td>`;
       const [a, b, c, d] = tr.children;
@@ -320,8 +320,8 @@ $('parity-run').addEventListener('click', async () => {
     const worst = Math.max(...rows.map((r) => r.relErr));
     const failed = rows.filter((r) => !r.pass).length;
     status.textContent = failed
-      ? `${failed} of ${rows.length} checks above 1e-4 (worst ${worst.toExponential(2)}).`
-      : `All ${rows.length} checks agree: worst ${worst.toExponential(2)} ≤ 1e-4.`;
+      ? `${failed} of ${rows.length} checks above 1e-4 (worst ${worst.toExponential(2)}; wasm build "${wasmBuild}").`
+      : `All ${rows.length} checks agree: worst ${worst.toExponential(2)} ≤ 1e-4 (wasm build "${wasmBuild}").`;
     document.body.dataset.parity = failed ? 'fail' : 'pass';
   } catch (err) {
     status.textContent = `The check failed to run: ${(err as Error).message}`;

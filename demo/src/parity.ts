@@ -55,7 +55,7 @@ function run(be: Backend, inputs: Input[], outputs: number[], kernel: (k: Kernel
 }
 
 /** Runs every check; `onRow` sees each result as it arrives (the page fills its table). */
-export async function runParity(onRow?: (row: ParityRow) => void, seed = 7): Promise<ParityRow[]> {
+export async function runParity(onRow?: (row: ParityRow) => void, seed = 7): Promise<{ rows: ParityRow[]; wasmBuild: string }> {
   const wasm = await createBackend('wasm');
   const js = await createBackend('js');
   const rng = new Random(seed);
@@ -136,5 +136,5 @@ export async function runParity(onRow?: (row: ParityRow) => void, seed = 7): Pro
     rows.push(row);
     onRow?.(row);
   }
-  return rows;
+  return { rows, wasmBuild: wasm.build };
 }
