@@ -33,7 +33,7 @@ import { describe, expectInt, expectNumber, expectOptions } from '../errors.js';
 import { BatchNorm, Dense, Sigmoid, type Layer } from '../model/layers.js';
 import { DivergenceError, Sequential, type Labels } from '../model/sequential.js';
 
-/** Defaults of runBnPaper and of `normcore experiment bn-paper`. See docs/readme-bn-paper.md for how they were chosen. */
+/** Defaults of runBnPaper and of `normcore experiment bn-paper`. See the README section "Why batch normalization works" for how they were chosen. */
 export const BN_PAPER_DEFAULTS = {
   /** Training steps (mini-batches) per network. The paper ran 50,000. */
   steps: 10_000,
