@@ -16,8 +16,8 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import cliProgress from 'cli-progress';
 import {
-  BatchNorm, createBackend, Dense, loadMnist, loadModel, MNIST_AVAILABLE, MNIST_CLASSES, MNIST_FEATURES, ReLU, saveModel,
-  Sequential, Sigmoid, Tanh, trainingCurvesSvg, writeFileAtomic, checkpointFile, readCheckpoint, type BackendName,
+  createBackend, loadMnist, loadModel, mlp, MNIST_AVAILABLE, MNIST_CLASSES, MNIST_FEATURES, saveModel,
+  Sequential, trainingCurvesSvg, type Layer, writeFileAtomic, checkpointFile, readCheckpoint, type BackendName,
 } from './node/index.js';
 import { experimentMain } from './experiment/cli.js';
 
@@ -301,17 +301,8 @@ export function trainConfig(args: string[]): TrainConfig | 'help' {
 }
 
 /** Dense → [BatchNorm] → activation per hidden width, then Dense to the classes. */
-export function buildLayers(c: Pick<TrainConfig, 'hidden' | 'activation' | 'batchNorm'>): (Dense | BatchNorm | ReLU | Sigmoid | Tanh)[] {
-  const layers: (Dense | BatchNorm | ReLU | Sigmoid | Tanh)[] = [];
-  let width = MNIST_FEATURES;
-  for (const h of c.hidden) {
-    layers.push(new Dense(width, h));
-    if (c.batchNorm) layers.push(new BatchNorm(h));
-    layers.push(c.activation === 'relu' ? new ReLU() : c.activation === 'sigmoid' ? new Sigmoid() : new Tanh());
-    width = h;
-  }
-  layers.push(new Dense(width, MNIST_CLASSES));
-  return layers;
+export function buildLayers(c: Pick<TrainConfig, 'hidden' | 'activation' | 'batchNorm'>): Layer[] {
+  return mlp({ inputs: MNIST_FEATURES, hidden: c.hidden, outputs: MNIST_CLASSES, activation: c.activation, batchNorm: c.batchNorm });
 }
 
 function describeConfig(c: TrainConfig): string {

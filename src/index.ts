@@ -15,7 +15,7 @@ export type {
 } from './model/sequential.js';
 export { NormcoreError, StateError } from './errors.js';
 export type { ErrorCode, ErrorDetails, TaggedError } from './errors.js';
-export { Layer, Dense, BatchNorm, ReLU, Sigmoid, Tanh } from './model/layers.js';
-export type { DenseOptions, BatchNormOptions, WeightInit, LayerConfig, LayerType, NamedParameter, BufferSpec } from './model/layers.js';
+export { Layer, Dense, BatchNorm, ReLU, Sigmoid, Tanh, mlp } from './model/layers.js';
+export type { MlpOptions, DenseOptions, BatchNormOptions, WeightInit, LayerConfig, LayerType, NamedParameter, BufferSpec } from './model/layers.js';
 export { ModelFormatError, encodeModelFile, decodeModelFile, crc32, FORMAT_VERSION } from './model/format.js';
 export { Random } from './model/random.js';

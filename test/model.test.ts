@@ -1,6 +1,6 @@
 // The layer API and training loop (issue 3), over both backends.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BatchNorm, createBackend, Dense, ReLU, Sequential, Sigmoid, Tanh, type Backend } from '../src/index.js';
+import { BatchNorm, createBackend, Dense, mlp, ReLU, Sequential, Sigmoid, Tanh, type Backend } from '../src/index.js';
 import { loadMnist } from '../src/node/mnist.js';
 
 /** Two Gaussian blobs per class in 8 dimensions: learnable in a few epochs. */
@@ -38,6 +38,18 @@ describe.each(['wasm', 'js'] as const)('Sequential on the %s backend', (name) =>
     expect(names).toEqual(['0.dense.weight', '1.batchnorm.gamma', '1.batchnorm.beta', '3.dense.weight', '3.dense.bias']);
     const explicit = new Sequential([new Dense(8, 4, { bias: true }), new BatchNorm(4), new Dense(4, 3)], { backend: be });
     expect(explicit.parameters().map((p) => p.name)).toContain('0.dense.bias');
+  });
+
+  it('mlp builds Dense → [BatchNorm] → activation stacks with the bias rule', () => {
+    const bn = new Sequential(mlp({ inputs: 8, hidden: [6, 5], outputs: 3, activation: 'tanh' }), { backend: be });
+    expect(bn.layers.map((l) => l.type)).toEqual(['dense', 'batchnorm', 'tanh', 'dense', 'batchnorm', 'tanh', 'dense']);
+    expect(bn.parameters().map((p) => p.name)).toEqual([
+      '0.dense.weight', '1.batchnorm.gamma', '1.batchnorm.beta', '3.dense.weight', '4.batchnorm.gamma', '4.batchnorm.beta', '6.dense.weight', '6.dense.bias',
+    ]);
+    const plain = new Sequential(mlp({ inputs: 8, hidden: [6], outputs: 3, batchNorm: false }), { backend: be });
+    expect(plain.layers.map((l) => l.type)).toEqual(['dense', 'relu', 'dense']);
+    expect(plain.parameters().map((p) => p.name)).toEqual(['0.dense.weight', '0.dense.bias', '2.dense.weight', '2.dense.bias']);
+    expect(() => mlp({ inputs: 8, hidden: [0], outputs: 3 })).toThrow(/mlp: hidden\[0\] must be an integer ≥ 1, got 0/);
   });
 
   it('initializes He before ReLU and Glorot before sigmoid/tanh, seeded', () => {

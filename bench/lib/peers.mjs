@@ -3,7 +3,7 @@
 // thread) backends. TensorFlow.js has one global backend: a tfjs peer's
 // `activate` switches to it, and each tfjs tensor is created and used only
 // while its own backend is active (so no tensor ever migrates).
-import { createBackend } from 'normcore';
+import { createBackend, Random } from 'normcore';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm'; // loads its .wasm from node_modules, no network
@@ -52,16 +52,10 @@ export async function createPeers() {
   };
 }
 
-/** A seeded generator of uniform numbers in [0, 1) (mulberry32). */
+/** A seeded generator of uniform numbers in [0, 1): normcore's own (mulberry32). */
 export function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Random(seed);
+  return () => r.next();
 }
 
 /** n values uniform in [lo, hi), seeded. */

@@ -2,7 +2,7 @@
  * The network the demo's chooser describes, and the messages between the page
  * and the training worker.
  */
-import { BatchNorm, Dense, ReLU, Sequential, Sigmoid, Tanh, type Backend, type Layer, type OptimizerType } from 'normcore';
+import { mlp, Sequential, type Backend, type OptimizerType } from 'normcore';
 
 export type Activation = 'relu' | 'sigmoid' | 'tanh';
 export type Schedule = 'constant' | 'cosine';
@@ -31,15 +31,7 @@ export function describeConfig(c: NetConfig): string {
 }
 
 export function buildModel(c: NetConfig, backend: Backend, features = 784, classes = 10): Sequential {
-  const layers: Layer[] = [];
-  let width = features;
-  for (const h of c.hidden) {
-    layers.push(new Dense(width, h));
-    if (c.batchNorm) layers.push(new BatchNorm(h));
-    layers.push(c.activation === 'relu' ? new ReLU() : c.activation === 'sigmoid' ? new Sigmoid() : new Tanh());
-    width = h;
-  }
-  layers.push(new Dense(width, classes));
+  const layers = mlp({ inputs: features, hidden: c.hidden, outputs: classes, activation: c.activation, batchNorm: c.batchNorm });
   const model = new Sequential(layers, { backend, seed: c.seed });
   model.compile({
     loss: 'softmaxCrossEntropy',

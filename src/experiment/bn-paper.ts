@@ -30,7 +30,7 @@
  */
 import { createBackend, type Backend } from '../backend/index.js';
 import { describe, expectInt, expectNumber, expectOptions } from '../errors.js';
-import { BatchNorm, Dense, Sigmoid, type Layer } from '../model/layers.js';
+import { BatchNorm, mlp, type Layer } from '../model/layers.js';
 import { DivergenceError, Sequential, type Labels } from '../model/sequential.js';
 
 /** Defaults of runBnPaper and of `normcore experiment bn-paper`. See the README section "Why batch normalization works" for how they were chosen. */
@@ -153,17 +153,10 @@ export interface BnPaperResult {
 
 /** Dense(std) → [BatchNorm] → Sigmoid per hidden width, then Dense(std) to the classes. */
 export function bnPaperLayers(inFeatures: number, classes: number, hidden: readonly number[], initStd: number, batchNorm: boolean, bnMomentum = BN_PAPER_DEFAULTS.bnMomentum): Layer[] {
-  const init = { type: 'normal' as const, std: initStd };
-  const layers: Layer[] = [];
-  let width = inFeatures;
-  for (const h of hidden) {
-    layers.push(new Dense(width, h, { init }));
-    if (batchNorm) layers.push(new BatchNorm(h, { momentum: bnMomentum }));
-    layers.push(new Sigmoid());
-    width = h;
-  }
-  layers.push(new Dense(width, classes, { init }));
-  return layers;
+  return mlp({
+    inputs: inFeatures, hidden, outputs: classes, activation: 'sigmoid', batchNorm,
+    batchNormOptions: { momentum: bnMomentum }, init: { type: 'normal', std: initStd },
+  });
 }
 
 /**

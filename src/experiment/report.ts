@@ -7,23 +7,11 @@
  *   percentiles figure 15/50/85th percentiles of one sigmoid's input against
  *                      steps, one panel per network on a shared y axis (Figs. 1b, 1c)
  */
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
-import { lineChartSvg } from '../node/chart.js';
+import { lineChartSvg, renderVegaLiteSvg } from '../node/chart.js';
 import { medianDrift, type BnPaperResult, type BnPaperSeries } from './bn-paper.js';
 
 const NAMES = { plain: 'without batch norm', batchnorm: 'with batch norm' } as const;
 const SHORT = { plain: 'without BN', batchnorm: 'with BN' } as const;
-
-async function renderSvg(spec: Record<string, unknown>): Promise<string> {
-  const compiled = vl.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', ...spec } as vl.TopLevelSpec);
-  const view = new vega.View(vega.parse(compiled.spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
-}
 
 function networkLabel(r: BnPaperResult): string {
   return [r.config.features, ...r.config.hidden, r.config.classes].join('-');
@@ -53,7 +41,7 @@ export function percentilesChartSvg(r: BnPaperResult): Promise<string> {
     return s.step.map((step, i) => ({ network: NAMES[n], step, p15: s.p15[i]!, p50: s.p50[i]!, p85: s.p85[i]! }));
   });
   const x = { field: 'step', type: 'quantitative', title: 'training step' };
-  return renderSvg({
+  return renderVegaLiteSvg({
     title: {
       text: `Input to sigmoid #${r.config.unit} of the last hidden layer over the test digits (Figs. 1b, 1c)`,
       anchor: 'start',

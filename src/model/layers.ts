@@ -405,3 +405,43 @@ export function layerFromConfig(c: LayerConfig): Layer {
       throw typeError(`load: unknown layer type ${describe((c as { type?: unknown }).type)}`);
   }
 }
+
+export interface MlpOptions {
+  /** Input width. */
+  inputs: number;
+  /** Hidden layer widths (may be empty). */
+  hidden: readonly number[];
+  /** Output width (classes). */
+  outputs: number;
+  /** Activation after each hidden layer. Default 'relu'. */
+  activation?: Activation;
+  /** A BatchNorm between each hidden Dense and its activation. Default true. */
+  batchNorm?: boolean;
+  /** Options of every BatchNorm. */
+  batchNormOptions?: BatchNormOptions;
+  /** Weight initialization of every Dense. Default 'auto'. */
+  init?: WeightInit;
+}
+
+/**
+ * The usual stack: per hidden width Dense → [BatchNorm] → activation, then
+ * Dense to the outputs. The hidden Dense layers get no bias when a BatchNorm
+ * follows them (the default rule).
+ */
+export function mlp(o: MlpOptions): Layer[] {
+  const act = o.activation ?? 'relu';
+  if (act !== 'relu' && act !== 'sigmoid' && act !== 'tanh') {
+    throw new TypeError(`mlp: activation must be 'relu', 'sigmoid' or 'tanh', got ${describe(act)}`);
+  }
+  const init = o.init ?? 'auto';
+  const layers: Layer[] = [];
+  let width = expectInt('mlp', 'inputs', o.inputs);
+  o.hidden.forEach((h, i) => {
+    layers.push(new Dense(width, expectInt('mlp', `hidden[${i}]`, h), { init }));
+    if (o.batchNorm ?? true) layers.push(new BatchNorm(h, o.batchNormOptions));
+    layers.push(act === 'relu' ? new ReLU() : act === 'sigmoid' ? new Sigmoid() : new Tanh());
+    width = h;
+  });
+  layers.push(new Dense(width, expectInt('mlp', 'outputs', o.outputs), { init }));
+  return layers;
+}

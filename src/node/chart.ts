@@ -74,7 +74,8 @@ function layer(where: string, chart: LineChartOptions): Record<string, unknown> 
   };
 }
 
-async function render(spec: Record<string, unknown>): Promise<string> {
+/** Compiles a Vega-Lite spec and renders it headless to an SVG document (white background). */
+export async function renderVegaLiteSvg(spec: Record<string, unknown>): Promise<string> {
   const compiled = vl.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', ...spec } as vl.TopLevelSpec);
   const view = new vega.View(vega.parse(compiled.spec), { renderer: 'none' });
   try {
@@ -86,7 +87,7 @@ async function render(spec: Record<string, unknown>): Promise<string> {
 
 /** One line chart, several named series, as an SVG document. */
 export async function lineChartSvg(chart: LineChartOptions): Promise<string> {
-  return render(layer('lineChartSvg', chart));
+  return renderVegaLiteSvg(layer('lineChartSvg', chart));
 }
 
 /** Several line charts stacked vertically in one SVG document, under an optional title. */
@@ -95,7 +96,7 @@ export async function lineChartsSvg(charts: LineChartOptions[], options: { title
     throw new TypeError(`lineChartsSvg: charts must be a non-empty array, got ${describe(charts)}`);
   }
   const panels = charts.map((c, k) => layer(`lineChartsSvg: charts[${k}]`, c));
-  return render({ ...(options.title ? { title: options.title } : {}), vconcat: panels, resolve: { scale: { color: 'independent' } } });
+  return renderVegaLiteSvg({ ...(options.title ? { title: options.title } : {}), vconcat: panels, resolve: { scale: { color: 'independent' } } });
 }
 
 /** The per-epoch lists of a training history (the shape `fit` returns). */
