@@ -206,6 +206,10 @@ export class Sequential {
   private readonly k: Kernels;
   private arena: Ptr | undefined;
   private plan!: Plan;
+  /** Per-layer output pointers, refreshed whenever the arena is (re)planned: the hot loop builds no names. */
+  private outPtrs: Ptr[] = [];
+  /** BatchNorm counters saved with each of the two snapshots (see `snapshot`). */
+  private readonly snapshotCounts: [Float64Array, Float64Array];
   private capacity = 0;
   private readonly nParams: number;
   private readonly nState: number;
@@ -247,6 +251,7 @@ export class Sequential {
     }
     this.k = this.backend.kernels;
     this.layers = resolveLayers([...layers]);
+    this.snapshotCounts = [new Float64Array(this.layers.length), new Float64Array(this.layers.length)];
     this.nParams = sum(this.layers.flatMap((l) => l.paramSpecs().map((s) => s.size)));
     this.nState = sum(this.layers.flatMap((l) => l.stateSpecs().map((s) => s.size)));
     this.maxWidth = Math.max(this.layers[0]!.inFeatures, ...this.layers.map((l) => l.outFeatures));
@@ -340,6 +345,7 @@ export class Sequential {
   }
 
   private bindLayers(): void {
+    this.outPtrs = this.layers.map((_, i) => this.at(`out${i}`));
     let p = this.at('params'), g = this.at('grads'), s = this.at('state');
     const heap = this.backend.heap;
     this.layers.forEach((l, i) => {
@@ -410,7 +416,7 @@ export class Sequential {
   private forward(rows: number, training: boolean, upTo = this.layers.length - 1): Ptr {
     let inp = this.at('x');
     for (let i = 0; i <= upTo; i++) {
-      const out = this.at(`out${i}`);
+      const out = this.outPtrs[i]!;
       this.layers[i]!.forward(this.k, out, inp, rows, training);
       inp = out;
     }
@@ -422,8 +428,8 @@ export class Sequential {
     if (this.nParams > 0) this.k.fill(this.at('grads'), this.nParams, 0);
     let dout = this.at('gradA'), dinp = this.at('gradB');
     for (let i = this.layers.length - 1; i >= 0; i--) {
-      const inp = i === 0 ? this.at('x') : this.at(`out${i - 1}`);
-      this.layers[i]!.backward(this.k, dinp, dout, inp, this.at(`out${i}`), rows, i > 0);
+      const inp = i === 0 ? this.at('x') : this.outPtrs[i - 1]!;
+      this.layers[i]!.backward(this.k, dinp, dout, inp, this.outPtrs[i]!, rows, i > 0);
       [dout, dinp] = [dinp, dout];
     }
   }
@@ -468,13 +474,24 @@ export class Sequential {
   }
 
   /** Copies params and state into snapshot `which` (save) or back from it. */
+  /** Saves (or restores) params, state and BatchNorm counters into (from) snapshot `which`. */
   private snapshot(save: boolean, which: 0 | 1): void {
-    const pairs: Array<[string, string, number]> = [['params', `snapshot${which}.params`, this.nParams], ['state', `snapshot${which}.state`, this.nState]];
-    for (const [live, snap, n] of pairs) {
-      if (n === 0) continue;
-      if (save) this.k.copy(this.at(snap), this.at(live), n);
-      else this.k.copy(this.at(live), this.at(snap), n);
+    const params = this.at(which ? 'snapshot1.params' : 'snapshot0.params');
+    const state = this.at(which ? 'snapshot1.state' : 'snapshot0.state');
+    const counts = this.snapshotCounts[which];
+    if (this.nParams > 0) {
+      if (save) this.k.copy(params, this.at('params'), this.nParams);
+      else this.k.copy(this.at('params'), params, this.nParams);
     }
+    if (this.nState > 0) {
+      if (save) this.k.copy(state, this.at('state'), this.nState);
+      else this.k.copy(this.at('state'), state, this.nState);
+    }
+    this.layers.forEach((l, i) => {
+      if (!(l instanceof BatchNorm)) return;
+      if (save) counts[i] = l.numBatchesTracked;
+      else l.numBatchesTracked = counts[i]!;
+    });
   }
 
   /** Zeroes the optimizer state and its step count, as compile does. */
@@ -489,14 +506,6 @@ export class Sequential {
     const slots: Float32Array[] = [];
     for (let s = 0; s < this.slots(); s++) slots.push(this.backend.heap.readF32(this.at(`opt${s}`), this.nParams));
     return { step: this.step, slots };
-  }
-
-  private bnCounts(): number[] {
-    return this.layers.map((l) => (l instanceof BatchNorm ? l.numBatchesTracked : 0));
-  }
-
-  private restoreBnCounts(c: number[]): void {
-    this.layers.forEach((l, i) => { if (l instanceof BatchNorm) l.numBatchesTracked = c[i]!; });
   }
 
   // ------------------------------------------------------------------ data checks
@@ -660,7 +669,6 @@ export class Sequential {
       // Divergence: snapshot `good` holds the model as it was before the last
       // batch whose loss was finite; each batch first saves into the other one.
       let good: 0 | 1 = 0;
-      let goodCounts = this.bnCounts();
       this.snapshot(true, good);
       for (let epoch = first; epoch < epochs && !signal?.aborted; epoch++) {
         if (r.shuffle) rng.shuffle(order);
@@ -673,14 +681,12 @@ export class Sequential {
           this.k.gatherRows(this.at('x'), dx, idx, rows, F);
           this.k.gatherRows(this.at('y'), dy, idx, rows, yCols);
           const pending: 0 | 1 = good === 0 ? 1 : 0;
-          const pendingCounts = this.bnCounts();
           this.snapshot(true, pending);
           const out = this.forward(rows, true);
           if (this.loss === 'softmaxCrossEntropy') correct += this.k.countCorrect(out, this.at('y'), rows, this.outFeatures);
           const loss = this.lossAndGrad(out, rows);
           if (!Number.isFinite(loss)) {
             this.snapshot(false, good);
-            this.restoreBnCounts(goodCounts);
             this.resetOptimizerState();
             throw new DivergenceError(
               `fit: the training loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} of ${batches}; training stopped, the model keeps the weights with which the last finite loss was computed and its optimizer state is reset (lower the learning rate?)`,
@@ -688,7 +694,6 @@ export class Sequential {
             );
           }
           good = pending;
-          goodCounts = pendingCounts;
           this.backward(rows);
           this.applyOptimizer(this.learningRate(epoch, epochs, epoch * batches + b, stepsInFit));
           lossSum += loss * rows;
