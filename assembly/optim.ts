@@ -48,9 +48,10 @@ export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, 
  *   g = grad + wd·p;  s = ρ·s + (1−ρ)·g²;  p −= lr·g/(sqrt(s) + ε)
  * params, grads, sq: [n].
  */
-export function rmspropUpdate(params: usize, grads: usize, sq: usize, n: i32, lr: f32, rho: f32, eps: f32, weightDecay: f32): void {
-  const vlr = f32x4.splat(lr), vrho = f32x4.splat(rho), v1rho = f32x4.splat(<f32>1 - rho);
-  const veps = f32x4.splat(eps), vwd = f32x4.splat(weightDecay);
+export function rmspropUpdate(params: usize, grads: usize, sq: usize, n: i32, lr: f64, rho: f64, eps: f64, weightDecay: f64): void {
+  const r = <f32>rho, c = <f32>(1 - rho), l = <f32>lr, e = <f32>eps, wd = <f32>weightDecay;
+  const vlr = f32x4.splat(l), vrho = f32x4.splat(r), v1rho = f32x4.splat(c);
+  const veps = f32x4.splat(e), vwd = f32x4.splat(wd);
   const nv = n & ~3;
   let i = 0;
   for (; i < nv; i += 4) {
@@ -62,10 +63,10 @@ export function rmspropUpdate(params: usize, grads: usize, sq: usize, n: i32, lr
   }
   for (; i < n; i++) {
     const p = load<f32>(at(params, i));
-    const g = load<f32>(at(grads, i)) + weightDecay * p;
-    const s = rho * load<f32>(at(sq, i)) + (<f32>1 - rho) * g * g;
+    const g = load<f32>(at(grads, i)) + wd * p;
+    const s = r * load<f32>(at(sq, i)) + c * g * g;
     store<f32>(at(sq, i), s);
-    store<f32>(at(params, i), p - lr * g / (Mathf.sqrt(s) + eps));
+    store<f32>(at(params, i), p - l * g / (Mathf.sqrt(s) + e));
   }
 }
 
@@ -75,15 +76,17 @@ export function rmspropUpdate(params: usize, grads: usize, sq: usize, n: i32, lr
  *   p −= (lr/(1−β1ᵗ)) · m / (sqrt(v)/sqrt(1−β2ᵗ) + ε)
  * params, grads, m, v: [n].
  */
-export function adamUpdate(params: usize, grads: usize, m: usize, v: usize, n: i32, lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, t: i32): void {
-  const bc1 = <f32>1 - Mathf.pow(beta1, <f32>t);
-  const bc2 = <f32>1 - Mathf.pow(beta2, <f32>t);
-  const stepSize: f32 = lr / bc1;
-  const invSqrtBc2: f32 = <f32>1 / Mathf.sqrt(bc2);
-  const vb1 = f32x4.splat(beta1), v1b1 = f32x4.splat(<f32>1 - beta1);
-  const vb2 = f32x4.splat(beta2), v1b2 = f32x4.splat(<f32>1 - beta2);
+export function adamUpdate(params: usize, grads: usize, m: usize, v: usize, n: i32, lr: f64, beta1: f64, beta2: f64, eps: f64, weightDecay: f64, t: i32): void {
+  // Scalars arrive as f64 and every per-step constant is formed in f64, then
+  // rounded once: 1−β2 and β2ᵗ for β2 = 0.999 would lose ~1e-5 relative in f32.
+  const stepSize = <f32>(lr / (1 - Math.pow(beta1, <f64>t)));
+  const invSqrtBc2 = <f32>(1 / Math.sqrt(1 - Math.pow(beta2, <f64>t)));
+  const b1 = <f32>beta1, c1 = <f32>(1 - beta1), b2 = <f32>beta2, c2 = <f32>(1 - beta2);
+  const e = <f32>eps, wd = <f32>weightDecay;
+  const vb1 = f32x4.splat(b1), v1b1 = f32x4.splat(c1);
+  const vb2 = f32x4.splat(b2), v1b2 = f32x4.splat(c2);
   const vstep = f32x4.splat(stepSize), vibc2 = f32x4.splat(invSqrtBc2);
-  const veps = f32x4.splat(eps), vwd = f32x4.splat(weightDecay);
+  const veps = f32x4.splat(e), vwd = f32x4.splat(wd);
   const nv = n & ~3;
   let i = 0;
   for (; i < nv; i += 4) {
@@ -98,11 +101,11 @@ export function adamUpdate(params: usize, grads: usize, m: usize, v: usize, n: i
   }
   for (; i < n; i++) {
     const p = load<f32>(at(params, i));
-    const g = load<f32>(at(grads, i)) + weightDecay * p;
-    const mi = beta1 * load<f32>(at(m, i)) + (<f32>1 - beta1) * g;
-    const vi = beta2 * load<f32>(at(v, i)) + (<f32>1 - beta2) * g * g;
+    const g = load<f32>(at(grads, i)) + wd * p;
+    const mi = b1 * load<f32>(at(m, i)) + c1 * g;
+    const vi = b2 * load<f32>(at(v, i)) + c2 * g * g;
     store<f32>(at(m, i), mi);
     store<f32>(at(v, i), vi);
-    store<f32>(at(params, i), p - stepSize * mi / (Mathf.sqrt(vi) * invSqrtBc2 + eps));
+    store<f32>(at(params, i), p - stepSize * mi / (Mathf.sqrt(vi) * invSqrtBc2 + e));
   }
 }
