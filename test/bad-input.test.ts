@@ -208,6 +208,21 @@ describe.each(BACKENDS)('bad input on the %s backend', (name) => {
       });
     });
 
+    it('reject labels outside [0, cols) and row indices outside memory, naming the first bad entry', () => {
+      scoped(be, (s) => {
+        const logits = s.filled(6, 0.5), d = s.out(6);
+        expectThrow(() => be.kernels.softmaxCrossEntropy(d, logits, s.i32([0, 3]), 2, 3), RangeError,
+          /^softmaxCrossEntropy: labels\[1\] must be a class index in \[0, 2\], got 3$/);
+        expectThrow(() => be.kernels.countCorrect(logits, s.i32([-1, 0]), 2, 3), RangeError,
+          /^countCorrect: labels\[0\] must be a class index in \[0, 2\], got -1$/);
+        const src = s.filled(4, 1), out = s.out(4);
+        const rowsInMemory = Math.floor((be.heap.memoryBytes - src) / 8);
+        expectThrow(() => be.kernels.gatherRows(out, src, s.i32([1, rowsInMemory]), 2, 2), RangeError,
+          new RegExp(`^gatherRows: indices\\[1\\] must be a row of src inside memory \\(0 … ${rowsInMemory - 1}\\), got ${rowsInMemory}$`));
+        expectThrow(() => be.kernels.gatherRows(out, src, s.i32([-2, 0]), 2, 2), RangeError, /^gatherRows: indices\[0\] must be a row of src inside memory/);
+      });
+    });
+
     it('a rejected call writes nothing', () => {
       scoped(be, (s) => {
         const p = s.filled(8, 3);

@@ -4,7 +4,7 @@
  * outside memory is a RangeError naming the kernel, the argument, what was
  * expected and what was given, never a silent out-of-bounds write.
  */
-import type { KernelName, Kernels } from './types.js';
+import type { KernelName, Kernels, MemoryLike } from './types.js';
 
 type Sizes = Record<string, number>;
 
@@ -19,8 +19,8 @@ interface Spec {
   buffers: Readonly<Record<string, (s: Sizes) => number>>;
   /** Numbers that must be finite. */
   scalars?: readonly string[];
-  /** Extra rule over the arguments, returning an error message or undefined. */
-  rule?: (s: Sizes) => string | undefined;
+  /** Extra rule over the arguments (and i32 contents of memory), returning an error message or undefined. */
+  rule?: (s: Sizes, words: (ptr: number, n: number) => Int32Array, bytes: number) => string | undefined;
 }
 
 const mn = (s: Sizes) => s.m! * s.n!;
@@ -75,11 +75,23 @@ export const kernelSpecs: Record<KernelName, Spec> = {
   biasBackward: { args: ['dbias', 'dout', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dbias: c, dout: rc } },
   fill: { args: ['ptr', 'n', 'value'], sizes: { n: 1 }, buffers: { ptr: n }, scalars: [] },
   copy: { args: ['dst', 'src', 'n'], sizes: { n: 1 }, buffers: { dst: n, src: n } },
-  gatherRows: { args: ['out', 'src', 'indices', 'n', 'cols'], sizes: { n: 1, cols: 1 }, buffers: { out: (s) => s.n! * s.cols!, src: c, indices: n } },
-  softmaxCrossEntropy: { args: ['dlogits', 'logits', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dlogits: rc, logits: rc, labels: r } },
+  gatherRows: {
+    args: ['out', 'src', 'indices', 'n', 'cols'], sizes: { n: 1, cols: 1 }, buffers: { out: (s) => s.n! * s.cols!, src: c, indices: n },
+    rule: (s, words, bytes) => {
+      const rowsInMemory = Math.floor((bytes - s.src!) / (4 * s.cols!));
+      return firstOutside(words(s.indices!, s.n!), rowsInMemory, 'indices', `a row of src inside memory (0 … ${rowsInMemory - 1})`);
+    },
+  },
+  softmaxCrossEntropy: {
+    args: ['dlogits', 'logits', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dlogits: rc, logits: rc, labels: r },
+    rule: (s, words) => firstOutside(words(s.labels!, s.rows!), s.cols!, 'labels', `a class index in [0, ${s.cols! - 1}]`),
+  },
   softmaxForward: { args: ['probs', 'logits', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { probs: rc, logits: rc } },
   mseLoss: { args: ['dpred', 'pred', 'target', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dpred: rc, pred: rc, target: rc } },
-  countCorrect: { args: ['scores', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { scores: rc, labels: r } },
+  countCorrect: {
+    args: ['scores', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { scores: rc, labels: r },
+    rule: (s, words) => firstOutside(words(s.labels!, s.rows!), s.cols!, 'labels', `a class index in [0, ${s.cols! - 1}]`),
+  },
   sgdUpdate: {
     args: ['params', 'grads', 'velocity', 'n', 'lr', 'momentum', 'weightDecay'],
     sizes: { n: 1 },
@@ -100,24 +112,35 @@ export const kernelSpecs: Record<KernelName, Spec> = {
   },
 };
 
+/** A message for the first value of `v` outside [0, limit), or undefined. */
+function firstOutside(v: Int32Array, limit: number, name: string, expected: string): string | undefined {
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]!;
+    if (x < 0 || x >= limit) return `${name}[${i}] must be ${expected}, got ${x}`;
+  }
+  return undefined;
+}
+
 /**
  * Wraps raw kernels with the checks of `kernelSpecs`. `memoryBytes` gives the
  * current size of linear memory (it grows, so it is asked on every call).
  */
-export function checkedKernels(raw: Kernels, memoryBytes: () => number): Kernels {
+export function checkedKernels(raw: Kernels, memory: MemoryLike): Kernels {
+  const memoryBytes = () => memory.buffer.byteLength;
+  const words = (ptr: number, n: number) => new Int32Array(memory.buffer, ptr, n);
   const out: Partial<Record<KernelName, (...a: number[]) => unknown>> = {};
   for (const name of Object.keys(kernelSpecs) as KernelName[]) {
     const spec = kernelSpecs[name];
     const fn = (raw[name] as (...a: number[]) => unknown).bind(raw);
     out[name] = (...argv: number[]) => {
-      check(name, spec, argv, memoryBytes());
+      check(name, spec, argv, memoryBytes(), words);
       return fn(...argv);
     };
   }
   return out as Kernels;
 }
 
-function check(name: string, spec: Spec, argv: number[], bytes: number): void {
+function check(name: string, spec: Spec, argv: number[], bytes: number, words: (ptr: number, n: number) => Int32Array): void {
   if (argv.length !== spec.args.length) {
     throw new TypeError(`${name}: expected ${spec.args.length} arguments (${spec.args.join(', ')}), got ${argv.length}`);
   }
@@ -146,7 +169,7 @@ function check(name: string, spec: Spec, argv: number[], bytes: number): void {
       throw new RangeError(`${name}: ${a} must point to ${need} values inside memory (${bytes} bytes), got pointer ${p} whose end is ${p + need * 4}`);
     }
   }
-  const msg = spec.rule?.(s);
+  const msg = spec.rule?.(s, words, bytes);
   if (msg) throw new RangeError(`${name}: ${msg}`);
 }
 

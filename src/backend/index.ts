@@ -38,7 +38,7 @@ function fromParts(name: BackendName, build: Backend['build'], kernels: Kernels,
 function jsBackend(): Backend {
   const memory = new JsMemory();
   const heap = new Heap(memory, 16); // keep pointer 0 unused, as in wasm
-  return fromParts('js', 'js', checkedKernels(new JsKernels(memory), () => memory.buffer.byteLength), heap);
+  return fromParts('js', 'js', checkedKernels(new JsKernels(memory), memory), heap);
 }
 
 function checkName(where: string, name: unknown): BackendName {

@@ -87,6 +87,6 @@ function assemble(ex: WasmExports): WasmParts {
   const heap = new Heap(memory, ex.heapBase());
   const scratchBytes = ex.scratchBytesNeeded();
   ex.setScratch(heap.alloc(scratchBytes), scratchBytes);
-  const kernels = checkedKernels(ex, () => memory.buffer.byteLength);
+  const kernels = checkedKernels(ex, memory);
   return { kernels, heap, memory };
 }
