@@ -142,7 +142,7 @@ describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (name) =
 
   it('checks the checkpoint option, pointing at checkpointFile for a path', async () => {
     const m = bnNet(be).compile();
-    await expect(m.fit(x, y, { checkpoint: { path: 'a.ckpt' } as never })).rejects.toThrow(/options\.checkpoint\.path needs Node: use checkpoint: checkpointFile\(path\) from 'normcore\/node'/);
+    await expect(m.fit(x, y, { checkpoint: { path: 'a.ckpt' } as never })).rejects.toThrow(/options\.checkpoint\.path needs Node: use Sequential from 'normcore\/node'/);
     await expect(m.fit(x, y, { checkpoint: {} as never })).rejects.toThrow(/options\.checkpoint\.save must be a function/);
     await expect(m.fit(x, y, { checkpoint: { everyEpochs: 0, save: () => undefined } })).rejects.toThrow(/options\.checkpoint\.everyEpochs must be an integer ≥ 1, got 0/);
     await expect(m.fit(x, y, { checkpoint: { save: () => undefined, every: 2 } as never })).rejects.toThrow(/unknown option options\.checkpoint\.every; expected one of everyEpochs, save/);

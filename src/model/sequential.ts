@@ -935,7 +935,11 @@ export class Sequential {
    * checked against the file before anything is allocated, weights must be
    * finite and running variances ≥ 0.
    */
-  static load(bytes: Uint8Array, options?: { backend?: Backend | 'wasm' | 'js' }): Sequential {
+  static load<M extends Sequential>(
+    this: new (layers: Layer[], options?: SequentialOptions) => M,
+    bytes: Uint8Array,
+    options?: { backend?: Backend | 'wasm' | 'js' },
+  ): M {
     const o = expectOptions('load', 'options', options, ['backend']);
     if (typeof o.backend === 'string' && o.backend !== 'wasm' && o.backend !== 'js') {
       throw typeError(`load: options.backend must be a Backend, 'wasm' or 'js', got ${describe(o.backend)}`);
@@ -944,9 +948,9 @@ export class Sequential {
     const bad = (why: string): never => {
       throw new ModelFormatError(`load: not a valid normcore model file: ${why}`);
     };
-    let model: Sequential;
+    let model: M;
     try {
-      model = new Sequential(f.layers, { backend: o.backend ?? 'wasm', seed: f.seed });
+      model = new this(f.layers, { backend: o.backend ?? 'wasm', seed: f.seed });
     } catch (e) {
       if (e instanceof ModelFormatError) throw e;
       if (e instanceof TypeError && /options\.backend|createBackend/.test(e.message)) throw e;
@@ -1102,7 +1106,7 @@ function checkInputsOption(where: string, v: unknown): boolean {
 /** Checks FitOptions.checkpoint. */
 function checkCheckpointOption(c: unknown): Required<CheckpointOptions> {
   if (c && typeof c === 'object' && 'path' in c) {
-    throw typeError(`fit: options.checkpoint.path needs Node: use checkpoint: checkpointFile(path) from 'normcore/node', or pass { everyEpochs, save(bytes) }`, {
+    throw typeError(`fit: options.checkpoint.path needs Node: use Sequential from 'normcore/node' (or checkpoint: checkpointFile(path) from there), or pass { everyEpochs, save(bytes) }`, {
       code: 'UNKNOWN_OPTION', argument: 'options.checkpoint.path', expected: 'everyEpochs, save', received: 'path',
     });
   }

@@ -3,6 +3,9 @@
  * the MNIST digits, model files, and SVG charts.
  */
 export * from '../index.js';
+// Shadows the core Sequential: the same model, whose fit also takes checkpoint paths.
+export { Sequential } from './sequential.js';
+export type { NodeFitOptions, CheckpointPathOptions } from './sequential.js';
 export { loadMnist, MNIST_AVAILABLE, MNIST_CLASSES, MNIST_FEATURES } from './mnist.js';
 export type { MnistData, MnistOptions } from './mnist.js';
 export { loadModel, saveModel, writeFileAtomic } from './model-file.js';

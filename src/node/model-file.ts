@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { describe, expectOptions } from '../errors.js';
-import { createBackend, Sequential, type Backend, type BackendName } from '../index.js';
+import { createBackend, type Backend, type BackendName } from '../index.js';
+import { Sequential } from './sequential.js';
 
 /** Writes `bytes` to `path` atomically: temp file in the same folder, fsync, rename. */
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
