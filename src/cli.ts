@@ -12,7 +12,6 @@ import { realpathSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import cliProgress from 'cli-progress';
 import {
@@ -20,6 +19,7 @@ import {
   Sequential, trainingCurvesSvg, type Layer, writeFileAtomic, checkpointFile, readCheckpoint, type BackendName,
 } from './node/index.js';
 import { experimentMain } from './experiment/cli.js';
+import { dispatch, flagLines, parseFlags, type CommandLine, type Flags } from './node/flags.js';
 
 // Relaxed SIMD (a fused multiply-add in matmul, ~20% faster here) is on by
 // default in browsers and Node ≥ 22; Node 20 and 21 have it behind a V8 flag,
@@ -43,20 +43,8 @@ const processIO: CliIO = {
   tty: process.stdout.isTTY ? process.stdout : undefined,
 };
 
-/** A bad command line: exit code 2 with this one-line message. */
-class UsageError extends Error {}
-
 // ---------------------------------------------------------------------------
-// Flags. One table drives parseArgs, the checks and --help.
-
-type FlagType = 'string' | 'boolean';
-interface Flag {
-  type: FlagType;
-  /** Value placeholder in --help. */
-  value?: string;
-  default?: string;
-  help: string;
-}
+// Flags. One table per command drives parseArgs, the checks and --help (src/node/flags.ts).
 
 const OPTIMIZERS = ['sgd', 'momentum', 'rmsprop', 'adam'] as const;
 const ACTIVATIONS = ['relu', 'sigmoid', 'tanh'] as const;
@@ -80,20 +68,20 @@ export const TRAIN_DEFAULTS = {
   test: '2000',
 } as const;
 
-const SPLIT_FLAGS: Record<string, Flag> = {
+const SPLIT_FLAGS: Flags = {
   seed: { type: 'string', value: '<n>', default: TRAIN_DEFAULTS.seed, help: 'seed of the data split, weight init and batch order' },
   train: { type: 'string', value: '<n>', default: TRAIN_DEFAULTS.train, help: `training digits; train + test ≤ ${MNIST_AVAILABLE}` },
   test: { type: 'string', value: '<n>', default: TRAIN_DEFAULTS.test, help: 'held-out test digits' },
 };
 
-const TRAIN_FLAGS: Record<string, Flag> = {
+const TRAIN_FLAGS: Flags = {
   hidden: { type: 'string', value: '<n,n,…>', default: TRAIN_DEFAULTS.hidden, help: 'hidden layer widths, comma-separated' },
   activation: { type: 'string', value: ACTIVATIONS.join('|'), default: TRAIN_DEFAULTS.activation, help: 'activation after each hidden layer' },
   'no-bn': { type: 'boolean', help: 'no BatchNorm after the hidden Dense layers (default: Dense → BatchNorm → activation)' },
   optimizer: { type: 'string', value: OPTIMIZERS.join('|'), default: TRAIN_DEFAULTS.optimizer, help: 'optimizer' },
   lr: { type: 'string', value: '<n>', default: TRAIN_DEFAULTS.lr, help: 'learning rate, the peak one under a schedule' },
   'weight-decay': { type: 'string', value: '<n>', default: TRAIN_DEFAULTS['weight-decay'], help: 'L2 penalty, adds weight-decay × parameter to each gradient; 0 for none' },
-  schedule: { type: 'string', value: SCHEDULES.join('|'), default: TRAIN_DEFAULTS.schedule, help: 'learning-rate schedule over the epochs' },
+  schedule: { type: 'string', value: SCHEDULES.join('|'), default: TRAIN_DEFAULTS.schedule, help: 'learning-rate schedule over all the optimizer steps (batches) of the fit; cosine decays --lr toward 0' },
   epochs: { type: 'string', value: '<n>', default: TRAIN_DEFAULTS.epochs, help: 'passes over the training digits' },
   'batch-size': { type: 'string', value: '<n>', default: TRAIN_DEFAULTS['batch-size'], help: 'digits per step' },
   backend: { type: 'string', value: BACKENDS.join('|'), default: TRAIN_DEFAULTS.backend, help: 'where the kernels run' },
@@ -104,18 +92,12 @@ const TRAIN_FLAGS: Record<string, Flag> = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
-const EVAL_FLAGS: Record<string, Flag> = {
+const EVAL_FLAGS: Flags = {
   backend: TRAIN_FLAGS.backend!,
   ...SPLIT_FLAGS,
   seed: { ...SPLIT_FLAGS.seed!, help: 'seed of the data split, as given to train' },
   help: { type: 'boolean', help: 'show this help' },
 };
-
-function flagLines(flags: Record<string, Flag>): string {
-  const rows = Object.entries(flags).map(([name, f]) => [`  ${name === 'help' ? '-h, ' : ''}--${name}${f.value ? ` ${f.value}` : ''}`, f.help + (f.default !== undefined ? ` (default: ${f.default})` : '')] as const);
-  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
-  return rows.map(([l, r]) => l.padEnd(width) + r).join('\n');
-}
 
 const TRAIN_HELP = `normcore train [flags]
   Trains 784-[hidden]-10 (Dense → BatchNorm → activation per hidden layer, then Dense → softmax)
@@ -141,91 +123,13 @@ Usage:
 ${TRAIN_HELP}
 ${EVAL_HELP}`;
 
-type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] };
-
-function parse(command: string, args: string[], flags: Record<string, Flag>, positionals: boolean): Parsed {
-  const options = Object.fromEntries(
-    Object.entries(flags).map(([name, f]) => [name, name === 'help' ? { type: f.type, short: 'h' } : { type: f.type }]),
-  );
-  // parseArgs takes "--lr -1" for two flags; a negative number after a flag that takes a value is its value.
-  const joined: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const next = args[i + 1];
-    if (a.startsWith('--') && !a.includes('=') && flags[a.slice(2)]?.type === 'string' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
-      joined.push(`${a}=${next}`);
-      i++;
-    } else {
-      joined.push(a);
-    }
-  }
-  args = joined;
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: positionals }) as Parsed;
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    const known = Object.keys(flags).map((n) => `--${n}`).join(', ');
-    const flag = /'(-[^' ]*)/.exec(err.message)?.[1];
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      throw new UsageError(`normcore ${command}: unknown flag ${flag ?? err.message}; expected one of ${known}`);
-    }
-    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      const name = flag?.replace(/^-+/, '') ?? '';
-      const f = flags[name];
-      if (f?.type === 'boolean') throw new UsageError(`normcore ${command}: ${flag} takes no value`);
-      throw new UsageError(`normcore ${command}: ${flag} needs a value (${f?.value ?? 'a value'}), got none`);
-    }
-    if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-      const arg = /'([^']*)'/.exec(err.message)?.[1];
-      throw new UsageError(`normcore ${command}: unexpected argument ${JSON.stringify(arg ?? err.message)}; it takes flags only`);
-    }
-    throw new UsageError(`normcore ${command}: ${err.message.split('\n')[0]}`);
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Values: each check names the flag, what it expects and what it got.
-
-function bad(command: string, flag: string, expected: string, got: string): never {
-  throw new UsageError(`normcore ${command}: --${flag} must be ${expected}, got ${JSON.stringify(got)}`);
-}
-
-function intFlag(command: string, flag: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const n = /^\+?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!(n >= min && n <= max)) {
-    bad(command, flag, max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`, raw);
-  }
-  return n;
-}
-
-function positiveNumberFlag(command: string, flag: string, raw: string): number {
-  const n = /^\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!(n > 0 && Number.isFinite(n))) bad(command, flag, 'a positive number', raw);
-  return n;
-}
-
-function nonNegativeNumberFlag(command: string, flag: string, raw: string): number {
-  const n = /^\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!(n >= 0 && Number.isFinite(n))) bad(command, flag, 'a number ≥ 0', raw);
-  return n;
-}
-
-function choiceFlag<T extends string>(command: string, flag: string, raw: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(raw)) bad(command, flag, `one of ${choices.join(', ')}`, raw);
-  return raw as T;
-}
-
-function hiddenFlag(command: string, raw: string): number[] {
+function hiddenFlag(f: CommandLine): number[] {
+  const raw = f.string('hidden');
   const parts = raw.split(',').map((s) => s.trim());
   if (!parts.every((p) => /^\+?\d+$/.test(p) && Number(p) >= 1 && Number(p) <= 65536)) {
-    bad(command, 'hidden', 'comma-separated layer widths in [1, 65536] (e.g. 256,256)', raw);
+    f.bad('hidden', 'comma-separated layer widths in [1, 65536] (e.g. 256,256)', raw);
   }
   return parts.map(Number);
-}
-
-function str(values: Parsed['values'], name: string, fallback: string): string {
-  const v = values[name];
-  return typeof v === 'string' ? v : fallback;
 }
 
 interface Split {
@@ -234,12 +138,12 @@ interface Split {
   test: number;
 }
 
-function splitFlags(command: string, values: Parsed['values']): Split {
-  const seed = intFlag(command, 'seed', str(values, 'seed', TRAIN_DEFAULTS.seed), 0, 0xffffffff);
-  const train = intFlag(command, 'train', str(values, 'train', TRAIN_DEFAULTS.train), 1, MNIST_AVAILABLE - 1);
-  const test = intFlag(command, 'test', str(values, 'test', TRAIN_DEFAULTS.test), 1, MNIST_AVAILABLE - 1);
+function splitFlags(f: CommandLine): Split {
+  const seed = f.int('seed', 0, 0xffffffff);
+  const train = f.int('train', 1, MNIST_AVAILABLE - 1);
+  const test = f.int('test', 1, MNIST_AVAILABLE - 1);
   if (train + test > MNIST_AVAILABLE) {
-    throw new UsageError(`normcore ${command}: --train + --test must be ≤ ${MNIST_AVAILABLE} (the digits available), got ${train} + ${test} = ${train + test}`);
+    f.fail(`--train + --test must be ≤ ${MNIST_AVAILABLE} (the digits available), got ${train} + ${test} = ${train + test}`);
   }
   return { seed, train, test };
 }
@@ -272,30 +176,23 @@ export interface TrainConfig extends Split {
 
 /** Reads `train` flags into a config (throws UsageError on a bad one). Exported for tests. */
 export function trainConfig(args: string[]): TrainConfig | 'help' {
-  const cmd = 'train';
-  const { values } = parse(cmd, args, TRAIN_FLAGS, false);
-  if (values.help) return 'help';
-  const out = str(values, 'out', TRAIN_DEFAULTS.out);
-  if (out.trim() === '') bad(cmd, 'out', 'a folder path', out);
-  const file = (flag: 'checkpoint' | 'resume'): string | undefined => {
-    const v = values[flag];
-    if (typeof v === 'string' && v.trim() === '') bad(cmd, flag, 'a file path', v);
-    return typeof v === 'string' ? v : undefined;
-  };
+  const f = parseFlags('normcore train', args, TRAIN_FLAGS);
+  if (f.help) return 'help';
+  const out = f.path('out', 'a folder path');
   return {
-    checkpoint: file('checkpoint'),
-    resume: file('resume'),
-    hidden: hiddenFlag(cmd, str(values, 'hidden', TRAIN_DEFAULTS.hidden)),
-    activation: choiceFlag(cmd, 'activation', str(values, 'activation', TRAIN_DEFAULTS.activation), ACTIVATIONS),
-    batchNorm: !values['no-bn'],
-    optimizer: choiceFlag(cmd, 'optimizer', str(values, 'optimizer', TRAIN_DEFAULTS.optimizer), OPTIMIZERS),
-    lr: positiveNumberFlag(cmd, 'lr', str(values, 'lr', TRAIN_DEFAULTS.lr)),
-    weightDecay: nonNegativeNumberFlag(cmd, 'weight-decay', str(values, 'weight-decay', TRAIN_DEFAULTS['weight-decay'])),
-    schedule: choiceFlag(cmd, 'schedule', str(values, 'schedule', TRAIN_DEFAULTS.schedule), SCHEDULES),
-    epochs: intFlag(cmd, 'epochs', str(values, 'epochs', TRAIN_DEFAULTS.epochs), 1, 10_000),
-    batchSize: intFlag(cmd, 'batch-size', str(values, 'batch-size', TRAIN_DEFAULTS['batch-size']), 1, MNIST_AVAILABLE),
-    backend: choiceFlag(cmd, 'backend', str(values, 'backend', TRAIN_DEFAULTS.backend), BACKENDS),
-    ...splitFlags(cmd, values),
+    checkpoint: f.optional('checkpoint', (n) => f.path(n, 'a file path')),
+    resume: f.optional('resume', (n) => f.path(n, 'a file path')),
+    hidden: hiddenFlag(f),
+    activation: f.choice('activation', ACTIVATIONS),
+    batchNorm: !f.is('no-bn'),
+    optimizer: f.choice('optimizer', OPTIMIZERS),
+    lr: f.positiveNumber('lr'),
+    weightDecay: f.nonNegativeNumber('weight-decay'),
+    schedule: f.choice('schedule', SCHEDULES),
+    epochs: f.int('epochs', 1, 10_000),
+    batchSize: f.int('batch-size', 1, MNIST_AVAILABLE),
+    backend: f.choice('backend', BACKENDS),
+    ...splitFlags(f),
     out,
   };
 }
@@ -418,18 +315,18 @@ async function train(args: string[], io: CliIO): Promise<number> {
 }
 
 async function evaluate(args: string[], io: CliIO): Promise<number> {
-  const cmd = 'eval';
-  const { values, positionals } = parse(cmd, args, EVAL_FLAGS, true);
-  if (values.help) {
+  const f = parseFlags('normcore eval', args, EVAL_FLAGS, { positionals: true });
+  const positionals = f.positionals;
+  if (f.help) {
     io.out(EVAL_HELP);
     return 0;
   }
   if (positionals.length !== 1) {
-    throw new UsageError(`normcore eval: expected one model file, got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+    f.fail(`expected one model file, got ${positionals.length === 0 ? 'none' : positionals.map((p) => JSON.stringify(p)).join(' ')}`);
   }
   const path = positionals[0]!;
-  const backend = choiceFlag(cmd, 'backend', str(values, 'backend', TRAIN_DEFAULTS.backend), BACKENDS);
-  const split = splitFlags(cmd, values);
+  const backend = f.choice('backend', BACKENDS);
+  const split = splitFlags(f);
   const model = await loadModel(path, { backend });
   const data = loadMnist(split);
   const { loss, accuracy } = model.evaluate(data.testImages, data.testLabels);
@@ -442,32 +339,20 @@ async function evaluate(args: string[], io: CliIO): Promise<number> {
 
 /** Runs the command line `argv` (without node and the script). Returns the exit code. */
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
-  const [command, ...rest] = argv;
-  try {
-    if (command === undefined) {
-      io.err(HELP);
-      return 2;
-    }
-    if (command === '--help' || command === '-h' || command === 'help') {
-      io.out(HELP);
-      return 0;
-    }
-    if (command === 'train') return await train(rest, io);
-    if (command === 'eval') return await evaluate(rest, io);
-    if (command === 'experiment') return await experimentMain(rest, { stdout: io.out, stderr: io.err });
-    throw new UsageError(
-      command.startsWith('-')
-        ? `normcore: unknown flag ${command} before the command; expected train, eval, experiment or --help`
-        : `normcore: unknown command ${JSON.stringify(command)}; expected train, eval, experiment or --help`,
-    );
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.err(e.message + '\n');
-      return 2;
-    }
-    io.err(`normcore ${command}: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  }
+  return dispatch('normcore', argv, {
+    help: HELP,
+    commands: {
+      train: (args) => train(args, io),
+      eval: (args) => evaluate(args, io),
+      experiment: (args) => experimentMain(args, { stdout: io.out, stderr: io.err }),
+    },
+    unknown: (word) =>
+      word.startsWith('-')
+        ? `normcore: unknown flag ${word} before the command; expected train, eval, experiment or --help`
+        : `normcore: unknown command ${JSON.stringify(word)}; expected train, eval, experiment or --help`,
+    out: io.out,
+    err: io.err,
+  });
 }
 
 function isEntry(): boolean {

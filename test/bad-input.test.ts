@@ -4,7 +4,7 @@
  * call, the argument, what was expected and what was given.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, createBackendSync, type Backend } from '../src/index.js';
+import { createBackend, createBackendSync, NormcoreError, type Backend } from '../src/index.js';
 import { BACKENDS, getBackend, scoped } from './helpers/kernels.js';
 
 type Ctor = typeof TypeError | typeof RangeError;
@@ -230,6 +230,25 @@ describe.each(BACKENDS)('bad input on the %s backend', (name) => {
         expect(Array.from(s.read(p, 8))).toEqual(new Array(8).fill(3));
       });
     });
+  });
+});
+
+describe('error codes below the model API', () => {
+  it('backend, typed-API and kernel errors carry a code and are NormcoreErrors', async () => {
+    const be = await createBackend('js');
+    const caught = async (f: () => unknown) => { try { await f(); } catch (e) { return e as Error & { code?: string }; } throw new Error('no error'); };
+    const cases: Array<[() => unknown, string]> = [
+      [() => createBackend('gpu' as 'wasm'), 'INVALID_ARGUMENT'],
+      [() => be.matmul(new Float32Array(2), new Float32Array(2), { m: 1, k: 2, n: 1, transA: 1 as unknown as boolean }), 'INVALID_ARGUMENT'],
+      [() => be.batchNormForward(new Float32Array(3), new Float32Array(3), new Float32Array(3), { rows: 1, cols: 3 }), 'OUT_OF_RANGE'],
+      [() => be.kernels.fill(-4, 1, 0), 'OUT_OF_RANGE'],
+      [() => be.heap.free(12345), 'OUT_OF_RANGE'],
+    ];
+    for (const [f, code] of cases) {
+      const e = await caught(f);
+      expect(e, e.message).toBeInstanceOf(NormcoreError);
+      expect(e.code, e.message).toBe(code);
+    }
   });
 });
 

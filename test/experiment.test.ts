@@ -162,6 +162,15 @@ describe('experimentMain bn-paper', () => {
     expect(c.out()).toBe('');
   });
 
+  it('a negative number after a value flag is its value, checked as normcore train checks it', async () => {
+    const c = capture();
+    expect(await experimentMain(['bn-paper', '--lr', '-1'], c.io)).toBe(2);
+    expect(c.err().trimEnd()).toMatch(/^normcore experiment bn-paper: --lr must be a positive number, got "-1"$/);
+    const d = capture();
+    expect(await experimentMain(['bn-paper', '--seed', '-1'], d.io)).toBe(2);
+    expect(d.err().trimEnd()).toMatch(/^normcore experiment bn-paper: --seed must be an integer in \[0, 4294967295\], got "-1"$/);
+  });
+
   it('--help prints the flags and exits 0; no experiment name prints help on stderr and exits 2', async () => {
     const c = capture();
     expect(await experimentMain(['bn-paper', '--help'], c.io)).toBe(0);

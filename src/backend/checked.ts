@@ -4,6 +4,7 @@
  * outside memory is a RangeError naming the kernel, the argument, what was
  * expected and what was given, never a silent out-of-bounds write.
  */
+import { typeError, rangeError } from '../errors.js';
 import type { KernelName, Kernels, MemoryLike } from './types.js';
 
 type Sizes = Record<string, number>;
@@ -142,35 +143,35 @@ export function checkedKernels(raw: Kernels, memory: MemoryLike): Kernels {
 
 function check(name: string, spec: Spec, argv: number[], bytes: number, words: (ptr: number, n: number) => Int32Array): void {
   if (argv.length !== spec.args.length) {
-    throw new TypeError(`${name}: expected ${spec.args.length} arguments (${spec.args.join(', ')}), got ${argv.length}`);
+    throw typeError(`${name}: expected ${spec.args.length} arguments (${spec.args.join(', ')}), got ${argv.length}`);
   }
   const s: Sizes = {};
   spec.args.forEach((a, i) => { s[a] = argv[i]!; });
   for (const [a, min] of Object.entries(spec.sizes)) {
     const v = s[a]!;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      throw new RangeError(`${name}: ${a} must be an integer ≥ ${min}, got ${describe(v)}`);
+      throw rangeError(`${name}: ${a} must be an integer ≥ ${min}, got ${describe(v)}`);
     }
   }
   for (const a of spec.flags ?? []) {
-    if (s[a] !== 0 && s[a] !== 1) throw new RangeError(`${name}: ${a} must be 0 or 1, got ${describe(s[a])}`);
+    if (s[a] !== 0 && s[a] !== 1) throw rangeError(`${name}: ${a} must be 0 or 1, got ${describe(s[a])}`);
   }
   for (const a of spec.scalars ?? []) {
-    if (typeof s[a] !== 'number' || !Number.isFinite(s[a])) throw new RangeError(`${name}: ${a} must be a finite number, got ${describe(s[a])}`);
+    if (typeof s[a] !== 'number' || !Number.isFinite(s[a])) throw rangeError(`${name}: ${a} must be a finite number, got ${describe(s[a])}`);
   }
   for (const [a, len] of Object.entries(spec.buffers)) {
     const need = len(s);
     if (need === 0) continue;
     const p = s[a]!;
     if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p % 4 !== 0) {
-      throw new RangeError(`${name}: ${a} must be a 4-byte aligned pointer, got ${describe(p)}`);
+      throw rangeError(`${name}: ${a} must be a 4-byte aligned pointer, got ${describe(p)}`);
     }
     if (p + need * 4 > bytes) {
-      throw new RangeError(`${name}: ${a} must point to ${need} values inside memory (${bytes} bytes), got pointer ${p} whose end is ${p + need * 4}`);
+      throw rangeError(`${name}: ${a} must point to ${need} values inside memory (${bytes} bytes), got pointer ${p} whose end is ${p + need * 4}`);
     }
   }
   const msg = spec.rule?.(s, words, bytes);
-  if (msg) throw new RangeError(`${name}: ${msg}`);
+  if (msg) throw rangeError(`${name}: ${msg}`);
 }
 
 function describe(v: unknown): string {

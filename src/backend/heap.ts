@@ -1,3 +1,4 @@
+import { rangeError } from '../errors.js';
 import type { MemoryLike, Ptr } from './types.js';
 
 const PAGE = 65536;
@@ -27,7 +28,7 @@ export class Heap {
   /** Reserves `bytes` bytes (at least 1) and returns their byte offset. Contents are unspecified. */
   alloc(bytes: number): Ptr {
     if (!Number.isInteger(bytes) || bytes < 0) {
-      throw new RangeError(`alloc: bytes must be a non-negative integer, got ${String(bytes)}`);
+      throw rangeError(`alloc: bytes must be a non-negative integer, got ${String(bytes)}`);
     }
     const size = alignUp(Math.max(bytes, 1));
     for (let i = 0; i < this.freeList.length; i++) {
@@ -55,7 +56,7 @@ export class Heap {
   /** Returns a block to the heap. Freeing an unknown pointer throws. */
   free(ptr: Ptr): void {
     const size = this.used.get(ptr);
-    if (size === undefined) throw new RangeError(`free: ${ptr} is not an allocated block`);
+    if (size === undefined) throw rangeError(`free: ${ptr} is not an allocated block`);
     this.used.delete(ptr);
     if (ptr + size === this.top) {
       this.top = ptr;
@@ -78,6 +79,48 @@ export class Heap {
     if (prev && prev[0] + prev[1] === cur[0]) { prev[1] += cur[1]; this.freeList.splice(i, 1); }
   }
 
+  /**
+   * Resizes a block to `bytes`, keeping its first `keep` bytes. Grows in
+   * place when the block ends at the top of the heap or a large enough free
+   * block follows it, so a model's arena can grow without holding two copies;
+   * otherwise allocates, copies `keep` bytes and frees the old block.
+   * On failure (out of memory) the old block is left as it was.
+   */
+  realloc(ptr: Ptr, bytes: number, keep: number): Ptr {
+    const size = this.used.get(ptr);
+    if (size === undefined) throw rangeError(`realloc: ${ptr} is not an allocated block`);
+    if (!Number.isInteger(bytes) || bytes < 0) throw rangeError(`realloc: bytes must be a non-negative integer, got ${String(bytes)}`);
+    const want = alignUp(Math.max(bytes, 1));
+    if (want <= size) {
+      if (want < size) {
+        this.used.set(ptr, want);
+        this.used.set(ptr + want, size - want);
+        this.free(ptr + want);
+      }
+      return ptr;
+    }
+    if (ptr + size === this.top) {
+      this.ensure(ptr + want);
+      this.top = ptr + want;
+      this.used.set(ptr, want);
+      return ptr;
+    }
+    const i = this.freeList.findIndex((b) => b[0] === ptr + size);
+    const next = this.freeList[i];
+    if (next && size + next[1] >= want) {
+      const take = want - size;
+      if (next[1] === take) this.freeList.splice(i, 1);
+      else { next[0] += take; next[1] -= take; }
+      this.used.set(ptr, want);
+      return ptr;
+    }
+    const moved = this.alloc(want);
+    const n = Math.min(keep, size);
+    new Uint8Array(this.memory.buffer).copyWithin(moved, ptr, ptr + n);
+    this.free(ptr);
+    return moved;
+  }
+
   /** Makes sure memory spans at least `end` bytes. */
   private ensure(end: number): void {
     const have = this.memory.buffer.byteLength;
@@ -86,7 +129,7 @@ export class Heap {
     try {
       this.memory.grow(pages);
     } catch (e) {
-      throw new RangeError(`out of memory: could not grow linear memory by ${pages} pages to ${end} bytes (${(e as Error).message})`);
+      throw rangeError(`out of memory: could not grow linear memory by ${pages} pages to ${end} bytes (${(e as Error).message})`);
     }
   }
 

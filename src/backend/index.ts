@@ -1,7 +1,7 @@
 /**
  * createBackend('wasm' | 'js'): one interface, two implementations.
  */
-import { describe, expectOptions } from '../errors.js';
+import { describe, expectOptions, typeError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
 import { JsKernels, JsMemory } from './js-kernels.js';
@@ -12,8 +12,14 @@ import { loadWasm, loadWasmSync, supportsRelaxedSimd, type WasmFlavor, type Wasm
 export interface Backend extends TypedApi {
   /** 'wasm' or 'js'. */
   readonly name: BackendName;
-  /** Pointer-level kernels (checked), over `heap`. */
+  /** Pointer-level kernels over `heap`, each call's arguments checked (sizes, pointers in memory, labels, indices). */
   readonly kernels: Kernels;
+  /**
+   * The same kernels without the checks, for a caller that planned its own
+   * pointers (the model's training loop, whose arena and data are validated
+   * once). A bad argument here corrupts memory or traps instead of throwing.
+   */
+  readonly unchecked: Kernels;
   /** The linear memory the kernels run on, and its allocator. */
   readonly heap: Heap;
   /** Which kernels run: 'js', or the wasm build ('release', 'relaxed' or 'debug'). */
@@ -31,31 +37,32 @@ export interface BackendOptions {
   simd?: 'auto' | 'baseline' | 'relaxed';
 }
 
-function fromParts(name: BackendName, build: Backend['build'], kernels: Kernels, heap: Heap): Backend {
-  return { name, build, kernels, heap, ...typedApi(kernels, heap) };
+function fromParts(name: BackendName, build: Backend['build'], kernels: Kernels, unchecked: Kernels, heap: Heap): Backend {
+  return { name, build, kernels, unchecked, heap, ...typedApi(kernels, heap) };
 }
 
 function jsBackend(): Backend {
   const memory = new JsMemory();
   const heap = new Heap(memory, 16); // keep pointer 0 unused, as in wasm
-  return fromParts('js', 'js', checkedKernels(new JsKernels(memory), memory), heap);
+  const raw = new JsKernels(memory);
+  return fromParts('js', 'js', checkedKernels(raw, memory), raw, heap);
 }
 
 function checkName(where: string, name: unknown): BackendName {
   if (name !== 'wasm' && name !== 'js') {
-    throw new TypeError(`${where}: name must be 'wasm' or 'js', got ${describe(name)}`);
+    throw typeError(`${where}: name must be 'wasm' or 'js', got ${describe(name)}`);
   }
   return name;
 }
 
 function wasmBackend(parts: WasmParts, flavor: WasmFlavor): Backend {
-  return fromParts('wasm', flavor, parts.kernels, parts.heap);
+  return fromParts('wasm', flavor, parts.kernels, parts.unchecked, parts.heap);
 }
 
 function checkSimd(where: string, simd: unknown): 'auto' | 'baseline' | 'relaxed' {
   if (simd === undefined) return 'auto';
   if (simd !== 'auto' && simd !== 'baseline' && simd !== 'relaxed') {
-    throw new TypeError(`${where}: options.simd must be 'auto', 'baseline' or 'relaxed', got ${describe(simd)}`);
+    throw typeError(`${where}: options.simd must be 'auto', 'baseline' or 'relaxed', got ${describe(simd)}`);
   }
   return simd;
 }

@@ -2,7 +2,7 @@
  * The typed-array API, written once over any backend's kernels and heap:
  * validate, copy in, run one kernel, copy out, free.
  */
-import { expectF32, expectInt, expectNumber, expectOptions } from '../errors.js';
+import { expectF32, expectInt, expectNumber, expectOptions, typeError, rangeError } from '../errors.js';
 import type { Heap } from './heap.js';
 import type {
   BatchNormBackwardOptions, BatchNormBackwardResult, BatchNormForwardOptions, BatchNormForwardResult,
@@ -33,8 +33,8 @@ export function typedApi(kernels: Kernels, heap: Heap): TypedApi {
       const k = expectInt('matmul', 'options.k', o.k);
       const n = expectInt('matmul', 'options.n', o.n);
       const transA = o.transA ?? false, transB = o.transB ?? false;
-      if (typeof transA !== 'boolean') throw new TypeError(`matmul: options.transA must be a boolean, got ${typeof transA}`);
-      if (typeof transB !== 'boolean') throw new TypeError(`matmul: options.transB must be a boolean, got ${typeof transB}`);
+      if (typeof transA !== 'boolean') throw typeError(`matmul: options.transA must be a boolean, got ${typeof transA}`);
+      if (typeof transB !== 'boolean') throw typeError(`matmul: options.transB must be a boolean, got ${typeof transB}`);
       expectF32('matmul', 'a', a, m * k, transA ? `k·m = ${k}·${m}, stored k×m` : `m·k = ${m}·${k}`);
       expectF32('matmul', 'b', b, k * n, transB ? `n·k = ${n}·${k}, stored n×k` : `k·n = ${k}·${n}`);
       return scoped((alloc) => {
@@ -50,7 +50,7 @@ export function typedApi(kernels: Kernels, heap: Heap): TypedApi {
       const rows = expectInt(where, 'options.rows', o.rows);
       const cols = expectInt(where, 'options.cols', o.cols);
       if (rows < 2) {
-        throw new RangeError(`${where}: options.rows must be ≥ 2 in training mode (the batch variance of one row is undefined), got ${rows}`);
+        throw rangeError(`${where}: options.rows must be ≥ 2 in training mode (the batch variance of one row is undefined), got ${rows}`);
       }
       const eps = expectNumber(where, 'options.eps', o.eps ?? 1e-5, 0, Infinity, true);
       expectF32(where, 'x', x, rows * cols, `rows·cols = ${rows}·${cols}`);

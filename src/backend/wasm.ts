@@ -17,6 +17,8 @@ interface WasmExports extends Kernels {
 
 export interface WasmParts {
   kernels: Kernels;
+  /** The module's exports themselves: no argument checks. */
+  unchecked: Kernels;
   heap: Heap;
   memory: WebAssembly.Memory;
 }
@@ -88,5 +90,5 @@ function assemble(ex: WasmExports): WasmParts {
   const scratchBytes = ex.scratchBytesNeeded();
   ex.setScratch(heap.alloc(scratchBytes), scratchBytes);
   const kernels = checkedKernels(ex, memory);
-  return { kernels, heap, memory };
+  return { kernels, unchecked: ex, heap, memory };
 }

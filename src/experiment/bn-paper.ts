@@ -29,7 +29,7 @@
  * Node command, which loads them with loadMnist).
  */
 import { createBackend, type Backend } from '../backend/index.js';
-import { describe, expectInt, expectNumber, expectOptions } from '../errors.js';
+import { describe, expectInt, expectNumber, expectOptions, typeError, rangeError } from '../errors.js';
 import { BatchNorm, mlp, type Layer } from '../model/layers.js';
 import { DivergenceError, Sequential, type Labels } from '../model/sequential.js';
 
@@ -172,11 +172,11 @@ export function percentileOfSorted(sorted: ArrayLike<number>, p: number): number
 }
 
 function labelsOf(where: string, name: string, y: Labels, rows: number, classes: number): Int32Array {
-  if (y.length !== rows) throw new RangeError(`${where}: data.${name} must have one label per row (${rows}), got length ${y.length}`);
+  if (y.length !== rows) throw rangeError(`${where}: data.${name} must have one label per row (${rows}), got length ${y.length}`);
   const out = new Int32Array(rows);
   for (let i = 0; i < rows; i++) {
     const v = y[i]!;
-    if (!Number.isInteger(v) || v < 0 || v >= classes) throw new RangeError(`${where}: data.${name}[${i}] must be a class index in [0, ${classes - 1}], got ${v}`);
+    if (!Number.isInteger(v) || v < 0 || v >= classes) throw rangeError(`${where}: data.${name}[${i}] must be a class index in [0, ${classes - 1}], got ${v}`);
     out[i] = v;
   }
   return out;
@@ -191,9 +191,9 @@ export async function runBnPaper(options: BnPaperOptions): Promise<BnPaperResult
   const where = 'runBnPaper';
   const o = expectOptions(where, 'options', options, ['data', 'steps', 'lr', 'batchSize', 'seed', 'every', 'hidden', 'initStd', 'unit', 'bnMomentum', 'backend', 'onProgress']);
   const d = o.data;
-  if (!d || typeof d !== 'object') throw new TypeError(`${where}: options.data must be { trainImages, trainLabels, testImages, testLabels }, got ${describe(d)}`);
+  if (!d || typeof d !== 'object') throw typeError(`${where}: options.data must be { trainImages, trainLabels, testImages, testLabels }, got ${describe(d)}`);
   for (const name of ['trainImages', 'testImages'] as const) {
-    if (!(d[name] instanceof Float32Array) || d[name].length === 0) throw new TypeError(`${where}: options.data.${name} must be a non-empty Float32Array, got ${describe(d[name])}`);
+    if (!(d[name] instanceof Float32Array) || d[name].length === 0) throw typeError(`${where}: options.data.${name} must be a non-empty Float32Array, got ${describe(d[name])}`);
   }
   const steps = expectInt(where, 'options.steps', o.steps ?? BN_PAPER_DEFAULTS.steps);
   const lr = expectNumber(where, 'options.lr', o.lr ?? BN_PAPER_DEFAULTS.lr, 0, Infinity, true);
@@ -201,30 +201,30 @@ export async function runBnPaper(options: BnPaperOptions): Promise<BnPaperResult
   const seed = expectInt(where, 'options.seed', o.seed ?? BN_PAPER_DEFAULTS.seed, 0);
   const every = expectInt(where, 'options.every', o.every ?? Math.max(1, Math.round(steps / BN_PAPER_DEFAULTS.checkpoints)));
   const hidden = o.hidden ?? [...BN_PAPER_DEFAULTS.hidden];
-  if (!Array.isArray(hidden) || hidden.length === 0) throw new TypeError(`${where}: options.hidden must be a non-empty array of widths, got ${describe(hidden)}`);
+  if (!Array.isArray(hidden) || hidden.length === 0) throw typeError(`${where}: options.hidden must be a non-empty array of widths, got ${describe(hidden)}`);
   hidden.forEach((h, i) => expectInt(where, `options.hidden[${i}]`, h));
   const initStd = expectNumber(where, 'options.initStd', o.initStd ?? BN_PAPER_DEFAULTS.initStd, 0, Infinity, true);
   const last = hidden[hidden.length - 1]!;
   const unit = expectInt(where, 'options.unit', o.unit ?? BN_PAPER_DEFAULTS.unit, 0);
-  if (unit >= last) throw new RangeError(`${where}: options.unit must be < ${last} (the width of the last hidden layer), got ${unit}`);
+  if (unit >= last) throw rangeError(`${where}: options.unit must be < ${last} (the width of the last hidden layer), got ${unit}`);
   const bnMomentum = expectNumber(where, 'options.bnMomentum', o.bnMomentum ?? BN_PAPER_DEFAULTS.bnMomentum, 0, 1, true);
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`${where}: options.onProgress must be a function, got ${describe(o.onProgress)}`);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError(`${where}: options.onProgress must be a function, got ${describe(o.onProgress)}`);
 
   // The input width follows from the training rows, the classes from the largest label.
   const trainLabels0 = d.trainLabels, testLabels0 = d.testLabels;
   const trainRows = trainLabels0?.length ?? 0, testRows = testLabels0?.length ?? 0;
   if (trainRows === 0 || d.trainImages.length % trainRows !== 0) {
-    throw new RangeError(`${where}: options.data.trainImages (length ${d.trainImages.length}) must hold one row per label (${trainRows} labels)`);
+    throw rangeError(`${where}: options.data.trainImages (length ${d.trainImages.length}) must hold one row per label (${trainRows} labels)`);
   }
   const features = d.trainImages.length / trainRows;
   if (testRows === 0 || d.testImages.length !== testRows * features) {
-    throw new RangeError(`${where}: options.data.testImages must be ${testRows} rows × ${features} features = ${testRows * features} values, got length ${d.testImages.length}`);
+    throw rangeError(`${where}: options.data.testImages must be ${testRows} rows × ${features} features = ${testRows * features} values, got length ${d.testImages.length}`);
   }
   let classes = 2;
   for (const y of [trainLabels0, testLabels0]) for (let i = 0; i < y.length; i++) if (Number.isInteger(y[i])) classes = Math.max(classes, y[i]! + 1);
   const trainLabels = labelsOf(where, 'trainLabels', trainLabels0, trainRows, classes);
   const testLabels = labelsOf(where, 'testLabels', testLabels0, testRows, classes);
-  if (batchSize > trainRows) throw new RangeError(`${where}: options.batchSize must be ≤ the training rows (${trainRows}), got ${batchSize}`);
+  if (batchSize > trainRows) throw rangeError(`${where}: options.batchSize must be ≤ the training rows (${trainRows}), got ${batchSize}`);
   const backendOpt = o.backend ?? 'wasm';
   const backend = typeof backendOpt === 'string' ? await createBackend(backendOpt) : backendOpt;
 

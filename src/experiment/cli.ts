@@ -8,7 +8,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { dispatch, flagLines, parseFlags, type Flags } from '../node/flags.js';
 import { loadMnist } from '../node/mnist.js';
 import { writeFileAtomic } from '../node/model-file.js';
 import { BN_PAPER_DEFAULTS, medianDrift, runBnPaper, type BnPaperProgress } from './bn-paper.js';
@@ -28,16 +28,7 @@ const processIO: ExperimentIO = {
 /** The digits the experiment uses (the split of `normcore train`'s defaults). */
 export const BN_PAPER_SPLIT = { train: 8000, test: 2000 } as const;
 
-class UsageError extends Error {}
-
-interface Flag {
-  type: 'string' | 'boolean';
-  value?: string;
-  default?: string;
-  help: string;
-}
-
-const FLAGS: Record<string, Flag> = {
+const FLAGS: Flags = {
   steps: { type: 'string', value: '<n>', default: String(BN_PAPER_DEFAULTS.steps), help: 'training steps (mini-batches) per network; the paper ran 50000' },
   lr: { type: 'string', value: '<x>', default: String(BN_PAPER_DEFAULTS.lr), help: 'learning rate of plain SGD, the same for both networks' },
   'batch-size': { type: 'string', value: '<n>', default: String(BN_PAPER_DEFAULTS.batchSize), help: 'digits per step' },
@@ -47,14 +38,6 @@ const FLAGS: Record<string, Flag> = {
   help: { type: 'boolean', help: 'show this help' },
 };
 
-function flagLines(): string {
-  const rows = Object.entries(FLAGS).map(
-    ([name, f]) => [`  ${name === 'help' ? '-h, ' : ''}--${name}${f.value ? ` ${f.value}` : ''}`, f.help + (f.default !== undefined ? ` (default: ${f.default})` : '')] as const,
-  );
-  const width = Math.max(...rows.map(([l]) => l.length)) + 2;
-  return rows.map(([l, r]) => l.padEnd(width) + r).join('\n');
-}
-
 export const BN_PAPER_HELP = `normcore experiment bn-paper [flags]
   Reproduces Figure 1 of Ioffe & Szegedy (2015), "Batch Normalization": trains 784-100-100-100-10
   (sigmoid, softmax cross-entropy, plain SGD, weights ~ N(0, ${BN_PAPER_DEFAULTS.initStd}²)) twice on the MNIST digits of
@@ -62,7 +45,7 @@ export const BN_PAPER_HELP = `normcore experiment bn-paper [flags]
   Writes <out>/bn-paper.html (self-contained report), <out>/bn-paper-accuracy.svg,
   <out>/bn-paper-percentiles.svg and <out>/bn-paper.json (raw series); prints a summary.
 
-${flagLines()}
+${flagLines(FLAGS)}
 `;
 
 const HELP = `normcore experiment <name> [flags]
@@ -72,57 +55,17 @@ Experiments:
 
 ${BN_PAPER_HELP}`;
 
-function parse(args: string[]): Record<string, string | boolean | undefined> {
-  const options = Object.fromEntries(Object.entries(FLAGS).map(([name, f]) => [name, name === 'help' ? { type: f.type, short: 'h' } : { type: f.type }]));
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    const flag = /'(-[^' ]*)/.exec(err.message)?.[1];
-    const cmd = 'normcore experiment bn-paper';
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      throw new UsageError(`${cmd}: unknown flag ${flag ?? err.message}; expected one of ${Object.keys(FLAGS).map((n) => `--${n}`).join(', ')}`);
-    }
-    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      const f = FLAGS[flag?.replace(/^-+/, '') ?? ''];
-      throw new UsageError(f?.type === 'boolean' ? `${cmd}: ${flag} takes no value` : `${cmd}: ${flag} needs a value (${f?.value ?? 'a value'}), got none`);
-    }
-    if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-      const arg = /'([^']*)'/.exec(err.message)?.[1];
-      throw new UsageError(`${cmd}: unexpected argument ${JSON.stringify(arg ?? err.message)}; it takes flags only`);
-    }
-    throw new UsageError(`${cmd}: ${err.message.split('\n')[0]}`);
-  }
-}
-
-function bad(flag: string, expected: string, got: string): never {
-  throw new UsageError(`normcore experiment bn-paper: --${flag} must be ${expected}, got ${JSON.stringify(got)}`);
-}
-
-function intFlag(values: Record<string, unknown>, flag: string, min: number, max: number): number | undefined {
-  const raw = values[flag];
-  if (typeof raw !== 'string') return undefined;
-  const n = /^\+?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
-  if (!(n >= min && n <= max)) bad(flag, `an integer in [${min}, ${max}]`, raw);
-  return n;
-}
-
-/** The parsed flags of bn-paper (undefined: the default). Throws UsageError. Exported for tests. */
+/** The parsed flags of bn-paper (`every` undefined: runBnPaper's default). Throws UsageError. Exported for tests. */
 export function bnPaperConfig(args: string[]): 'help' | { steps: number; lr: number; batchSize: number; seed: number; every: number | undefined; out: string } {
-  const values = parse(args);
-  if (values.help) return 'help';
-  const steps = intFlag(values, 'steps', 1, 10_000_000) ?? BN_PAPER_DEFAULTS.steps;
-  let lr: number = BN_PAPER_DEFAULTS.lr;
-  if (typeof values.lr === 'string') {
-    const raw = values.lr;
-    lr = /^\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
-    if (!(lr > 0 && Number.isFinite(lr))) bad('lr', 'a positive number', raw);
-  }
-  const batchSize = intFlag(values, 'batch-size', 2, BN_PAPER_SPLIT.train) ?? BN_PAPER_DEFAULTS.batchSize;
-  const seed = intFlag(values, 'seed', 0, 0xffffffff) ?? BN_PAPER_DEFAULTS.seed;
-  const every = intFlag(values, 'every', 1, steps);
-  const out = typeof values.out === 'string' ? values.out : 'out';
-  if (out.trim() === '') bad('out', 'a folder path', out);
+  const f = parseFlags('normcore experiment bn-paper', args, FLAGS);
+  if (f.help) return 'help';
+  const steps = f.int('steps', 1, 10_000_000);
+  const lr = f.positiveNumber('lr');
+  const batchSize = f.int('batch-size', 2, BN_PAPER_SPLIT.train);
+  const seed = f.int('seed', 0, 0xffffffff);
+  // Its default, steps/checkpoints, is left to runBnPaper.
+  const every = f.optional('every', (n) => f.int(n, 1, steps));
+  const out = f.path('out', 'a folder path');
   return { steps, lr, batchSize, seed, every, out };
 }
 
@@ -182,24 +125,11 @@ async function bnPaper(args: string[], io: ExperimentIO): Promise<number> {
 
 /** Runs `experiment <name> [flags]` given the arguments after `experiment`. Returns the exit code. */
 export async function experimentMain(argv: string[], io: ExperimentIO = processIO): Promise<number> {
-  const [name, ...rest] = argv;
-  try {
-    if (name === undefined) {
-      io.stderr(HELP);
-      return 2;
-    }
-    if (name === '--help' || name === '-h' || name === 'help') {
-      io.stdout(HELP);
-      return 0;
-    }
-    if (name === 'bn-paper') return await bnPaper(rest, io);
-    throw new UsageError(`normcore experiment: unknown experiment ${JSON.stringify(name)}; expected bn-paper or --help`);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr(e.message + '\n');
-      return 2;
-    }
-    io.stderr(`normcore experiment ${name}: ${(e as Error).message ?? String(e)}\n`);
-    return 1;
-  }
+  return dispatch('normcore experiment', argv, {
+    help: HELP,
+    commands: { 'bn-paper': (args) => bnPaper(args, io) },
+    unknown: (word) => `normcore experiment: unknown experiment ${JSON.stringify(word)}; expected bn-paper or --help`,
+    out: io.stdout,
+    err: io.stderr,
+  });
 }

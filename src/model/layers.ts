@@ -308,6 +308,11 @@ export class BatchNorm extends Layer {
     const { grads, saved } = this.b;
     const dgamma = this.affine ? grads.gamma! : saved.dgamma!;
     const dbeta = this.affine ? grads.beta! : saved.dbeta!;
+    if (!this.affine) {
+      // the kernel accumulates; without affine these are throw-away buffers, kept from growing
+      k.fill(dgamma, this.features, 0);
+      k.fill(dbeta, this.features, 0);
+    }
     k.batchnormBackward(dinp, dgamma, dbeta, dout, inp, this.gamma, saved.mean!, saved.invstd!, rows, this.features);
   }
 

@@ -3,7 +3,7 @@
  *
  * One arena per model, planned from a table of sizes (see `planArena`):
  *
- *   params | state | optimizer slots | snapshot | grads | per-layer outputs |
+ *   params | state | snapshot | optimizer slots | grads | per-layer outputs |
  *   per-layer saved buffers | two gradient ping-pong buffers | batch x | batch y
  *
  * params, grads and each optimizer slot share one layout, so the optimizer is
@@ -208,8 +208,9 @@ export class Sequential {
   private plan!: Plan;
   /** Per-layer output pointers, refreshed whenever the arena is (re)planned: the hot loop builds no names. */
   private outPtrs: Ptr[] = [];
-  /** BatchNorm counters saved with each of the two snapshots (see `snapshot`). */
-  private readonly snapshotCounts: [Float64Array, Float64Array];
+  /** BatchNorm counters saved with the snapshot, and before the current batch (see `snapshot`). */
+  private readonly snapshotCounts: Float64Array;
+  private readonly pendingCounts: Float64Array;
   private capacity = 0;
   private readonly nParams: number;
   private readonly nState: number;
@@ -249,9 +250,11 @@ export class Sequential {
     if (!this.backend || typeof this.backend !== 'object' || !('kernels' in this.backend)) {
       throw typeError(`Sequential: options.backend must be a Backend, 'wasm' or 'js', got ${describe(be)}`);
     }
-    this.k = this.backend.kernels;
+    // The model plans every pointer and validates its data once, so its kernel calls skip the per-call checks.
+    this.k = this.backend.unchecked;
     this.layers = resolveLayers([...layers]);
-    this.snapshotCounts = [new Float64Array(this.layers.length), new Float64Array(this.layers.length)];
+    this.snapshotCounts = new Float64Array(this.layers.length);
+    this.pendingCounts = new Float64Array(this.layers.length);
     this.nParams = sum(this.layers.flatMap((l) => l.paramSpecs().map((s) => s.size)));
     this.nState = sum(this.layers.flatMap((l) => l.stateSpecs().map((s) => s.size)));
     this.maxWidth = Math.max(this.layers[0]!.inFeatures, ...this.layers.map((l) => l.outFeatures));
@@ -279,6 +282,13 @@ export class Sequential {
 
   // ------------------------------------------------------------------ arena
 
+  /** Optimizer slots a plan holds. */
+  private slotsIn(plan: Plan): number {
+    let n = 0;
+    while (plan.offsets.has(`opt${n}`)) n++;
+    return n;
+  }
+
   private slots(): number {
     return this.optimizer ? OPT_SLOTS[this.optimizer.type] : 0;
   }
@@ -287,10 +297,14 @@ export class Sequential {
     const t: Array<[string, number]> = [
       ['params', this.nParams],
       ['state', this.nState],
+      // what a diverging fit returns to, and the state before the current batch (see runFit)
+      ['snapshot.params', this.nParams],
+      ['snapshot.state', this.nState],
+      ['pending.state', this.nState],
     ];
+    // Everything above and the optimizer slots persist across a re-plan: they come first, so
+    // growing the arena keeps them in place (Heap.realloc) and only the batch-sized part moves.
     for (let s = 0; s < slots; s++) t.push([`opt${s}`, this.nParams]);
-    // Two snapshots: the one a diverging batch returns to, and the one being taken (see runFit).
-    t.push(['snapshot0.params', this.nParams], ['snapshot0.state', this.nState], ['snapshot1.params', this.nParams], ['snapshot1.state', this.nState]);
     t.push(['grads', this.nParams]);
     this.layers.forEach((l, i) => {
       t.push([`out${i}`, capacity * l.outFeatures]);
@@ -310,28 +324,17 @@ export class Sequential {
         { argument: 'layers', expected: `at most ${MAX_ARENA_BYTES} bytes`, received: `${plan.bytes} bytes` },
       );
     }
-    const ptr = this.backend.heap.alloc(plan.bytes);
-    if (this.arena !== undefined) {
-      const old = this.arena, op = this.plan;
-      const copy = (name: string, n: number) => {
-        if (n > 0) this.k.copy(ptr + plan.offsets.get(name)!, old + op.offsets.get(name)!, n);
-      };
-      copy('params', this.nParams);
-      copy('state', this.nState);
-      // a replan between batches (e.g. predict in onBatchEnd) must keep the snapshot fit may return to
-      for (const snap of ['snapshot0', 'snapshot1']) {
-        copy(`${snap}.params`, this.nParams);
-        copy(`${snap}.state`, this.nState);
-      }
-      const oldSlots = [...op.offsets.keys()].filter((n) => n.startsWith('opt')).length;
-      for (let s = 0; s < slots; s++) {
-        if (s < oldSlots) copy(`opt${s}`, this.nParams);
-        else this.k.fill(ptr + plan.offsets.get(`opt${s}`)!, this.nParams, 0);
-      }
-      this.backend.heap.free(old);
+    let ptr: Ptr;
+    let oldSlots = 0;
+    if (this.arena === undefined) {
+      ptr = this.backend.heap.alloc(plan.bytes);
     } else {
-      for (let s = 0; s < slots; s++) this.k.fill(ptr + plan.offsets.get(`opt${s}`)!, this.nParams, 0);
+      oldSlots = this.slotsIn(this.plan);
+      const kept = Math.min(oldSlots, slots);
+      const keepBytes = plan.offsets.get(kept < slots ? `opt${kept}` : 'grads')!;
+      ptr = this.backend.heap.realloc(this.arena, plan.bytes, keepBytes);
     }
+    for (let s = oldSlots; s < slots; s++) this.k.fill(ptr + plan.offsets.get(`opt${s}`)!, this.nParams, 0);
     this.arena = ptr;
     this.plan = plan;
     this.capacity = capacity;
@@ -401,12 +404,13 @@ export class Sequential {
     }
     const opt = resolveOptimizer(o.optimizer ?? { type: 'adam' });
     const schedule = resolveSchedule(o.lrSchedule ?? { type: 'constant' });
+    // Re-plan first (it may fail for lack of memory), then change the model.
+    const slots = OPT_SLOTS[opt.type];
+    if (slots !== this.slotsIn(this.plan)) this.replan(this.capacity, slots);
     this.loss = loss;
     this.optimizer = opt;
     this.schedule = schedule;
-    this.step = 0;
-    this.replan(this.capacity, OPT_SLOTS[opt.type]);
-    for (let s = 0; s < OPT_SLOTS[opt.type]; s++) this.k.fill(this.at(`opt${s}`), this.nParams, 0);
+    this.resetOptimizerState();
     return this;
   }
 
@@ -439,7 +443,7 @@ export class Sequential {
     return this.k.softmaxCrossEntropy(this.at('gradA'), out, this.at('y'), rows, this.outFeatures);
   }
 
-  private learningRate(epoch: number, epochs: number, stepInFit: number, stepsInFit: number): number {
+  private learningRate(epoch: number, stepInFit: number, stepsInFit: number): number {
     const lr = this.optimizer!.lr;
     const s = this.schedule;
     if (s.type === 'cosine') {
@@ -447,7 +451,6 @@ export class Sequential {
       return min + (lr - min) * 0.5 * (1 + Math.cos((Math.PI * stepInFit) / Math.max(1, stepsInFit)));
     }
     if (s.type === 'step') return lr * Math.pow(s.factor, Math.floor(epoch / s.every));
-    void epochs;
     return lr;
   }
 
@@ -473,30 +476,46 @@ export class Sequential {
     }
   }
 
-  /** Copies params and state into snapshot `which` (save) or back from it. */
-  /** Saves (or restores) params, state and BatchNorm counters into (from) snapshot `which`. */
-  private snapshot(save: boolean, which: 0 | 1): void {
-    const params = this.at(which ? 'snapshot1.params' : 'snapshot0.params');
-    const state = this.at(which ? 'snapshot1.state' : 'snapshot0.state');
-    const counts = this.snapshotCounts[which];
-    if (this.nParams > 0) {
-      if (save) this.k.copy(params, this.at('params'), this.nParams);
-      else this.k.copy(this.at('params'), params, this.nParams);
+  /**
+   * The divergence snapshot: the model with which the last finite loss was
+   * computed. Per batch: 'begin' keeps the (small) state and BatchNorm
+   * counters the forward is about to change; once the loss is known to be
+   * finite, 'commit' saves the parameters (the forward does not change them)
+   * with that state; 'restore' puts the snapshot back. 'all' saves the current
+   * model directly (at the start of a fit).
+   */
+  private snapshot(what: 'all' | 'begin' | 'commit' | 'restore'): void {
+    const k = this.k, P = this.nParams, S = this.nState;
+    const params = this.at('params'), state = this.at('state');
+    const snapParams = this.at('snapshot.params'), snapState = this.at('snapshot.state'), pending = this.at('pending.state');
+    const counts = (into: Float64Array) => this.layers.forEach((l, i) => { if (l instanceof BatchNorm) into[i] = l.numBatchesTracked; });
+    switch (what) {
+      case 'all':
+        if (P > 0) k.copy(snapParams, params, P);
+        if (S > 0) k.copy(snapState, state, S);
+        counts(this.snapshotCounts);
+        break;
+      case 'begin':
+        if (S > 0) k.copy(pending, state, S);
+        counts(this.pendingCounts);
+        break;
+      case 'commit':
+        if (P > 0) k.copy(snapParams, params, P);
+        if (S > 0) k.copy(snapState, pending, S);
+        this.snapshotCounts.set(this.pendingCounts);
+        break;
+      case 'restore':
+        if (P > 0) k.copy(params, snapParams, P);
+        if (S > 0) k.copy(state, snapState, S);
+        this.layers.forEach((l, i) => { if (l instanceof BatchNorm) l.numBatchesTracked = this.snapshotCounts[i]!; });
+        break;
     }
-    if (this.nState > 0) {
-      if (save) this.k.copy(state, this.at('state'), this.nState);
-      else this.k.copy(this.at('state'), state, this.nState);
-    }
-    this.layers.forEach((l, i) => {
-      if (!(l instanceof BatchNorm)) return;
-      if (save) counts[i] = l.numBatchesTracked;
-      else l.numBatchesTracked = counts[i]!;
-    });
   }
 
   /** Zeroes the optimizer state and its step count, as compile does. */
   private resetOptimizerState(): void {
     this.step = 0;
+    if (this.nParams === 0) return;
     for (let s = 0; s < this.slots(); s++) this.k.fill(this.at(`opt${s}`), this.nParams, 0);
   }
 
@@ -646,16 +665,17 @@ export class Sequential {
   }): Promise<History> {
     const { N, epochs, batchSize, batches, val, options: o } = r;
     const signal = o.signal;
-    this.ensureCapacity(batchSize);
-    if (r.resume) this.restoreFrom(r.resume);
     const heap = this.backend.heap;
     const F = this.inFeatures;
     const yCols = r.targets instanceof Int32Array ? 1 : this.outFeatures;
-    const dx = heap.allocF32(N * F);
-    const dy = heap.allocF32(N * yCols);
-    const didx = heap.allocF32(N);
+    const blocks: Ptr[] = [];
     const history: History = { epoch: [], loss: [], accuracy: [], valLoss: [], valAccuracy: [], seconds: [] };
     try {
+      // Memory first (it may run out), then the model changes.
+      this.ensureCapacity(batchSize);
+      for (const floats of [N * F, N * yCols, N]) blocks.push(heap.allocF32(floats));
+      const [dx, dy, didx] = blocks as [Ptr, Ptr, Ptr];
+      if (r.resume) this.restoreFrom(r.resume);
       heap.write(dx, r.x);
       heap.write(dy, r.targets);
       const order = new Int32Array(N);
@@ -666,10 +686,8 @@ export class Sequential {
       if (r.shuffle) for (let e = 0; e < first; e++) rng.shuffle(order);
       const stepsInFit = epochs * batches;
       let lastYield = performance.now();
-      // Divergence: snapshot `good` holds the model as it was before the last
-      // batch whose loss was finite; each batch first saves into the other one.
-      let good: 0 | 1 = 0;
-      this.snapshot(true, good);
+      // Divergence: the snapshot holds the model with which the last finite loss was computed.
+      this.snapshot('all');
       for (let epoch = first; epoch < epochs && !signal?.aborted; epoch++) {
         if (r.shuffle) rng.shuffle(order);
         heap.write(didx, order);
@@ -680,22 +698,21 @@ export class Sequential {
           const idx = didx + b * batchSize * 4;
           this.k.gatherRows(this.at('x'), dx, idx, rows, F);
           this.k.gatherRows(this.at('y'), dy, idx, rows, yCols);
-          const pending: 0 | 1 = good === 0 ? 1 : 0;
-          this.snapshot(true, pending);
+          this.snapshot('begin');
           const out = this.forward(rows, true);
           if (this.loss === 'softmaxCrossEntropy') correct += this.k.countCorrect(out, this.at('y'), rows, this.outFeatures);
           const loss = this.lossAndGrad(out, rows);
           if (!Number.isFinite(loss)) {
-            this.snapshot(false, good);
+            this.snapshot('restore');
             this.resetOptimizerState();
             throw new DivergenceError(
               `fit: the training loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} of ${batches}; training stopped, the model keeps the weights with which the last finite loss was computed and its optimizer state is reset (lower the learning rate?)`,
               epoch, b,
             );
           }
-          good = pending;
+          this.snapshot('commit');
           this.backward(rows);
-          this.applyOptimizer(this.learningRate(epoch, epochs, epoch * batches + b, stepsInFit));
+          this.applyOptimizer(this.learningRate(epoch, epoch * batches + b, stepsInFit));
           lossSum += loss * rows;
           seen += rows;
           if (o.onBatchEnd) {
@@ -744,9 +761,7 @@ export class Sequential {
         lastYield = performance.now();
       }
     } finally {
-      heap.free(didx);
-      heap.free(dy);
-      heap.free(dx);
+      for (const b of blocks.reverse()) heap.free(b);
     }
     return history;
   }
@@ -776,7 +791,7 @@ export class Sequential {
     const N = this.checkX('predict', 'x', x, checkInputsOption('predict', o.checkInputs));
     const result = new Float32Array(N * K);
     this.inferChunks('predict', x, false, this.layers.length - 1, (rows, start, out) => {
-      if (this.loss !== 'mse') this.k.softmaxForward(out, out, rows, K);
+      if (this.loss === 'softmaxCrossEntropy') this.k.softmaxForward(out, out, rows, K);
       result.set(this.backend.heap.f32(out, rows * K), start * K);
     });
     return result;
@@ -805,19 +820,22 @@ export class Sequential {
   }
 
   /** Inference-mode outputs of the given layers (indices into `layers`), one Float32Array (rows × width) each. */
-  layerOutputs(x: Float32Array, indices: number[]): Float32Array[] {
+  layerOutputs(x: Float32Array, indices: number[], options?: { checkInputs?: boolean }): Float32Array[] {
     this.checkAlive('layerOutputs');
+    const o = expectOptions('layerOutputs', 'options', options, ['checkInputs']);
+    const checkFinite = o.checkInputs ?? true;
+    if (typeof checkFinite !== 'boolean') throw typeError(`layerOutputs: options.checkInputs must be a boolean, got ${describe(checkFinite)}`);
     if (!Array.isArray(indices) || indices.length === 0) throw typeError(`layerOutputs: indices must be a non-empty array, got ${describe(indices)}`);
     indices.forEach((i, j) => expectInt('layerOutputs', `indices[${j}]`, i, 0));
     const bad = indices.find((i) => i >= this.layers.length);
     if (bad !== undefined) throw rangeError(`layerOutputs: layer index must be < ${this.layers.length}, got ${bad}`);
-    const rowsTotal = this.checkX('layerOutputs', 'x', x, true);
+    const rowsTotal = this.checkX('layerOutputs', 'x', x, checkFinite);
     const outs = indices.map((i) => new Float32Array(rowsTotal * this.layers[i]!.outFeatures));
     const upTo = Math.max(...indices);
     this.inferChunks('layerOutputs', x, false, upTo, (rows, start) => {
       indices.forEach((i, j) => {
         const w = this.layers[i]!.outFeatures;
-        outs[j]!.set(this.backend.heap.f32(this.at(`out${i}`), rows * w), start * w);
+        outs[j]!.set(this.backend.heap.f32(this.outPtrs[i]!, rows * w), start * w);
       });
     });
     return outs;
@@ -841,13 +859,12 @@ export class Sequential {
 
   /** Params and state, in file order (each layer's params, then its state). */
   private weights(): Float32Array {
+    const heap = this.backend.heap;
     const out = new Float32Array(this.nParams + this.nState);
-    let o = 0;
+    let o = 0, p = this.at('params'), st = this.at('state');
     for (const l of this.layers) {
-      const params = l.parameters();
-      for (const p of params) { out.set(p.value, o); o += p.value.length; }
-      const st = l.stateValues();
-      for (const s of l.stateSpecs()) { out.set(st[s.name]!, o); o += s.size; }
+      for (const spec of l.paramSpecs()) { out.set(heap.f32(p, spec.size), o); o += spec.size; p += spec.size * 4; }
+      for (const spec of l.stateSpecs()) { out.set(heap.f32(st, spec.size), o); o += spec.size; st += spec.size * 4; }
     }
     return out;
   }

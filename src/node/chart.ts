@@ -5,7 +5,7 @@
  */
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import { describe } from '../errors.js';
+import { describe, typeError, rangeError } from '../errors.js';
 
 export interface LineSeries {
   /** Legend label. */
@@ -33,14 +33,14 @@ type Row = { series: string; x: number; y: number | null };
 
 function layer(where: string, chart: LineChartOptions): Record<string, unknown> {
   if (chart === null || typeof chart !== 'object' || !Array.isArray(chart.series) || chart.series.length === 0) {
-    throw new TypeError(`${where}: series must be a non-empty array, got ${describe(chart?.series)}`);
+    throw typeError(`${where}: series must be a non-empty array, got ${describe(chart?.series)}`);
   }
   const rows: Row[] = [];
   const names: string[] = [];
   chart.series.forEach((s, k) => {
-    if (typeof s?.name !== 'string') throw new TypeError(`${where}: series[${k}].name must be a string, got ${describe(s?.name)}`);
+    if (typeof s?.name !== 'string') throw typeError(`${where}: series[${k}].name must be a string, got ${describe(s?.name)}`);
     if (s.x?.length !== s.y?.length) {
-      throw new RangeError(`${where}: series[${k}] ("${s.name}") needs x and y of the same length, got ${s.x?.length} and ${s.y?.length}`);
+      throw rangeError(`${where}: series[${k}] ("${s.name}") needs x and y of the same length, got ${s.x?.length} and ${s.y?.length}`);
     }
     names.push(s.name);
     for (let i = 0; i < s.x.length; i++) {
@@ -51,7 +51,7 @@ function layer(where: string, chart: LineChartOptions): Record<string, unknown> 
   if (chart.yDomain !== undefined) {
     const d = chart.yDomain;
     if (!Array.isArray(d) || d.length !== 2 || !d.every(Number.isFinite) || !(d[0] < d[1])) {
-      throw new RangeError(`${where}: yDomain must be [lo, hi] with lo < hi, got ${JSON.stringify(d)}`);
+      throw rangeError(`${where}: yDomain must be [lo, hi] with lo < hi, got ${JSON.stringify(d)}`);
     }
   }
   return {
@@ -93,7 +93,7 @@ export async function lineChartSvg(chart: LineChartOptions): Promise<string> {
 /** Several line charts stacked vertically in one SVG document, under an optional title. */
 export async function lineChartsSvg(charts: LineChartOptions[], options: { title?: string } = {}): Promise<string> {
   if (!Array.isArray(charts) || charts.length === 0) {
-    throw new TypeError(`lineChartsSvg: charts must be a non-empty array, got ${describe(charts)}`);
+    throw typeError(`lineChartsSvg: charts must be a non-empty array, got ${describe(charts)}`);
   }
   const panels = charts.map((c, k) => layer(`lineChartsSvg: charts[${k}]`, c));
   return renderVegaLiteSvg({ ...(options.title ? { title: options.title } : {}), vconcat: panels, resolve: { scale: { color: 'independent' } } });

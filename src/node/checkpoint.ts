@@ -18,7 +18,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { describe, expectInt, expectOptions, typeError } from '../errors.js';
 import { ModelFormatError, Sequential, type CheckpointInfo, type CheckpointOptions } from '../index.js';
-import { writeFileAtomic } from './model-file.js';
+import { readFileExplained, writeFileAtomic } from './model-file.js';
 
 export interface CheckpointFileOptions {
   /** Write after every this many epochs (default 1); the last epoch is always written. */
@@ -53,13 +53,7 @@ export function checkpointFile(path: string, options?: CheckpointFileOptions): R
  */
 export async function readCheckpoint(path: string): Promise<Uint8Array> {
   if (typeof path !== 'string' || path === '') throw typeError(`readCheckpoint: path must be a non-empty string, got ${describe(path)}`, { argument: 'path' });
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `readCheckpoint: there is no checkpoint at ${path}` : `readCheckpoint: cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
+  const bytes = await readFileExplained('readCheckpoint', path, 'checkpoint');
   try {
     Sequential.checkpointInfo(bytes);
   } catch (e) {

@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { expectInt, expectOptions } from '../errors.js';
+import { expectInt, expectOptions, rangeError } from '../errors.js';
 import { Random } from '../model/random.js';
 
 /** Pixels per digit (28 × 28). */
@@ -104,10 +104,10 @@ export function loadMnist(options?: MnistOptions): MnistData {
   const test = expectInt(where, 'options.test', o.test ?? 2000, 1);
   const seed = expectInt(where, 'options.seed', o.seed ?? 1, 0);
   if (seed > 0xffffffff) {
-    throw new RangeError(`${where}: options.seed must be an integer in [0, 4294967295], got ${seed}`);
+    throw rangeError(`${where}: options.seed must be an integer in [0, 4294967295], got ${seed}`);
   }
   if (train + test > MNIST_AVAILABLE) {
-    throw new RangeError(
+    throw rangeError(
       `${where}: options.train + options.test must be ≤ ${MNIST_AVAILABLE} (the digits available), got ${train} + ${test} = ${train + test}`,
     );
   }

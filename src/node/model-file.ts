@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { describe, expectOptions } from '../errors.js';
+import { describe, expectOptions, typeError } from '../errors.js';
 import { createBackend, type Backend, type BackendName } from '../index.js';
 import { Sequential } from './sequential.js';
 
@@ -45,12 +45,26 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
 /** Saves `model.save()` to `path` (the folder must exist). */
 export async function saveModel(model: Pick<Sequential, 'save'>, path: string): Promise<void> {
   if (typeof path !== 'string' || path === '') {
-    throw new TypeError(`saveModel: path must be a non-empty string, got ${describe(path)}`);
+    throw typeError(`saveModel: path must be a non-empty string, got ${describe(path)}`);
   }
   if (model === null || typeof model !== 'object' || typeof model.save !== 'function') {
-    throw new TypeError(`saveModel: model must be a Sequential, got ${describe(model)}`);
+    throw typeError(`saveModel: model must be a Sequential, got ${describe(model)}`);
   }
   await writeFileAtomic(path, model.save());
+}
+
+/**
+ * The bytes of the file at `path`, or an Error that says what went wrong,
+ * prefixed by `where`: "<where>: there is no <what> at <path>" for a missing
+ * file, "<where>: cannot read <path>: <reason>" otherwise (the cause attached).
+ */
+export async function readFileExplained(where: string, path: string, what = 'file'): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `${where}: there is no ${what} at ${path}` : `${where}: cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 export interface LoadModelOptions {
@@ -61,17 +75,11 @@ export interface LoadModelOptions {
 /** Reads a file written by `saveModel` and rebuilds the model on `backend`. */
 export async function loadModel(path: string, options?: LoadModelOptions): Promise<Sequential> {
   if (typeof path !== 'string' || path === '') {
-    throw new TypeError(`loadModel: path must be a non-empty string, got ${describe(path)}`);
+    throw typeError(`loadModel: path must be a non-empty string, got ${describe(path)}`);
   }
   const o = expectOptions('loadModel', 'options', options, ['backend']);
   const backend = typeof o.backend === 'object' && o.backend !== null ? o.backend : await createBackend(o.backend ?? 'wasm');
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `loadModel: there is no file at ${path}` : `loadModel: cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
+  const bytes = await readFileExplained('loadModel', path);
   try {
     return await Sequential.load(bytes, { backend });
   } catch (e) {
