@@ -12,7 +12,9 @@ import { at } from './memory';
  *   g = grad + wd·p;  p −= lr·g                           (momentum = 0; velocity untouched)
  * params, grads, velocity: [n].
  */
-export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, lr: f32, momentum: f32, weightDecay: f32): void {
+export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, lr64: f64, momentum64: f64, weightDecay64: f64): void {
+  // scalars arrive as f64 (like the other optimizers) and are rounded once
+  const lr = <f32>lr64, momentum = <f32>momentum64, weightDecay = <f32>weightDecay64;
   const vlr = f32x4.splat(lr), vmu = f32x4.splat(momentum), vwd = f32x4.splat(weightDecay);
   const nv = n & ~3;
   let i = 0;
