@@ -3,8 +3,10 @@
  * argument order, over the same kind of linear memory (byte pointers).
  * Written plainly, loop for loop after the formulas, it is the reference the
  * tests compare the WebAssembly kernels with and the baseline benchmarks
- * measure them against. Numerics follow the wasm kernels (shifted two-pass
- * variance, max-subtracted softmax), not a faster but different method.
+ * measure them against. Numerics use the same methods as the wasm kernels
+ * (variance of x − x[0] in two passes, max-subtracted softmax); the wasm batch
+ * norm also merges row blocks of large inputs with Chan's update, so the two
+ * agree to f32 rounding, not bit for bit.
  */
 import type { Kernels, MemoryLike, Ptr } from './types.js';
 

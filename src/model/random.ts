@@ -1,7 +1,8 @@
 /**
  * Seeded randomness: a 32-bit generator (mulberry32), normal draws and
  * Fisher–Yates shuffles. The same seed gives the same weights and batch
- * order on every platform.
+ * order on every run with the same JavaScript engine (normal draws use
+ * Math.log/sin/cos, whose last bits the language leaves to the engine).
  */
 export class Random {
   private state: number;
