@@ -8,7 +8,7 @@ export type {
   MatmulOptions, BatchNormForwardOptions, BatchNormForwardResult, BatchNormBackwardOptions, BatchNormBackwardResult,
 } from './backend/types.js';
 export { Heap } from './backend/heap.js';
-export { Sequential, DivergenceError, planArena } from './model/sequential.js';
+export { Sequential, DivergenceError } from './model/sequential.js';
 export type {
   SequentialOptions, CompileOptions, OptimizerConfig, OptimizerType, LossName, LrSchedule, FitOptions, EpochLogs, BatchLogs, History, Labels,
   CheckpointOptions, CheckpointInfo,

@@ -131,16 +131,7 @@ export interface CheckpointInfo {
 }
 
 /** The fit a checkpoint belongs to; `data` fingerprints x and y (CRC-32 of each). */
-interface FitRecord {
-  epochs: number;
-  batchSize: number;
-  shuffle: boolean;
-  seed: number;
-  dropLast: boolean;
-  rows: number;
-  features: number;
-  data: string;
-}
+type FitRecord = Omit<CheckpointInfo, 'epochsDone' | 'step'> & { data: string };
 
 export interface History {
   epoch: number[];
