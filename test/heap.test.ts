@@ -124,3 +124,31 @@ describe('heap: each backend has its own memory', () => {
     expect(Array.from(other.heap.readF32(q, 8))).toEqual(new Array(8).fill(2));
   });
 });
+
+describe.each(BACKENDS)('heap.realloc on the %s backend', (name) => {
+  it('grows in place at the top or into a free neighbour, shrinks in place, and otherwise moves keeping the first bytes', async () => {
+    const be = await createBackend(name);
+    const heap = be.heap;
+    const a = heap.alloc(64);
+    heap.f32(a, 16).set(Float32Array.from({ length: 16 }, (_, i) => i + 1));
+    // a is the top block: grows in place
+    expect(heap.realloc(a, 4096, 64)).toBe(a);
+    expect(Array.from(heap.f32(a, 16))).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    // shrinking keeps the place and returns the tail
+    const inUse = heap.bytesInUse;
+    expect(heap.realloc(a, 128, 64)).toBe(a);
+    expect(heap.bytesInUse).toBe(inUse - (4096 - 128));
+    // a free neighbour is taken over
+    const b = heap.alloc(256);
+    const c = heap.alloc(16);
+    heap.free(b);
+    expect(heap.realloc(a, 128 + 256, 128)).toBe(a);
+    // no room after it: the block moves, its first `keep` bytes with it
+    const moved = heap.realloc(a, 8192, 64);
+    expect(moved).not.toBe(a);
+    expect(Array.from(heap.f32(moved, 16))).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    heap.free(c);
+    heap.free(moved);
+    expect(() => heap.realloc(12345, 16, 0)).toThrow(/^realloc: 12345 is not an allocated block$/);
+  });
+});

@@ -80,6 +80,23 @@ describe.each(['wasm', 'js'] as const)('Sequential on the %s backend', (name) =>
     }
   });
 
+  it('compile can switch optimizers (the arena grows or shrinks in place) and keeps the weights', async () => {
+    const { x, y } = blobs(96, 7);
+    const m = bnNet(be);
+    m.compile({ optimizer: { type: 'sgd', lr: 0.05 } });
+    await m.fit(x, y, { epochs: 2, batchSize: 16 });
+    const before = m.predict(x);
+    const mem = be.heap.memoryBytes;
+    for (const type of ['adam', 'momentum', 'sgd', 'rmsprop'] as const) {
+      m.compile({ optimizer: { type, lr: 0.01 } });
+      expect(m.predict(x), type).toEqual(before);
+    }
+    expect(be.heap.memoryBytes).toBe(mem);
+    m.compile({ optimizer: { type: 'adam', lr: 0.01 } });
+    const h = await m.fit(x, y, { epochs: 3, batchSize: 16 });
+    expect(h.loss[2]!).toBeLessThan(h.loss[0]!);
+  });
+
   it('gives bit-identical weights for two runs with the same seed', async () => {
     const { x, y } = blobs(130, 5);
     const run = async () => {
