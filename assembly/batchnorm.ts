@@ -327,6 +327,8 @@ export function batchnormForward(
 /**
  * Inference-mode forward with the running statistics:
  *   out = γ·(x − runMean)/sqrt(runVar + ε) + β
+ * computed as (x − runMean)·scale + β, not x·scale + shift: with a mean of
+ * 1e4 and a std of 0.1, x·scale would be ~1e5 and lose the output's digits.
  * out: [N×C]; inp: [N×C]; gamma, beta, runMean, runVar: [C]. May run in place.
  */
 export function batchnormInference(
@@ -334,27 +336,25 @@ export function batchnormInference(
   rows: i32, cols: i32, eps: f32,
 ): void {
   const scale = temp(0);
-  const shift = temp(1);
   for (let c0 = 0; c0 < cols; c0 += COL_CHUNK) {
     const cw = min(COL_CHUNK, cols - c0);
     const cv = cw & ~3;
     for (let j = 0; j < cw; j++) {
       const o = <usize>j << 2;
-      const sc = load<f32>(at(gamma, c0) + o) / Mathf.sqrt(load<f32>(at(runVar, c0) + o) + eps);
-      store<f32>(scale + o, sc);
-      store<f32>(shift + o, load<f32>(at(beta, c0) + o) - load<f32>(at(runMean, c0) + o) * sc);
+      store<f32>(scale + o, load<f32>(at(gamma, c0) + o) / Mathf.sqrt(load<f32>(at(runVar, c0) + o) + eps));
     }
+    const rm = at(runMean, c0), bt = at(beta, c0);
     for (let r = 0; r < rows; r++) {
       const xr = at(inp, r * cols + c0);
       const yr = at(out, r * cols + c0);
       let j = 0;
       for (; j < cv; j += 4) {
         const o = <usize>j << 2;
-        v128.store(yr + o, f32x4.add(f32x4.mul(v128.load(xr + o), v128.load(scale + o)), v128.load(shift + o)));
+        v128.store(yr + o, f32x4.add(f32x4.mul(f32x4.sub(v128.load(xr + o), v128.load(rm + o)), v128.load(scale + o)), v128.load(bt + o)));
       }
       for (; j < cw; j++) {
         const o = <usize>j << 2;
-        store<f32>(yr + o, load<f32>(xr + o) * load<f32>(scale + o) + load<f32>(shift + o));
+        store<f32>(yr + o, (load<f32>(xr + o) - load<f32>(rm + o)) * load<f32>(scale + o) + load<f32>(bt + o));
       }
     }
   }

@@ -321,6 +321,26 @@ describe.each(BACKENDS)('batch norm on the %s backend', (name) => {
     }
   });
 
+  it('kernel batchnormInference keeps its digits for a running mean of 1e4 and a std of 0.1', () => {
+    const rng = mulberry32(19);
+    const [rows, cols] = [64, 12];
+    const x = normal(rng, rows * cols, 1e4, 0.1);
+    const rm = new Float32Array(cols).fill(1e4), rv = new Float32Array(cols).fill(0.01);
+    const gamma = new Float32Array(cols).fill(1), beta = new Float32Array(cols);
+    const out = scoped(be, (s) => {
+      const po = s.out(rows * cols);
+      be.kernels.batchnormInference(po, s.f32(x), s.f32(gamma), s.f32(beta), s.f32(rm), s.f32(rv), rows, cols, EPS);
+      return s.read(po, rows * cols);
+    });
+    let worst = 0;
+    for (let i = 0; i < rows * cols; i++) {
+      const expected = (x[i]! - 1e4) / Math.sqrt(0.01 + EPS); // unit-scale outputs
+      worst = Math.max(worst, Math.abs(out[i]! - expected));
+    }
+    // x·scale + shift would put ~1e5 through f32 (ulp 0.0078); (x − rm)·scale keeps ~1e-6
+    expect(worst).toBeLessThan(1e-4);
+  });
+
   it('kernel batchnormBackward accumulates dγ, dβ, overwrites dx, and may run with dinp = dout', () => {
     const rng = mulberry32(10);
     const [rows, cols] = [7, 9];

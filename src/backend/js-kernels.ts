@@ -139,8 +139,8 @@ export class JsKernels implements Kernels {
     const X = inp >> 2, Y = out >> 2;
     for (let c = 0; c < cols; c++) {
       const scale = Math.fround(f[(gamma >> 2) + c]! / Math.fround(Math.sqrt(Math.fround(f[(runVar >> 2) + c]! + eps))));
-      const shift = Math.fround(f[(beta >> 2) + c]! - f[(runMean >> 2) + c]! * scale);
-      for (let r = 0; r < rows; r++) f[Y + r * cols + c] = f[X + r * cols + c]! * scale + shift;
+      const mu = f[(runMean >> 2) + c]!, b = f[(beta >> 2) + c]!;
+      for (let r = 0; r < rows; r++) f[Y + r * cols + c] = Math.fround(f[X + r * cols + c]! - mu) * scale + b;
     }
   }
 
