@@ -18,6 +18,28 @@
 
 import { at, scratchPtr, COLS_OFFSET, COL_CHUNK, ROW_BLOCK_FLOATS } from './memory';
 
+/** The output activation of the fused kernels: identity, or ReLU when `relu`. */
+// @ts-ignore: decorator
+@inline function act(y: v128, relu: bool): v128 {
+  return relu ? f32x4.max(y, f32x4.splat(0)) : y;
+}
+
+// @ts-ignore: decorator
+@inline function actf(y: f32, relu: bool): f32 {
+  return relu ? max(y, <f32>0) : y;
+}
+
+/** dout at g, masked by the fused ReLU (out at y > 0) when `relu`. */
+// @ts-ignore: decorator
+@inline function grad(g: usize, y: usize, relu: bool): v128 {
+  return relu ? v128.and(v128.load(g), f32x4.gt(v128.load(y), f32x4.splat(0))) : v128.load(g);
+}
+
+// @ts-ignore: decorator
+@inline function gradf(g: usize, y: usize, relu: bool): f32 {
+  return relu ? (load<f32>(y) > 0 ? load<f32>(g) : <f32>0) : load<f32>(g);
+}
+
 // @ts-ignore: decorator
 @inline function temp(slot: i32): usize {
   return scratchPtr + COLS_OFFSET + (<usize>(slot * COL_CHUNK) << 2);
@@ -214,10 +236,11 @@ function scaleCols(acc: usize, k: f32, cw: i32): void {
  * out: [N×C]; mean, variance, invstd: [C]; inp: [N×C]; gamma, beta: [C];
  * runMean, runVar: [C]. `out` must not alias `inp`.
  */
-export function batchnormForward(
+// @ts-ignore: decorator
+@inline function forwardImpl(
   out: usize, mean: usize, variance: usize, invstd: usize,
   inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
-  rows: i32, cols: i32, eps: f32, momentum: f32,
+  rows: i32, cols: i32, eps: f32, momentum: f32, relu: bool,
 ): void {
   const invN: f32 = <f32>1 / <f32>rows;
   const unbias: f32 = rows > 1 ? <f32>rows / <f32>(rows - 1) : <f32>1;
@@ -272,18 +295,18 @@ export function batchnormForward(
       for (; j < cv; j += 4) {
         const o = <usize>j << 2;
         const sv = v128.load(s + o), mv = v128.load(md + o), kv = v128.load(scale + o), bv = v128.load(bt + o);
-        v128.store(y0 + o, f32x4.add(f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x0 + o), sv), mv), kv), bv));
-        v128.store(y1 + o, f32x4.add(f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x1 + o), sv), mv), kv), bv));
-        v128.store(y2 + o, f32x4.add(f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x2 + o), sv), mv), kv), bv));
-        v128.store(y3 + o, f32x4.add(f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x3 + o), sv), mv), kv), bv));
+        v128.store(y0 + o, act(f32x4.add(f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x0 + o), sv), mv), kv), bv), relu));
+        v128.store(y1 + o, act(f32x4.add(f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x1 + o), sv), mv), kv), bv), relu));
+        v128.store(y2 + o, act(f32x4.add(f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x2 + o), sv), mv), kv), bv), relu));
+        v128.store(y3 + o, act(f32x4.add(f32x4.mul(f32x4.sub(f32x4.sub(v128.load(x3 + o), sv), mv), kv), bv), relu));
       }
       for (; j < cw; j++) {
         const o = <usize>j << 2;
         const sv = load<f32>(s + o), mv = load<f32>(md + o), kv = load<f32>(scale + o), bv = load<f32>(bt + o);
-        store<f32>(y0 + o, (load<f32>(x0 + o) - sv - mv) * kv + bv);
-        store<f32>(y1 + o, (load<f32>(x1 + o) - sv - mv) * kv + bv);
-        store<f32>(y2 + o, (load<f32>(x2 + o) - sv - mv) * kv + bv);
-        store<f32>(y3 + o, (load<f32>(x3 + o) - sv - mv) * kv + bv);
+        store<f32>(y0 + o, actf((load<f32>(x0 + o) - sv - mv) * kv + bv, relu));
+        store<f32>(y1 + o, actf((load<f32>(x1 + o) - sv - mv) * kv + bv, relu));
+        store<f32>(y2 + o, actf((load<f32>(x2 + o) - sv - mv) * kv + bv, relu));
+        store<f32>(y3 + o, actf((load<f32>(x3 + o) - sv - mv) * kv + bv, relu));
       }
     }
     for (let r = 0; r < head; r++) {
@@ -293,11 +316,11 @@ export function batchnormForward(
       for (; j < cv; j += 4) {
         const o = <usize>j << 2;
         const e = f32x4.sub(f32x4.sub(v128.load(x0 + o), v128.load(s + o)), v128.load(md + o));
-        v128.store(y0 + o, f32x4.add(f32x4.mul(e, v128.load(scale + o)), v128.load(bt + o)));
+        v128.store(y0 + o, act(f32x4.add(f32x4.mul(e, v128.load(scale + o)), v128.load(bt + o)), relu));
       }
       for (; j < cw; j++) {
         const o = <usize>j << 2;
-        store<f32>(y0 + o, (load<f32>(x0 + o) - load<f32>(s + o) - load<f32>(md + o)) * load<f32>(scale + o) + load<f32>(bt + o));
+        store<f32>(y0 + o, actf((load<f32>(x0 + o) - load<f32>(s + o) - load<f32>(md + o)) * load<f32>(scale + o) + load<f32>(bt + o), relu));
       }
     }
     // μ = x[0] + mean(d); running statistics
@@ -324,6 +347,27 @@ export function batchnormForward(
   }
 }
 
+export function batchnormForward(
+  out: usize, mean: usize, variance: usize, invstd: usize,
+  inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
+  rows: i32, cols: i32, eps: f32, momentum: f32,
+): void {
+  forwardImpl(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, false);
+}
+
+/**
+ * batchnormForward followed by ReLU, fused: out = max(0, γ·x̂ + β), written
+ * in the output pass, so the normalized values never go through memory.
+ * Same arguments; the backward is batchnormReluBackward.
+ */
+export function batchnormReluForward(
+  out: usize, mean: usize, variance: usize, invstd: usize,
+  inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
+  rows: i32, cols: i32, eps: f32, momentum: f32,
+): void {
+  forwardImpl(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, true);
+}
+
 /**
  * Inference-mode forward with the running statistics:
  *   out = γ·(x − runMean)/sqrt(runVar + ε) + β
@@ -331,9 +375,10 @@ export function batchnormForward(
  * 1e4 and a std of 0.1, x·scale would be ~1e5 and lose the output's digits.
  * out: [N×C]; inp: [N×C]; gamma, beta, runMean, runVar: [C]. May run in place.
  */
-export function batchnormInference(
+// @ts-ignore: decorator
+@inline function inferenceImpl(
   out: usize, inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
-  rows: i32, cols: i32, eps: f32,
+  rows: i32, cols: i32, eps: f32, relu: bool,
 ): void {
   const scale = temp(0);
   for (let c0 = 0; c0 < cols; c0 += COL_CHUNK) {
@@ -350,14 +395,29 @@ export function batchnormInference(
       let j = 0;
       for (; j < cv; j += 4) {
         const o = <usize>j << 2;
-        v128.store(yr + o, f32x4.add(f32x4.mul(f32x4.sub(v128.load(xr + o), v128.load(rm + o)), v128.load(scale + o)), v128.load(bt + o)));
+        v128.store(yr + o, act(f32x4.add(f32x4.mul(f32x4.sub(v128.load(xr + o), v128.load(rm + o)), v128.load(scale + o)), v128.load(bt + o)), relu));
       }
       for (; j < cw; j++) {
         const o = <usize>j << 2;
-        store<f32>(yr + o, (load<f32>(xr + o) - load<f32>(rm + o)) * load<f32>(scale + o) + load<f32>(bt + o));
+        store<f32>(yr + o, actf((load<f32>(xr + o) - load<f32>(rm + o)) * load<f32>(scale + o) + load<f32>(bt + o), relu));
       }
     }
   }
+}
+
+export function batchnormInference(
+  out: usize, inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
+  rows: i32, cols: i32, eps: f32,
+): void {
+  inferenceImpl(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, false);
+}
+
+/** batchnormInference followed by ReLU, fused: out = max(0, …). May run in place. */
+export function batchnormReluInference(
+  out: usize, inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
+  rows: i32, cols: i32, eps: f32,
+): void {
+  inferenceImpl(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, true);
 }
 
 /**
@@ -371,10 +431,11 @@ export function batchnormInference(
  * dinp: [N×C]; dgamma, dbeta: [C]; dout: [N×C]; inp: [N×C];
  * gamma, mean, invstd: [C]. dinp may alias dout.
  */
-export function batchnormBackward(
+// @ts-ignore: decorator
+@inline function backwardImpl(
   dinp: usize, dgamma: usize, dbeta: usize,
-  dout: usize, inp: usize, gamma: usize, mean: usize, invstd: usize,
-  rows: i32, cols: i32,
+  dout: usize, out: usize, inp: usize, gamma: usize, mean: usize, invstd: usize,
+  rows: i32, cols: i32, relu: bool,
 ): void {
   const sdy = temp(0); //  Σdy, then a·Σdy/N
   const sdx = temp(1); //  Σdy·(x − μ), then the (x − μ) coefficient
@@ -392,11 +453,12 @@ export function batchnormBackward(
     for (; r + 4 <= rows; r += 4) {
       const x0 = at(inp, r * cols + c0), x1 = x0 + rowBytes, x2 = x1 + rowBytes, x3 = x2 + rowBytes;
       const g0 = at(dout, r * cols + c0), g1 = g0 + rowBytes, g2 = g1 + rowBytes, g3 = g2 + rowBytes;
+      const y0 = at(out, r * cols + c0), y1 = y0 + rowBytes, y2 = y1 + rowBytes, y3 = y2 + rowBytes;
       let j = 0;
       for (; j < cv; j += 4) {
         const o = <usize>j << 2;
         const mv = v128.load(mu + o);
-        const d0 = v128.load(g0 + o), d1 = v128.load(g1 + o), d2 = v128.load(g2 + o), d3 = v128.load(g3 + o);
+        const d0 = grad(g0 + o, y0 + o, relu), d1 = grad(g1 + o, y1 + o, relu), d2 = grad(g2 + o, y2 + o, relu), d3 = grad(g3 + o, y3 + o, relu);
         const t01 = f32x4.add(f32x4.mul(d0, f32x4.sub(v128.load(x0 + o), mv)), f32x4.mul(d1, f32x4.sub(v128.load(x1 + o), mv)));
         const t23 = f32x4.add(f32x4.mul(d2, f32x4.sub(v128.load(x2 + o), mv)), f32x4.mul(d3, f32x4.sub(v128.load(x3 + o), mv)));
         v128.store(sdy + o, f32x4.add(v128.load(sdy + o), f32x4.add(f32x4.add(d0, d1), f32x4.add(d2, d3))));
@@ -405,7 +467,7 @@ export function batchnormBackward(
       for (; j < cw; j++) {
         const o = <usize>j << 2;
         const mv = load<f32>(mu + o);
-        const d0 = load<f32>(g0 + o), d1 = load<f32>(g1 + o), d2 = load<f32>(g2 + o), d3 = load<f32>(g3 + o);
+        const d0 = gradf(g0 + o, y0 + o, relu), d1 = gradf(g1 + o, y1 + o, relu), d2 = gradf(g2 + o, y2 + o, relu), d3 = gradf(g3 + o, y3 + o, relu);
         const t = (d0 * (load<f32>(x0 + o) - mv) + d1 * (load<f32>(x1 + o) - mv)) + (d2 * (load<f32>(x2 + o) - mv) + d3 * (load<f32>(x3 + o) - mv));
         store<f32>(sdy + o, load<f32>(sdy + o) + ((d0 + d1) + (d2 + d3)));
         store<f32>(sdx + o, load<f32>(sdx + o) + t);
@@ -414,16 +476,17 @@ export function batchnormBackward(
     for (; r < rows; r++) {
       const x0 = at(inp, r * cols + c0);
       const g0 = at(dout, r * cols + c0);
+      const y0 = at(out, r * cols + c0);
       let j = 0;
       for (; j < cv; j += 4) {
         const o = <usize>j << 2;
-        const d0 = v128.load(g0 + o);
+        const d0 = grad(g0 + o, y0 + o, relu);
         v128.store(sdy + o, f32x4.add(v128.load(sdy + o), d0));
         v128.store(sdx + o, f32x4.add(v128.load(sdx + o), f32x4.mul(d0, f32x4.sub(v128.load(x0 + o), v128.load(mu + o)))));
       }
       for (; j < cw; j++) {
         const o = <usize>j << 2;
-        const d0 = load<f32>(g0 + o);
+        const d0 = gradf(g0 + o, y0 + o, relu);
         store<f32>(sdy + o, load<f32>(sdy + o) + d0);
         store<f32>(sdx + o, load<f32>(sdx + o) + d0 * (load<f32>(x0 + o) - load<f32>(mu + o)));
       }
@@ -460,39 +523,63 @@ export function batchnormBackward(
     for (r = rows - 4; r >= head; r -= 4) {
       const x0 = at(inp, r * cols + c0), x1 = x0 + rowBytes, x2 = x1 + rowBytes, x3 = x2 + rowBytes;
       const g0 = at(dout, r * cols + c0), g1 = g0 + rowBytes, g2 = g1 + rowBytes, g3 = g2 + rowBytes;
+      const y0 = at(out, r * cols + c0), y1 = y0 + rowBytes, y2 = y1 + rowBytes, y3 = y2 + rowBytes;
       const e0 = at(dinp, r * cols + c0), e1 = e0 + rowBytes, e2 = e1 + rowBytes, e3 = e2 + rowBytes;
       let j = 0;
       for (; j < cv; j += 4) {
         const o = <usize>j << 2;
         const mv = v128.load(mu + o), av = v128.load(ka + o), bv = v128.load(sdy + o), kv = v128.load(sdx + o);
-        v128.store(e0 + o, f32x4.sub(f32x4.sub(f32x4.mul(av, v128.load(g0 + o)), bv), f32x4.mul(f32x4.sub(v128.load(x0 + o), mv), kv)));
-        v128.store(e1 + o, f32x4.sub(f32x4.sub(f32x4.mul(av, v128.load(g1 + o)), bv), f32x4.mul(f32x4.sub(v128.load(x1 + o), mv), kv)));
-        v128.store(e2 + o, f32x4.sub(f32x4.sub(f32x4.mul(av, v128.load(g2 + o)), bv), f32x4.mul(f32x4.sub(v128.load(x2 + o), mv), kv)));
-        v128.store(e3 + o, f32x4.sub(f32x4.sub(f32x4.mul(av, v128.load(g3 + o)), bv), f32x4.mul(f32x4.sub(v128.load(x3 + o), mv), kv)));
+        v128.store(e0 + o, f32x4.sub(f32x4.sub(f32x4.mul(av, grad(g0 + o, y0 + o, relu)), bv), f32x4.mul(f32x4.sub(v128.load(x0 + o), mv), kv)));
+        v128.store(e1 + o, f32x4.sub(f32x4.sub(f32x4.mul(av, grad(g1 + o, y1 + o, relu)), bv), f32x4.mul(f32x4.sub(v128.load(x1 + o), mv), kv)));
+        v128.store(e2 + o, f32x4.sub(f32x4.sub(f32x4.mul(av, grad(g2 + o, y2 + o, relu)), bv), f32x4.mul(f32x4.sub(v128.load(x2 + o), mv), kv)));
+        v128.store(e3 + o, f32x4.sub(f32x4.sub(f32x4.mul(av, grad(g3 + o, y3 + o, relu)), bv), f32x4.mul(f32x4.sub(v128.load(x3 + o), mv), kv)));
       }
       for (; j < cw; j++) {
         const o = <usize>j << 2;
         const mv = load<f32>(mu + o), av = load<f32>(ka + o), bv = load<f32>(sdy + o), kv = load<f32>(sdx + o);
-        store<f32>(e0 + o, av * load<f32>(g0 + o) - bv - (load<f32>(x0 + o) - mv) * kv);
-        store<f32>(e1 + o, av * load<f32>(g1 + o) - bv - (load<f32>(x1 + o) - mv) * kv);
-        store<f32>(e2 + o, av * load<f32>(g2 + o) - bv - (load<f32>(x2 + o) - mv) * kv);
-        store<f32>(e3 + o, av * load<f32>(g3 + o) - bv - (load<f32>(x3 + o) - mv) * kv);
+        store<f32>(e0 + o, av * gradf(g0 + o, y0 + o, relu) - bv - (load<f32>(x0 + o) - mv) * kv);
+        store<f32>(e1 + o, av * gradf(g1 + o, y1 + o, relu) - bv - (load<f32>(x1 + o) - mv) * kv);
+        store<f32>(e2 + o, av * gradf(g2 + o, y2 + o, relu) - bv - (load<f32>(x2 + o) - mv) * kv);
+        store<f32>(e3 + o, av * gradf(g3 + o, y3 + o, relu) - bv - (load<f32>(x3 + o) - mv) * kv);
       }
     }
     for (r = 0; r < head; r++) {
       const x0 = at(inp, r * cols + c0);
       const g0 = at(dout, r * cols + c0);
+      const y0 = at(out, r * cols + c0);
       const e0 = at(dinp, r * cols + c0);
       let j = 0;
       for (; j < cv; j += 4) {
         const o = <usize>j << 2;
-        const t = f32x4.sub(f32x4.mul(v128.load(ka + o), v128.load(g0 + o)), v128.load(sdy + o));
+        const t = f32x4.sub(f32x4.mul(v128.load(ka + o), grad(g0 + o, y0 + o, relu)), v128.load(sdy + o));
         v128.store(e0 + o, f32x4.sub(t, f32x4.mul(f32x4.sub(v128.load(x0 + o), v128.load(mu + o)), v128.load(sdx + o))));
       }
       for (; j < cw; j++) {
         const o = <usize>j << 2;
-        store<f32>(e0 + o, load<f32>(ka + o) * load<f32>(g0 + o) - load<f32>(sdy + o) - (load<f32>(x0 + o) - load<f32>(mu + o)) * load<f32>(sdx + o));
+        store<f32>(e0 + o, load<f32>(ka + o) * gradf(g0 + o, y0 + o, relu) - load<f32>(sdy + o) - (load<f32>(x0 + o) - load<f32>(mu + o)) * load<f32>(sdx + o));
       }
     }
   }
+}
+
+export function batchnormBackward(
+  dinp: usize, dgamma: usize, dbeta: usize,
+  dout: usize, inp: usize, gamma: usize, mean: usize, invstd: usize,
+  rows: i32, cols: i32,
+): void {
+  backwardImpl(dinp, dgamma, dbeta, dout, dout, inp, gamma, mean, invstd, rows, cols, false);
+}
+
+/**
+ * Backward of batchnormReluForward: the ReLU's mask (out > 0, out being the
+ * fused forward's output) is applied to dout as it is read, then the
+ * batch-norm backward above. dinp may alias dout.
+ * dinp: [N×C]; dgamma, dbeta: [C]; dout, out, inp: [N×C]; gamma, mean, invstd: [C].
+ */
+export function batchnormReluBackward(
+  dinp: usize, dgamma: usize, dbeta: usize,
+  dout: usize, out: usize, inp: usize, gamma: usize, mean: usize, invstd: usize,
+  rows: i32, cols: i32,
+): void {
+  backwardImpl(dinp, dgamma, dbeta, dout, out, inp, gamma, mean, invstd, rows, cols, true);
 }

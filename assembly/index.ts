@@ -8,7 +8,7 @@
 
 export { setScratch, heapBase, scratchBytesNeeded } from './memory';
 export { matmul, matmulForward, matmulBackward } from './matmul';
-export { batchnormForward, batchnormInference, batchnormBackward } from './batchnorm';
+export { batchnormForward, batchnormInference, batchnormBackward, batchnormReluForward, batchnormReluInference, batchnormReluBackward } from './batchnorm';
 export {
   reluForward, reluBackward, sigmoidForward, sigmoidBackward, tanhForward, tanhBackward,
   biasForward, biasBackward, fill, copy, gatherRows,

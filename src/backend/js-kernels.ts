@@ -176,6 +176,22 @@ export class JsKernels implements Kernels {
     }
   }
 
+  batchnormReluForward(out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number): void {
+    this.batchnormForward(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum);
+    this.reluForward(out, out, rows * cols);
+  }
+
+  batchnormReluInference(out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number): void {
+    this.batchnormInference(out, inp, gamma, beta, runMean, runVar, rows, cols, eps);
+    this.reluForward(out, out, rows * cols);
+  }
+
+  batchnormReluBackward(dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, out: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number): void {
+    // the mask into dinp first (it may alias dout), then the batch-norm backward in place on it
+    this.reluBackward(dinp, dout, out, rows * cols);
+    this.batchnormBackward(dinp, dgamma, dbeta, dinp, inp, gamma, mean, invstd, rows, cols);
+  }
+
   reluForward(out: Ptr, inp: Ptr, n: number): void {
     const f = this.views();
     const O = out >> 2, I = inp >> 2;

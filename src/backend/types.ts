@@ -25,6 +25,12 @@ export interface Kernels {
   batchnormInference(out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number): void;
   /** Fused closed-form backward: dx overwritten, dgamma and dbeta accumulated. */
   batchnormBackward(dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number): void;
+  /** batchnormForward then ReLU, fused: out = max(0, γ·x̂ + β). */
+  batchnormReluForward(out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number): void;
+  /** batchnormInference then ReLU, fused. */
+  batchnormReluInference(out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number): void;
+  /** Backward of batchnormReluForward: dout masked by out > 0, then the batch-norm backward. */
+  batchnormReluBackward(dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, out: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number): void;
   reluForward(out: Ptr, inp: Ptr, n: number): void;
   reluBackward(dinp: Ptr, dout: Ptr, out: Ptr, n: number): void;
   sigmoidForward(out: Ptr, inp: Ptr, n: number): void;

@@ -290,6 +290,19 @@ export class BatchNorm extends Layer {
   }
 
   forward(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: boolean): void {
+    this.run(k, out, inp, rows, training, false);
+  }
+
+  /**
+   * @internal This layer followed by a ReLU, fused into one kernel: out =
+   * max(0, γ·x̂ + β) is the ReLU's output; the normalized values are never
+   * written. Used by the model for BatchNorm → ReLU pairs.
+   */
+  forwardRelu(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: boolean): void {
+    this.run(k, out, inp, rows, training, true);
+  }
+
+  private run(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: boolean, relu: boolean): void {
     const { state, saved } = this.b;
     const C = this.features;
     if (training) {
@@ -297,23 +310,36 @@ export class BatchNorm extends Layer {
         throw rangeError(`BatchNorm: a training batch must have at least 2 rows (the variance of one sample is undefined), got ${rows}`);
       }
       const factor = this.momentum ?? 1 / (this.numBatchesTracked + 1);
-      k.batchnormForward(out, saved.mean!, saved.variance!, saved.invstd!, inp, this.gamma, this.beta, state.runningMean!, state.runningVar!, rows, C, this.eps, factor);
+      const f = relu ? k.batchnormReluForward : k.batchnormForward;
+      f.call(k, out, saved.mean!, saved.variance!, saved.invstd!, inp, this.gamma, this.beta, state.runningMean!, state.runningVar!, rows, C, this.eps, factor);
       this.numBatchesTracked++;
     } else {
-      k.batchnormInference(out, inp, this.gamma, this.beta, state.runningMean!, state.runningVar!, rows, C, this.eps);
+      const f = relu ? k.batchnormReluInference : k.batchnormInference;
+      f.call(k, out, inp, this.gamma, this.beta, state.runningMean!, state.runningVar!, rows, C, this.eps);
     }
   }
 
   backward(k: Kernels, dinp: Ptr, dout: Ptr, inp: Ptr, _out: Ptr, rows: number): void {
+    const { dgamma, dbeta } = this.paramGrads(k);
+    k.batchnormBackward(dinp, dgamma, dbeta, dout, inp, this.gamma, this.b.saved.mean!, this.b.saved.invstd!, rows, this.features);
+  }
+
+  /**
+   * @internal Backward of forwardRelu: dout is the gradient at the ReLU's
+   * output `out`; the ReLU's mask is applied inside the batch-norm backward.
+   */
+  backwardRelu(k: Kernels, dinp: Ptr, dout: Ptr, inp: Ptr, out: Ptr, rows: number): void {
+    const { dgamma, dbeta } = this.paramGrads(k);
+    k.batchnormReluBackward(dinp, dgamma, dbeta, dout, out, inp, this.gamma, this.b.saved.mean!, this.b.saved.invstd!, rows, this.features);
+  }
+
+  private paramGrads(k: Kernels): { dgamma: Ptr; dbeta: Ptr } {
     const { grads, saved } = this.b;
-    const dgamma = this.affine ? grads.gamma! : saved.dgamma!;
-    const dbeta = this.affine ? grads.beta! : saved.dbeta!;
-    if (!this.affine) {
-      // the kernel accumulates; without affine these are throw-away buffers, kept from growing
-      k.fill(dgamma, this.features, 0);
-      k.fill(dbeta, this.features, 0);
-    }
-    k.batchnormBackward(dinp, dgamma, dbeta, dout, inp, this.gamma, saved.mean!, saved.invstd!, rows, this.features);
+    if (this.affine) return { dgamma: grads.gamma!, dbeta: grads.beta! };
+    // the kernel accumulates; without affine these are throw-away buffers, kept from growing
+    k.fill(saved.dgamma!, this.features, 0);
+    k.fill(saved.dbeta!, this.features, 0);
+    return { dgamma: saved.dgamma!, dbeta: saved.dbeta! };
   }
 
   config(): LayerConfig {

@@ -16,7 +16,7 @@ import { createBackendSync } from '../backend/index.js';
 import type { Kernels, Ptr } from '../backend/types.js';
 import { describe, expectInt, expectNumber, expectOptions, NormcoreError, rangeError, StateError, typeError } from '../errors.js';
 import { crc32, decodeModelFile, encodeModelFile, ModelFormatError } from './format.js';
-import { BatchNorm, Dense, Layer, layerFromConfig, type LayerConfig, type NamedParameter } from './layers.js';
+import { BatchNorm, Dense, Layer, layerFromConfig, ReLU, type LayerConfig, type NamedParameter } from './layers.js';
 import { Random } from './random.js';
 
 export type LossName = 'softmaxCrossEntropy' | 'mse';
@@ -147,6 +147,12 @@ export interface SequentialOptions {
   backend?: Backend | 'wasm' | 'js';
   /** Seed of the weight initialization (default 1). */
   seed?: number;
+  /**
+   * Run each BatchNorm → ReLU pair as one fused kernel (default true): the
+   * normalized values are never written to memory. The results are the same
+   * bit for bit; false runs the layers one by one.
+   */
+  fuse?: boolean;
 }
 
 /** Thrown when the training loss becomes NaN or infinite. The model keeps the weights of the last finite step. */
@@ -199,6 +205,8 @@ export class Sequential {
   private plan!: Plan;
   /** Per-layer output pointers, refreshed whenever the arena is (re)planned: the hot loop builds no names. */
   private outPtrs: Ptr[] = [];
+  /** fusedRelu[i]: layer i is a BatchNorm run fused with the ReLU after it. */
+  private readonly fusedRelu: boolean[];
   /** BatchNorm counters saved with the snapshot, and before the current batch (see `snapshot`). */
   private readonly snapshotCounts: Float64Array;
   private readonly pendingCounts: Float64Array;
@@ -220,7 +228,8 @@ export class Sequential {
    * @param options { backend = 'wasm', seed = 1 }
    */
   constructor(layers: Layer[], options?: SequentialOptions) {
-    const o = expectOptions('Sequential', 'options', options, ['backend', 'seed']);
+    const o = expectOptions('Sequential', 'options', options, ['backend', 'seed', 'fuse']);
+    if (o.fuse !== undefined && typeof o.fuse !== 'boolean') throw typeError(`Sequential: options.fuse must be a boolean, got ${describe(o.fuse)}`);
     if (!Array.isArray(layers) || layers.length === 0) {
       throw typeError(`Sequential: layers must be a non-empty array of layers, got ${describe(layers)}`);
     }
@@ -244,6 +253,7 @@ export class Sequential {
     // The model plans every pointer and validates its data once, so its kernel calls skip the per-call checks.
     this.k = this.backend.unchecked;
     this.layers = resolveLayers([...layers]);
+    this.fusedRelu = this.layers.map((l, i) => (o.fuse ?? true) && l instanceof BatchNorm && this.layers[i + 1] instanceof ReLU);
     this.snapshotCounts = new Float64Array(this.layers.length);
     this.pendingCounts = new Float64Array(this.layers.length);
     this.nParams = sum(this.layers.flatMap((l) => l.paramSpecs().map((s) => s.size)));
@@ -408,12 +418,22 @@ export class Sequential {
   // ------------------------------------------------------------------ forward / backward
 
   /** Runs the layers on the batch in block 'x' (rows ≤ capacity). Returns the pointer of the last output. */
-  private forward(rows: number, training: boolean, upTo = this.layers.length - 1): Ptr {
+  /**
+   * Runs the layers on the batch in block 'x' (rows ≤ capacity). Returns the
+   * pointer of the last output. A fused BatchNorm → ReLU pair writes only the
+   * ReLU's output; `fuse: false` (layerOutputs) runs every layer.
+   */
+  private forward(rows: number, training: boolean, upTo = this.layers.length - 1, fuse = true): Ptr {
     let inp = this.at('x');
     for (let i = 0; i <= upTo; i++) {
-      const out = this.outPtrs[i]!;
-      this.layers[i]!.forward(this.k, out, inp, rows, training);
-      inp = out;
+      const layer = this.layers[i]!;
+      if (fuse && this.fusedRelu[i] && i + 1 <= upTo) {
+        i++;
+        (layer as BatchNorm).forwardRelu(this.k, this.outPtrs[i]!, inp, rows, training);
+      } else {
+        layer.forward(this.k, this.outPtrs[i]!, inp, rows, training);
+      }
+      inp = this.outPtrs[i]!;
     }
     return inp;
   }
@@ -423,8 +443,11 @@ export class Sequential {
     if (this.nParams > 0) this.k.fill(this.at('grads'), this.nParams, 0);
     let dout = this.at('gradA'), dinp = this.at('gradB');
     for (let i = this.layers.length - 1; i >= 0; i--) {
+      const fusedPair = i > 0 && this.fusedRelu[i - 1];
+      if (fusedPair) i--; // the ReLU's backward runs inside its BatchNorm's
       const inp = i === 0 ? this.at('x') : this.outPtrs[i - 1]!;
-      this.layers[i]!.backward(this.k, dinp, dout, inp, this.outPtrs[i]!, rows, i > 0);
+      if (fusedPair) (this.layers[i] as BatchNorm).backwardRelu(this.k, dinp, dout, inp, this.outPtrs[i + 1]!, rows);
+      else this.layers[i]!.backward(this.k, dinp, dout, inp, this.outPtrs[i]!, rows, i > 0);
       [dout, dinp] = [dinp, dout];
     }
   }
@@ -761,7 +784,7 @@ export class Sequential {
    * Runs x through the model in inference mode (BatchNorm uses its running
    * statistics) in chunks, calling `each(rows, start, outPtr)` per chunk.
    */
-  private inferChunks(where: string, x: Float32Array, checkFinite: boolean, upTo: number, each: (rows: number, start: number, out: Ptr) => void): number {
+  private inferChunks(where: string, x: Float32Array, checkFinite: boolean, upTo: number, fuse: boolean, each: (rows: number, start: number, out: Ptr) => void): number {
     const N = this.checkX(where, 'x', x, checkFinite);
     const chunk = Math.min(N, Math.max(this.capacity, 256));
     this.ensureCapacity(chunk);
@@ -769,7 +792,7 @@ export class Sequential {
     for (let start = 0; start < N; start += chunk) {
       const rows = Math.min(chunk, N - start);
       this.backend.heap.write(this.at('x'), x.subarray(start * F, (start + rows) * F));
-      each(rows, start, this.forward(rows, false, upTo));
+      each(rows, start, this.forward(rows, false, upTo, fuse));
     }
     return N;
   }
@@ -781,7 +804,7 @@ export class Sequential {
     const K = this.outFeatures;
     const N = this.checkX('predict', 'x', x, checkInputsOption('predict', o.checkInputs));
     const result = new Float32Array(N * K);
-    this.inferChunks('predict', x, false, this.layers.length - 1, (rows, start, out) => {
+    this.inferChunks('predict', x, false, this.layers.length - 1, true, (rows, start, out) => {
       if (this.loss === 'softmaxCrossEntropy') this.k.softmaxForward(out, out, rows, K);
       result.set(this.backend.heap.f32(out, rows * K), start * K);
     });
@@ -798,7 +821,7 @@ export class Sequential {
     const K = this.outFeatures;
     const yCols = t instanceof Int32Array ? 1 : K;
     let lossSum = 0, correct = 0;
-    this.inferChunks('evaluate', x, false, this.layers.length - 1, (rows, start, out) => {
+    this.inferChunks('evaluate', x, false, this.layers.length - 1, true, (rows, start, out) => {
       this.backend.heap.write(this.at('y'), t.subarray(start * yCols, (start + rows) * yCols));
       if (this.loss === 'mse') {
         lossSum += this.k.mseLoss(this.at('gradA'), out, this.at('y'), rows, K) * rows;
@@ -823,7 +846,7 @@ export class Sequential {
     const rowsTotal = this.checkX('layerOutputs', 'x', x, checkFinite);
     const outs = indices.map((i) => new Float32Array(rowsTotal * this.layers[i]!.outFeatures));
     const upTo = Math.max(...indices);
-    this.inferChunks('layerOutputs', x, false, upTo, (rows, start) => {
+    this.inferChunks('layerOutputs', x, false, upTo, false, (rows, start) => {
       indices.forEach((i, j) => {
         const w = this.layers[i]!.outFeatures;
         outs[j]!.set(this.backend.heap.f32(this.outPtrs[i]!, rows * w), start * w);
