@@ -34,6 +34,26 @@ const n = (s: Sizes) => s.n!;
 
 const elementwise = (a: string, b: string, d: string): Spec => ({ args: [a, b, d, 'n'], sizes: { n: 1 }, buffers: { [a]: n, [b]: n, [d]: n } });
 
+/** The batch-norm kernels; the fused BN → ReLU ones take the same arguments (the backward adds `out`). */
+const batchnormForwardSpec: Spec = {
+  args: ['out', 'mean', 'variance', 'invstd', 'inp', 'gamma', 'beta', 'runMean', 'runVar', 'rows', 'cols', 'eps', 'momentum'],
+  sizes: { rows: 2, cols: 1 },
+  buffers: { out: rc, mean: c, variance: c, invstd: c, inp: rc, gamma: c, beta: c, runMean: c, runVar: c },
+  scalars: ['eps', 'momentum'],
+  rule: (s) => (s.out === s.inp ? 'out must not alias inp' : s.eps! <= 0 ? `eps must be > 0, got ${s.eps}` : s.momentum! < 0 || s.momentum! > 1 ? `momentum must be in [0, 1], got ${s.momentum}` : undefined),
+};
+const batchnormInferenceSpec: Spec = {
+  args: ['out', 'inp', 'gamma', 'beta', 'runMean', 'runVar', 'rows', 'cols', 'eps'],
+  sizes: { rows: 1, cols: 1 },
+  buffers: { out: rc, inp: rc, gamma: c, beta: c, runMean: c, runVar: c },
+  scalars: ['eps'],
+};
+const batchnormBackwardSpec: Spec = {
+  args: ['dinp', 'dgamma', 'dbeta', 'dout', 'inp', 'gamma', 'mean', 'invstd', 'rows', 'cols'],
+  sizes: { rows: 1, cols: 1 },
+  buffers: { dinp: rc, dgamma: c, dbeta: c, dout: rc, inp: rc, gamma: c, mean: c, invstd: c },
+};
+
 export const kernelSpecs: Record<KernelName, Spec> = {
   matmul: {
     args: ['c', 'a', 'b', 'm', 'k', 'n', 'transA', 'transB', 'accumulate'],
@@ -48,41 +68,15 @@ export const kernelSpecs: Record<KernelName, Spec> = {
     flags: ['needDinp'],
     buffers: { dinp: (s) => (s.needDinp ? mk(s) : 0), dweight: kn, dout: mn, inp: mk, weight: kn },
   },
-  batchnormForward: {
-    args: ['out', 'mean', 'variance', 'invstd', 'inp', 'gamma', 'beta', 'runMean', 'runVar', 'rows', 'cols', 'eps', 'momentum'],
-    sizes: { rows: 2, cols: 1 },
-    buffers: { out: rc, mean: c, variance: c, invstd: c, inp: rc, gamma: c, beta: c, runMean: c, runVar: c },
-    scalars: ['eps', 'momentum'],
-    rule: (s) => (s.out === s.inp ? 'out must not alias inp' : s.eps! <= 0 ? `eps must be > 0, got ${s.eps}` : s.momentum! < 0 || s.momentum! > 1 ? `momentum must be in [0, 1], got ${s.momentum}` : undefined),
-  },
-  batchnormInference: {
-    args: ['out', 'inp', 'gamma', 'beta', 'runMean', 'runVar', 'rows', 'cols', 'eps'],
-    sizes: { rows: 1, cols: 1 },
-    buffers: { out: rc, inp: rc, gamma: c, beta: c, runMean: c, runVar: c },
-    scalars: ['eps'],
-  },
-  batchnormBackward: {
-    args: ['dinp', 'dgamma', 'dbeta', 'dout', 'inp', 'gamma', 'mean', 'invstd', 'rows', 'cols'],
-    sizes: { rows: 1, cols: 1 },
-    buffers: { dinp: rc, dgamma: c, dbeta: c, dout: rc, inp: rc, gamma: c, mean: c, invstd: c },
-  },
-  batchnormReluForward: {
-    args: ['out', 'mean', 'variance', 'invstd', 'inp', 'gamma', 'beta', 'runMean', 'runVar', 'rows', 'cols', 'eps', 'momentum'],
-    sizes: { rows: 2, cols: 1 },
-    buffers: { out: rc, mean: c, variance: c, invstd: c, inp: rc, gamma: c, beta: c, runMean: c, runVar: c },
-    scalars: ['eps', 'momentum'],
-    rule: (s) => (s.out === s.inp ? 'out must not alias inp' : s.eps! <= 0 ? `eps must be > 0, got ${s.eps}` : s.momentum! < 0 || s.momentum! > 1 ? `momentum must be in [0, 1], got ${s.momentum}` : undefined),
-  },
-  batchnormReluInference: {
-    args: ['out', 'inp', 'gamma', 'beta', 'runMean', 'runVar', 'rows', 'cols', 'eps'],
-    sizes: { rows: 1, cols: 1 },
-    buffers: { out: rc, inp: rc, gamma: c, beta: c, runMean: c, runVar: c },
-    scalars: ['eps'],
-  },
+  batchnormForward: batchnormForwardSpec,
+  batchnormInference: batchnormInferenceSpec,
+  batchnormBackward: batchnormBackwardSpec,
+  batchnormReluForward: batchnormForwardSpec,
+  batchnormReluInference: batchnormInferenceSpec,
   batchnormReluBackward: {
+    ...batchnormBackwardSpec,
     args: ['dinp', 'dgamma', 'dbeta', 'dout', 'out', 'inp', 'gamma', 'mean', 'invstd', 'rows', 'cols'],
-    sizes: { rows: 1, cols: 1 },
-    buffers: { dinp: rc, dgamma: c, dbeta: c, dout: rc, out: rc, inp: rc, gamma: c, mean: c, invstd: c },
+    buffers: { ...batchnormBackwardSpec.buffers, out: rc },
   },
   reluForward: { args: ['out', 'inp', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n } },
   reluBackward: elementwise('dinp', 'dout', 'out'),

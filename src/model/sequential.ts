@@ -502,16 +502,15 @@ export class Sequential {
     const k = this.k, P = this.nParams, S = this.nState;
     const params = this.at('params'), state = this.at('state');
     const snapParams = this.at('snapshot.params'), snapState = this.at('snapshot.state'), pending = this.at('pending.state');
-    const counts = (into: Float64Array) => this.layers.forEach((l, i) => { if (l instanceof BatchNorm) into[i] = l.numBatchesTracked; });
     switch (what) {
       case 'all':
         if (P > 0) k.copy(snapParams, params, P);
         if (S > 0) k.copy(snapState, state, S);
-        counts(this.snapshotCounts);
+        this.readCounts(this.snapshotCounts);
         break;
       case 'begin':
         if (S > 0) k.copy(pending, state, S);
-        counts(this.pendingCounts);
+        this.readCounts(this.pendingCounts);
         break;
       case 'commit':
         if (P > 0) k.copy(snapParams, params, P);
@@ -521,8 +520,19 @@ export class Sequential {
       case 'restore':
         if (P > 0) k.copy(params, snapParams, P);
         if (S > 0) k.copy(state, snapState, S);
-        this.layers.forEach((l, i) => { if (l instanceof BatchNorm) l.numBatchesTracked = this.snapshotCounts[i]!; });
+        for (let i = 0; i < this.layers.length; i++) {
+          const l = this.layers[i];
+          if (l instanceof BatchNorm) l.numBatchesTracked = this.snapshotCounts[i]!;
+        }
         break;
+    }
+  }
+
+  /** Copies each BatchNorm's counter into `into` (by layer index), without allocating. */
+  private readCounts(into: Float64Array): void {
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i];
+      if (l instanceof BatchNorm) into[i] = l.numBatchesTracked;
     }
   }
 
