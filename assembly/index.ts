@@ -11,7 +11,8 @@ export { matmul, matmulForward, matmulBackward } from './matmul';
 export { batchnormForward, batchnormInference, batchnormBackward, batchnormReluForward, batchnormReluInference, batchnormReluBackward } from './batchnorm';
 export {
   reluForward, reluBackward, sigmoidForward, sigmoidBackward, tanhForward, tanhBackward,
+  leakyReluForward, leakyReluBackward, geluForward, geluBackward,
   biasForward, biasBackward, fill, copy, gatherRows,
 } from './elementwise';
-export { softmaxCrossEntropy, softmaxForward, mseLoss, countCorrect } from './loss';
-export { sgdUpdate, rmspropUpdate, adamUpdate } from './optim';
+export { softmaxCrossEntropy, softmaxForward, mseLoss, binaryCrossEntropy, maeLoss, huberLoss, countCorrect } from './loss';
+export { sgdUpdate, rmspropUpdate, adamUpdate, adamwUpdate } from './optim';

@@ -232,6 +232,38 @@ export class JsKernels implements Kernels {
     for (let j = 0; j < n; j++) { const y = f[O + j]!; f[D + j] = f[G + j]! * (1 - y * y); }
   }
 
+  leakyReluForward(out: Ptr, inp: Ptr, n: number, alpha: number): void {
+    const f = this.views();
+    const O = out >> 2, I = inp >> 2;
+    for (let j = 0; j < n; j++) { const x = f[I + j]!; f[O + j] = x > 0 ? x : alpha * x; }
+  }
+
+  leakyReluBackward(dinp: Ptr, dout: Ptr, inp: Ptr, n: number, alpha: number): void {
+    const f = this.views();
+    const D = dinp >> 2, G = dout >> 2, I = inp >> 2;
+    for (let j = 0; j < n; j++) { const g = f[G + j]!; f[D + j] = f[I + j]! > 0 ? g : alpha * g; }
+  }
+
+  geluForward(out: Ptr, inp: Ptr, n: number): void {
+    const f = this.views();
+    const O = out >> 2, I = inp >> 2;
+    for (let j = 0; j < n; j++) {
+      const x = f[I + j]!;
+      f[O + j] = 0.5 * x * (1 + Math.tanh(GELU_BETA * (x + GELU_KAPPA * x * x * x)));
+    }
+  }
+
+  geluBackward(dinp: Ptr, dout: Ptr, inp: Ptr, n: number): void {
+    const f = this.views();
+    const D = dinp >> 2, G = dout >> 2, I = inp >> 2;
+    for (let j = 0; j < n; j++) {
+      const x = f[I + j]!;
+      const th = Math.tanh(GELU_BETA * (x + GELU_KAPPA * x * x * x));
+      const dy = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * GELU_BETA * (1 + 3 * GELU_KAPPA * x * x);
+      f[D + j] = f[G + j]! * dy;
+    }
+  }
+
   biasForward(out: Ptr, bias: Ptr, rows: number, cols: number): void {
     const f = this.views();
     const O = out >> 2, B = bias >> 2;
@@ -308,6 +340,48 @@ export class JsKernels implements Kernels {
     return total / n;
   }
 
+  binaryCrossEntropy(dlogits: Ptr, logits: Ptr, targets: Ptr, rows: number, cols: number): number {
+    const f = this.views();
+    const D = dlogits >> 2, L = logits >> 2, T = targets >> 2;
+    const n = rows * cols;
+    let total = 0;
+    for (let j = 0; j < n; j++) {
+      const z = f[L + j]!, t = f[T + j]!;
+      const e = Math.exp(-Math.abs(z));
+      total += Math.max(z, 0) - z * t + Math.log1p(e);
+      const s = z >= 0 ? 1 / (1 + e) : e / (1 + e);
+      f[D + j] = (s - t) / n;
+    }
+    return total / n;
+  }
+
+  maeLoss(dpred: Ptr, pred: Ptr, target: Ptr, rows: number, cols: number): number {
+    const f = this.views();
+    const D = dpred >> 2, P = pred >> 2, T = target >> 2;
+    const n = rows * cols;
+    let total = 0;
+    for (let j = 0; j < n; j++) {
+      const d = f[P + j]! - f[T + j]!;
+      total += Math.abs(d);
+      f[D + j] = d > 0 ? 1 / n : d < 0 ? -1 / n : 0;
+    }
+    return total / n;
+  }
+
+  huberLoss(dpred: Ptr, pred: Ptr, target: Ptr, rows: number, cols: number, delta: number): number {
+    const f = this.views();
+    const D = dpred >> 2, P = pred >> 2, T = target >> 2;
+    const n = rows * cols;
+    let total = 0;
+    for (let j = 0; j < n; j++) {
+      const d = f[P + j]! - f[T + j]!;
+      const a = Math.abs(d);
+      total += a <= delta ? 0.5 * d * d : delta * (a - 0.5 * delta);
+      f[D + j] = Math.min(Math.max(d, -delta), delta) / n;
+    }
+    return total / n;
+  }
+
   countCorrect(scores: Ptr, labels: Ptr, rows: number, cols: number): number {
     const f = this.views();
     const S = scores >> 2, T = labels >> 2;
@@ -349,21 +423,38 @@ export class JsKernels implements Kernels {
   }
 
   adamUpdate(params: Ptr, grads: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void {
-    const f = this.views();
-    const P = params >> 2, G = grads >> 2, M = m >> 2, V = v >> 2;
-    const stepSize = lr / (1 - Math.pow(beta1, t));
-    const sqrtBc2 = Math.sqrt(1 - Math.pow(beta2, t));
-    for (let j = 0; j < n; j++) {
-      const p = f[P + j]!;
-      const g = f[G + j]! + weightDecay * p;
-      const mi = beta1 * f[M + j]! + (1 - beta1) * g;
-      const vi = beta2 * f[V + j]! + (1 - beta2) * g * g;
-      f[M + j] = mi;
-      f[V + j] = vi;
-      f[P + j] = p - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
-    }
+    adamStep(this.views(), params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, t, false);
+  }
+
+  adamwUpdate(params: Ptr, grads: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void {
+    adamStep(this.views(), params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, t, true);
   }
 }
+
+/**
+ * The loop of adamUpdate (L2: g = grad + wd·p) and adamwUpdate (decoupled:
+ * p ← p·(1 − lr·wd), the decay never entering m or v), over the memory view f.
+ */
+function adamStep(f: Float32Array, params: Ptr, grads: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number, decoupled: boolean): void {
+  const P = params >> 2, G = grads >> 2, M = m >> 2, V = v >> 2;
+  const stepSize = lr / (1 - Math.pow(beta1, t));
+  const sqrtBc2 = Math.sqrt(1 - Math.pow(beta2, t));
+  const decay = 1 - lr * weightDecay;
+  for (let j = 0; j < n; j++) {
+    let p = f[P + j]!, g = f[G + j]!;
+    if (decoupled) p *= decay;
+    else g += weightDecay * p;
+    const mi = beta1 * f[M + j]! + (1 - beta1) * g;
+    const vi = beta2 * f[V + j]! + (1 - beta2) * g * g;
+    f[M + j] = mi;
+    f[V + j] = vi;
+    f[P + j] = p - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
+  }
+}
+
+/** GELU's tanh approximation (PyTorch approximate='tanh'): √(2/π) and the cubic coefficient. */
+const GELU_BETA = Math.sqrt(2 / Math.PI);
+const GELU_KAPPA = 0.044715;
 
 /** Per-column scratch of the batch-norm kernels (f32 as the wasm kernels keep it, f64 where the twin sums in doubles). */
 interface ColTemps {
