@@ -8,14 +8,20 @@ export type {
   MatmulOptions, BatchNormForwardOptions, BatchNormForwardResult, BatchNormBackwardOptions, BatchNormBackwardResult,
 } from './backend/types.js';
 export { Heap } from './backend/heap.js';
-export { Sequential, DivergenceError } from './model/sequential.js';
-export type {
-  SequentialOptions, CompileOptions, OptimizerConfig, OptimizerType, LossName, LrSchedule, FitOptions, EpochLogs, BatchLogs, History, Labels,
-  CheckpointOptions, CheckpointInfo,
-} from './model/sequential.js';
+export { Sequential } from './model/sequential.js';
+export type { SequentialOptions } from './model/sequential.js';
+export { DivergenceError } from './train/trainer.js';
+export type { CompileOptions } from './train/trainer.js';
+export type { OptimizerConfig, OptimizerType } from './train/optimizers.js';
+export type { LossName, LossConfig } from './train/losses.js';
+export type { LrSchedule } from './train/schedules.js';
+export type { Labels } from './train/data.js';
+export type { FitOptions, EpochLogs, BatchLogs, History, CheckpointOptions, CheckpointInfo } from './train/fit.js';
 export { NormcoreError, StateError } from './errors.js';
 export type { ErrorCode, ErrorDetails, TaggedError } from './errors.js';
-export { Layer, Dense, BatchNorm, ReLU, Sigmoid, Tanh, mlp } from './model/layers.js';
-export type { MlpOptions, DenseOptions, BatchNormOptions, WeightInit, LayerConfig, LayerType, NamedParameter, BufferSpec } from './model/layers.js';
-export { ModelFormatError, encodeModelFile, decodeModelFile, crc32, FORMAT_VERSION } from './model/format.js';
+export { Layer, Dense, BatchNorm, Activation, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, mlp } from './model/layers.js';
+export type {
+  MlpOptions, DenseOptions, BatchNormOptions, LeakyReLUOptions, WeightInit, LayerConfig, LayerType, ActivationType, NamedParameter, BufferSpec, StateSpec, SavedSpec,
+} from './model/layers.js';
+export { ModelFormatError, encodeModelFile, decodeModelFile, crc32, FORMAT_VERSION } from './io/format.js';
 export { Random } from './model/random.js';

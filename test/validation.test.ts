@@ -70,8 +70,9 @@ const constructorCases: Case[] = [
 ];
 
 const compileCases: Case[] = [
-  ['compile loss "crossentropy"', ({ m }) => m.compile({ loss: bad('crossentropy') }), TypeError, 'INVALID_ARGUMENT', /^compile: options\.loss must be 'softmaxCrossEntropy' or 'mse', got "crossentropy"$/],
-  ['compile optimizer "adamw"', ({ m }) => m.compile({ optimizer: { type: bad('adamw') } }), TypeError, 'INVALID_ARGUMENT', /^compile: options\.optimizer\.type must be 'sgd', 'momentum', 'rmsprop' or 'adam', got "adamw"$/],
+  ['compile loss "crossentropy"', ({ m }) => m.compile({ loss: bad('crossentropy') }), TypeError, 'INVALID_ARGUMENT', /^compile: options\.loss must be one of 'softmaxCrossEntropy', 'binaryCrossEntropy', 'mse', 'mae', 'huber' \(or \{ type: 'huber', delta \}\), got "crossentropy"$/],
+  ['compile optimizer "adamx"', ({ m }) => m.compile({ optimizer: { type: bad('adamx') } }), TypeError, 'INVALID_ARGUMENT', /^compile: options\.optimizer\.type must be one of 'sgd', 'momentum', 'rmsprop', 'adam', 'adamw', got "adamx"$/],
+  ['compile huber delta 0', ({ m }) => m.compile({ loss: { type: 'huber', delta: 0 } }), RangeError, 'OUT_OF_RANGE', /^compile: options\.loss\.delta must be a finite number in \(0, Infinity\], got 0$/],
   ['compile optimizer a string', ({ m }) => m.compile({ optimizer: bad('adam') }), TypeError, 'INVALID_ARGUMENT', /^compile: options\.optimizer must be an object like \{ type: 'adam', lr: 0\.001 \}, got "adam"$/],
   ['compile lr -1', ({ m }) => m.compile({ optimizer: { type: 'adam', lr: -1 } }), RangeError, 'OUT_OF_RANGE', /^compile: options\.optimizer\.lr must be a finite number in \(0, Infinity\], got -1$/],
   ['compile lr 0', ({ m }) => m.compile({ optimizer: { type: 'sgd', lr: 0 } }), RangeError, 'OUT_OF_RANGE', /^compile: options\.optimizer\.lr must be a finite number in \(0, Infinity\], got 0$/],

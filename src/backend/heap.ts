@@ -143,6 +143,24 @@ export class Heap {
     return new Int32Array(this.memory.buffer, ptr, n);
   }
 
+  /** The i32 at ptr, read through a cached view of all of memory (no allocation while memory does not grow). */
+  getI32(ptr: Ptr): number {
+    return this.words()[ptr >>> 2]!;
+  }
+
+  /** Sets the i32 at ptr (see getI32). */
+  setI32(ptr: Ptr, value: number): void {
+    this.words()[ptr >>> 2] = value;
+  }
+
+  private wordView: Int32Array | undefined;
+
+  private words(): Int32Array {
+    const buffer = this.memory.buffer;
+    if (this.wordView === undefined || this.wordView.buffer !== buffer) this.wordView = new Int32Array(buffer);
+    return this.wordView;
+  }
+
   /** Copies data into memory at ptr. */
   write(ptr: Ptr, data: Float32Array | Int32Array): void {
     if (data instanceof Float32Array) this.f32(ptr, data.length).set(data);

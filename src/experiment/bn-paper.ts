@@ -31,7 +31,9 @@
 import { createBackend, type Backend } from '../backend/index.js';
 import { describe, expectInt, expectNumber, expectOptions, typeError, rangeError } from '../errors.js';
 import { BatchNorm, mlp, type Layer } from '../model/layers.js';
-import { DivergenceError, Sequential, type Labels } from '../model/sequential.js';
+import { Sequential } from '../model/sequential.js';
+import { DivergenceError } from '../train/trainer.js';
+import type { Labels } from '../train/data.js';
 
 /** Defaults of runBnPaper and of `normcore experiment bn-paper`. See the README section "Why batch normalization works" for how they were chosen. */
 export const BN_PAPER_DEFAULTS = {

@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dispatch, flagLines, parseFlags, type Flags } from '../node/flags.js';
 import { loadMnist } from '../node/mnist.js';
-import { writeFileAtomic } from '../node/model-file.js';
+import { writeFileAtomic } from '../node/fs.js';
 import { BN_PAPER_DEFAULTS, medianDrift, runBnPaper, type BnPaperProgress } from './bn-paper.js';
 import { accuracyChartSvg, bnPaperHtml, bnPaperSummary, describeBnPaper, percentilesChartSvg } from './report.js';
 

@@ -1,0 +1,91 @@
+/**
+ * Files, knowing nothing of models: atomic writes (temporary file in the same
+ * folder, fsync, rename, fsync of the folder), reads with errors that say
+ * what went wrong, and the sweep of temporaries a killed writer left behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+
+/** Writes `bytes` to `path` atomically: temp file in the same folder, fsync, rename. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+  const target = resolve(path);
+  const dir = dirname(target);
+  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const file = await open(tmp, 'wx');
+  try {
+    try {
+      await file.writeFile(bytes);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, target);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  // Make the rename itself durable; some file systems do not allow syncing a folder.
+  try {
+    const folder = await open(dir, 'r');
+    try {
+      await folder.sync();
+    } finally {
+      await folder.close();
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
+/**
+ * The bytes of the file at `path`, or an Error that says what went wrong,
+ * prefixed by `where`: "<where>: there is no <what> at <path>" for a missing
+ * file, "<where>: cannot read <path>: <reason>" otherwise (the cause attached).
+ */
+export async function readFileExplained(where: string, path: string, what = 'file'): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `${where}: there is no ${what} at ${path}` : `${where}: cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Removes the temporary files `writeFileAtomic` left next to `path` when a
+ * process died mid-write (named `.<name>.<pid>.<8 hex>.tmp`), if that process
+ * no longer runs. Best effort.
+ */
+export async function removeStaleTemporaries(path: string): Promise<void> {
+  const target = resolve(path);
+  const dir = dirname(target);
+  const name = basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`^\\.${name}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const m = pattern.exec(entry);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || (await running(pid))) continue;
+    await rm(resolve(dir, entry), { force: true }).catch(() => undefined);
+  }
+}
+
+/** Whether process `pid` still runs (a zombie, killed but not yet reaped, does not). */
+async function running(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // Linux: /proc/<pid>/stat is "pid (name) state …"
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const end = stat.lastIndexOf(')');
+  return end < 0 || stat[end + 2] !== 'Z';
+}
