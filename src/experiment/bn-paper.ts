@@ -266,9 +266,9 @@ export async function runBnPaper(options: BnPaperOptions): Promise<BnPaperResult
         let variance = 0;
         for (let r = 0; r < testRows; r++) variance += (dense[r * width + unit]! - mean) ** 2;
         variance /= testRows;
-        const affine = bn.parameters();
-        const gamma = affine.find((q) => q.name === 'gamma')?.value[unit] ?? 1;
-        const beta = affine.find((q) => q.name === 'beta')?.value[unit] ?? 0;
+        const affine = bn.scaleAndShift();
+        const gamma = affine.gamma[unit]!;
+        const beta = affine.beta[unit]!;
         const scale = gamma / Math.sqrt(variance + bn.eps);
         for (let r = 0; r < testRows; r++) column[r] = (dense[r * width + unit]! - mean) * scale + beta;
         p = percentiles(column);

@@ -108,6 +108,12 @@ export class BatchNorm extends Layer {
     return { numBatchesTracked: Int32Array.of(this.numBatchesTracked) };
   }
 
+  /** Copies of γ and β (1 and 0 without affine). */
+  scaleAndShift(): { gamma: Float32Array; beta: Float32Array } {
+    const { heap } = this.b;
+    return { gamma: heap.readF32(this.gamma, this.features), beta: heap.readF32(this.beta, this.features) };
+  }
+
   override checkState(name: string, v: Float32Array): string | undefined {
     if (name === 'runningVar' && v.some((x) => x < 0)) return 'a BatchNorm running variance is negative';
     if (name === 'ones' && v.some((x) => x !== 1)) return 'a BatchNorm without affine has γ ≠ 1';
