@@ -17,6 +17,7 @@ import cliProgress from 'cli-progress';
 import {
   createBackend, loadMnist, loadModel, mlp, MNIST_AVAILABLE, MNIST_CLASSES, MNIST_FEATURES, saveModel,
   Sequential, trainingCurvesSvg, type Layer, writeFileAtomic, checkpointFile, readCheckpoint, type BackendName,
+  OPTIMIZER_TYPES, ACTIVATION_TYPES,
 } from './node/index.js';
 import { experimentMain } from './experiment/cli.js';
 import { dispatch, flagLines, parseFlags, type CommandLine, type Flags } from './node/flags.js';
@@ -46,8 +47,8 @@ const processIO: CliIO = {
 // ---------------------------------------------------------------------------
 // Flags. One table per command drives parseArgs, the checks and --help (src/node/flags.ts).
 
-const OPTIMIZERS = ['sgd', 'momentum', 'rmsprop', 'adam'] as const;
-const ACTIVATIONS = ['relu', 'sigmoid', 'tanh'] as const;
+const OPTIMIZERS = OPTIMIZER_TYPES;
+const ACTIVATIONS = ACTIVATION_TYPES;
 const BACKENDS = ['wasm', 'js'] as const;
 const SCHEDULES = ['cosine', 'none'] as const;
 

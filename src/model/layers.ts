@@ -14,7 +14,7 @@ export type { Binding, BufferSpec, InitHint, NamedParameter, SavedSpec, StateSpe
 export { Dense, type DenseOptions } from './dense.js';
 export { BatchNorm, type BatchNormOptions } from './batchnorm.js';
 export { Activation, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, type LeakyReLUOptions } from './activation.js';
-export { mlp, type MlpOptions } from './mlp.js';
+export { mlp, ACTIVATION_TYPES, type MlpOptions } from './mlp.js';
 export type { Activation as ActivationType, LayerConfig, LayerType, WeightInit } from './config.js';
 
 type FromConfig = { [T in LayerType]: (c: Extract<LayerConfig, { type: T }>, where: string) => Layer };

@@ -31,6 +31,9 @@ const ACTIVATIONS: Record<ActivationType, () => Activation> = {
   gelu: () => new GELU(),
 };
 
+/** Every activation, by name (for CLIs and option checks). */
+export const ACTIVATION_TYPES = Object.keys(ACTIVATIONS) as ActivationType[];
+
 /**
  * The usual stack: per hidden width Dense → [BatchNorm] → activation, then
  * Dense to the outputs. The hidden Dense layers get no bias when a BatchNorm
