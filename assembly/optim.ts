@@ -13,13 +13,13 @@ import { at } from './memory';
  *   g = grad + wd·p;  p −= lr·g                           (momentum = 0; velocity untouched)
  * params, grads, velocity: [n].
  */
-export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, lr64: f64, momentum64: f64, weightDecay64: f64): void {
+export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, lr: f64, momentum: f64, weightDecay: f64): void {
   // scalars arrive as f64 (like the other optimizers) and are rounded once
-  const lr = <f32>lr64, momentum = <f32>momentum64, weightDecay = <f32>weightDecay64;
-  const vlr = f32x4.splat(lr), vmu = f32x4.splat(momentum), vwd = f32x4.splat(weightDecay);
+  const l = <f32>lr, mu = <f32>momentum, wd = <f32>weightDecay;
+  const vlr = f32x4.splat(l), vmu = f32x4.splat(mu), vwd = f32x4.splat(wd);
   const nv = n & ~3;
   let i = 0;
-  if (momentum > 0) {
+  if (mu > 0) {
     for (; i < nv; i += 4) {
       const p = v128.load(at(params, i));
       const g = f32x4.add(v128.load(at(grads, i)), f32x4.mul(vwd, p));
@@ -29,9 +29,9 @@ export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, 
     }
     for (; i < n; i++) {
       const p = load<f32>(at(params, i));
-      const v = momentum * load<f32>(at(velocity, i)) + (load<f32>(at(grads, i)) + weightDecay * p);
+      const v = mu * load<f32>(at(velocity, i)) + (load<f32>(at(grads, i)) + wd * p);
       store<f32>(at(velocity, i), v);
-      store<f32>(at(params, i), p - lr * v);
+      store<f32>(at(params, i), p - l * v);
     }
   } else {
     for (; i < nv; i += 4) {
@@ -41,7 +41,7 @@ export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, 
     }
     for (; i < n; i++) {
       const p = load<f32>(at(params, i));
-      store<f32>(at(params, i), p - lr * (load<f32>(at(grads, i)) + weightDecay * p));
+      store<f32>(at(params, i), p - l * (load<f32>(at(grads, i)) + wd * p));
     }
   }
 }
