@@ -120,9 +120,16 @@ function cellText(v: RawCell): string {
   return v === null || v === undefined ? '' : typeof v === 'number' ? String(v) : v.trim();
 }
 
-function isMissing(v: RawCell): boolean {
-  if (typeof v === 'number') return Number.isNaN(v);
-  return MISSING_TOKENS.includes(cellText(v));
+const MISSING = new Set(MISSING_TOKENS);
+
+/** A cell normalized: a number as is, text trimmed; undefined when missing (a MISSING_TOKENS string, NaN, null, undefined). */
+function cellValue(v: RawCell): string | number | undefined {
+  if (typeof v === 'string') {
+    const t = v.trim();
+    return MISSING.has(t) ? undefined : t;
+  }
+  if (typeof v === 'number') return Number.isNaN(v) ? undefined : v;
+  return undefined;
 }
 
 /** Growable Float32Array / Int32Array / Float64Array. */
@@ -218,6 +225,8 @@ export class TableEncoder {
   private readonly distinctNumbers = new Set<number>();
   private rows = 0;
   private dropped = 0;
+  /** One row's feature cells, normalized (reused). */
+  private readonly values: (string | number | undefined)[];
 
   constructor(where: string, header: readonly string[], options: TableOptions, naming: RowNaming) {
     this.where = where;
@@ -255,6 +264,7 @@ export class TableEncoder {
       }
     });
     this.names = [...columns];
+    this.values = new Array<string | number | undefined>(columns.length);
     this.categorical = columns.map((c) => cat.includes(c));
     this.categoryIds = columns.map(() => new Map());
     this.categoryCounts = columns.map(() => new Grow((n) => new Float64Array(n), 16));
@@ -268,32 +278,31 @@ export class TableEncoder {
     if (record.length !== this.width) {
       throw new DataError(`${where}: ${at(naming, row)} has ${record.length} fields, the header has ${this.width}`, 'DATA_FORMAT', row);
     }
-    // missing cells first: a dropped row must leave nothing behind
-    const targetRaw = record[this.targetCol];
-    if (isMissing(targetRaw)) {
+    // missing cells first: a dropped row must leave nothing behind (any other error ends the load)
+    const target = cellValue(record[this.targetCol]);
+    if (target === undefined) {
       if (this.missing === 'error') throw this.missingError(row, this.targetName);
       this.dropped++;
       return;
     }
-    for (let j = 0; j < this.featureCols.length; j++) {
-      if (isMissing(record[this.featureCols[j]!])) {
+    const values = this.values;
+    for (let j = 0; j < values.length; j++) {
+      const v = cellValue(record[this.featureCols[j]!]);
+      if (v === undefined) {
         if (this.missing === 'error') throw this.missingError(row, this.names[j]!);
         if (this.missing === 'drop') {
           this.dropped++;
           return;
         }
       }
+      values[j] = v;
     }
-    // parse every numeric feature before storing any (an error leaves the table as it was)
-    const start = this.cells.length;
-    for (let j = 0; j < this.featureCols.length; j++) {
-      const raw = record[this.featureCols[j]!];
-      if (isMissing(raw)) {
+    for (let j = 0; j < values.length; j++) {
+      const v = values[j];
+      if (v === undefined) {
         this.cells.push(NaN);
-        continue;
-      }
-      if (this.categorical[j]) {
-        const text = cellText(raw);
+      } else if (this.categorical[j]) {
+        const text = String(v);
         const ids = this.categoryIds[j]!;
         let id = ids.get(text);
         if (id === undefined) {
@@ -304,24 +313,17 @@ export class TableEncoder {
         this.categoryCounts[j]!.data[id]!++;
         this.cells.push(id);
       } else {
-        let v: number | undefined;
-        try {
-          v = readNumber(where, naming, raw, row, this.names[j]!);
-        } catch (e) {
-          this.cells.length = start;
-          throw e;
-        }
-        this.sums[j]! += v;
+        const x = readNumber(where, naming, v, row, this.names[j]!);
+        this.sums[j]! += x;
         this.counts[j]!++;
-        this.cells.push(v);
+        this.cells.push(x);
       }
     }
     // target
-    const text = cellText(targetRaw);
-    const num = typeof targetRaw === 'number' ? targetRaw : parseNumber(text);
+    const text = String(target);
+    const num = typeof target === 'number' ? target : parseNumber(text);
     if (num === undefined) this.firstNonNumeric ??= { row, text };
     else if (!Number.isFinite(num)) {
-      this.cells.length = start;
       throw new DataError(`${where}: ${at(naming, row, this.targetName)}: ${text} is not a finite number`, 'NOT_FINITE', row, this.targetName);
     }
     this.targetNum.push(num ?? NaN);
@@ -542,8 +544,8 @@ export class EncodingApplier {
     let o = 0;
     for (let j = 0; j < e.columns.length; j++) {
       const col = e.columns[j]!;
-      let raw = record[this.cols[j]!];
-      if (isMissing(raw)) {
+      let raw: string | number | undefined = cellValue(record[this.cols[j]!]);
+      if (raw === undefined) {
         if (this.missing === 'drop') { this.dropped++; return; }
         if (this.missing === 'error') {
           throw new DataError(`${where}: ${at(naming, row, col.name)} is missing; pass missing: 'drop' or 'impute'`, 'DATA_FORMAT', row, col.name);
@@ -553,7 +555,7 @@ export class EncodingApplier {
       if (col.kind === 'numeric') {
         buf[o++] = readNumber(where, naming, raw, row, col.name);
       } else {
-        const text = cellText(raw);
+        const text = String(raw);
         const k = this.categoryIndex[j]!.get(text);
         if (k === undefined) {
           throw new DataError(`${where}: ${at(naming, row, col.name)}: category ${JSON.stringify(text)} was not seen when the encoding was made; known: ${col.categories.map((c) => JSON.stringify(c)).join(', ')}`, 'DATA_FORMAT', row, col.name);
@@ -564,15 +566,15 @@ export class EncodingApplier {
     }
     let label: number | undefined;
     if (this.y !== undefined) {
-      const raw = record[this.targetCol];
+      const raw = cellValue(record[this.targetCol]);
       const name = e.target.name;
-      if (isMissing(raw)) {
+      if (raw === undefined) {
         if (this.missing === 'error') throw new DataError(`${where}: ${at(naming, row, name)} is missing`, 'DATA_FORMAT', row, name);
         this.dropped++;
         return;
       }
       if (this.classIndex !== undefined) {
-        const text = cellText(raw);
+        const text = String(raw);
         // numeric class names were written by String(number): "2.0" is class "2"
         const num = parseNumber(text);
         label = this.classIndex.get(text) ?? (num !== undefined ? this.classIndex.get(String(num)) : undefined);
