@@ -159,6 +159,10 @@ describe('loadCsv', () => {
     const d = await loadCsv(file('\ufeffa;b;y\n1,5;2;0\n3;4;1\n'.replace('1,5', '1.5')), { target: 'y', delimiter: ';' });
     expect(d.featureNames).toEqual(['a', 'b']);
     expect(Array.from(d.x)).toEqual([1.5, 2, 3, 4]);
+    // spaces around cells and quotes, quoted delimiters inside a category
+    const q = await loadCsv(file('a, city ,y\n 1 , "Paris, FR" ,0\n2,"Rome, IT",1\n'), { target: 'y', categorical: ['city'] });
+    expect(q.featureNames).toEqual(['a', 'city=Paris, FR', 'city=Rome, IT']);
+    expect(Array.from(q.x)).toEqual([1, 1, 0, 2, 0, 1]);
   });
 
   it('streams: 150 MB of text from a lazy Readable passes with memory bounded by the output, not the text', async () => {
