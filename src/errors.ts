@@ -29,7 +29,9 @@ export type ErrorCode =
   /** resumeFrom: a valid checkpoint of another model, optimizer, data or fit options. */
   | 'CHECKPOINT_MISMATCH'
   /** DivergenceError: the training loss became NaN or infinite. */
-  | 'DIVERGED';
+  | 'DIVERGED'
+  /** DataError: a data file or raw records that cannot be read as a table (empty, ragged rows, text in a numeric column, an unseen category). */
+  | 'DATA_FORMAT';
 
 /** Optional details of an argument error. */
 export interface ErrorDetails {

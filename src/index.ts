@@ -27,3 +27,14 @@ export type {
 } from './model/layers.js';
 export { ModelFormatError, encodeModelFile, decodeModelFile, crc32, FORMAT_VERSION } from './io/format.js';
 export { Random } from './model/random.js';
+// Your own data (issue 11): input conversion, splits, feature stats, metrics, raw-row encoding.
+export { toMatrix, toTargets, targetKindForLoss } from './data/convert.js';
+export type { Matrix, MatrixInput, TargetInput, TargetKind, Targets, ClassTargets, RegressionTargets, ToTargetsOptions } from './data/convert.js';
+export { trainTestSplit } from './data/split.js';
+export type { Split, SplitOptions, SplitLabels } from './data/split.js';
+export { featureStats, featureStatsStream, MomentsAccumulator, chunkMoments, mergeMoments, momentsToStats } from './data/stats.js';
+export type { FeatureStats, Moments, StatsChunk } from './data/stats.js';
+export { METRICS, METRIC_NAMES, AUC_BINS, AUC_EXACT_VALUES, confusionMatrix, predictedClasses, resolveMetrics, taskFor, defaultMetrics } from './train/metrics.js';
+export type { Metric, MetricName, Task } from './train/metrics.js';
+export { DataError, encodeRows, checkEncoding, MISSING_TOKENS, CLASSIFICATION_MAX_DISTINCT } from './data/table.js';
+export type { DataEncoding, ColumnEncoding, TargetInfo, EncodedRows, EncodedTable, ApplyOptions, MissingPolicy, TaskKind, RawCell } from './data/table.js';

@@ -14,3 +14,5 @@ export { checkpointFile, readCheckpoint } from './checkpoint.js';
 export type { CheckpointFileOptions } from './checkpoint.js';
 export { lineChartSvg, lineChartsSvg, trainingCurvesSvg } from './chart.js';
 export type { LineChartOptions, LineSeries, TrainingCurves } from './chart.js';
+export { loadCsv, loadCsvEncoded } from './csv.js';
+export type { LoadCsvOptions, LoadCsvEncodedOptions, CsvData, CsvSource } from './csv.js';
