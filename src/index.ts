@@ -36,5 +36,7 @@ export { featureStats, featureStatsStream, MomentsAccumulator, chunkMoments, mer
 export type { FeatureStats, Moments, StatsChunk } from './data/stats.js';
 export { METRICS, METRIC_NAMES, AUC_BINS, AUC_EXACT_VALUES, confusionMatrix, predictedClasses, resolveMetrics, taskFor, defaultMetrics } from './train/metrics.js';
 export type { Metric, MetricName, Task } from './train/metrics.js';
-export { DataError, encodeRows, checkEncoding, MISSING_TOKENS, CLASSIFICATION_MAX_DISTINCT } from './data/table.js';
-export type { DataEncoding, ColumnEncoding, TargetInfo, EncodedRows, EncodedTable, ApplyOptions, MissingPolicy, TaskKind, RawCell } from './data/table.js';
+export { DataError, MISSING_TOKENS, CLASSIFICATION_MAX_DISTINCT } from './data/table.js';
+export { encodeRows, checkEncoding } from './data/apply.js';
+export type { EncodedRows, ApplyOptions } from './data/apply.js';
+export type { DataEncoding, ColumnEncoding, TargetInfo, EncodedTable, MissingPolicy, TaskKind, RawCell } from './data/table.js';

@@ -17,10 +17,8 @@ import { pipeline, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'csv-parse';
 import { describe, expectOptions, typeError } from '../errors.js';
-import {
-  DataError, EncodingApplier, TableEncoder,
-  type ApplyOptions, type DataEncoding, type EncodedRows, type EncodedTable, type MissingPolicy, type RowNaming, type TaskKind,
-} from '../data/table.js';
+import { EncodingApplier, type ApplyOptions, type EncodedRows } from '../data/apply.js';
+import { DataError, TableEncoder, type DataEncoding, type EncodedTable, type MissingPolicy, type RowNaming, type TaskKind } from '../data/table.js';
 
 export interface LoadCsvOptions {
   /** The label column. */
