@@ -30,6 +30,10 @@ export type ErrorCode =
   | 'CHECKPOINT_MISMATCH'
   /** DivergenceError: the training loss became NaN or infinite. */
   | 'DIVERGED'
+  /** The engine lacks a feature the call asks for (relaxed SIMD, shared memory…). */
+  | 'UNSUPPORTED'
+  /** A file could not be read or written (missing, unwritable, not a folder…); `cause` holds the system error. */
+  | 'IO'
   /** DataError: a data file or raw records that cannot be read as a table (empty, ragged rows, text in a numeric column, an unseen category). */
   | 'DATA_FORMAT';
 
@@ -63,6 +67,21 @@ export interface TaggedError extends Error {
   argument?: string;
   expected?: string;
   received?: string;
+}
+
+/**
+ * A number option that a kernel reads as f32: as expectNumber, and also
+ * representable in f32 (|v| ≤ 3.4e38, and not flushed to 0 when 0 is excluded).
+ */
+export function expectF32Number(where: string, name: string, value: unknown, lo = -Infinity, hi = Infinity, loOpen = false): number {
+  const v = expectNumber(where, name, value, lo, hi, loOpen);
+  const f = Math.fround(v);
+  if (!Number.isFinite(f) || (v !== 0 && f === 0)) {
+    throw rangeError(`${where}: ${name} must be representable as a 32-bit float (magnitude at most 3.4e38, and not so small that it rounds to 0), got ${describe(value)}`, {
+      argument: name, expected: 'a number within the f32 range', received: describe(value),
+    });
+  }
+  return v;
 }
 
 /**

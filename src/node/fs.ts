@@ -6,12 +6,24 @@
 import { randomBytes } from 'node:crypto';
 import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { NormcoreError } from '../errors.js';
+
+/** File names are at most 255 bytes; the temporary's name adds 25 (".", ".<pid>.<8 hex>.tmp"). */
+const MAX_TEMP_STEM = 255 - 25;
+
+/** The part of a target's name its temporaries carry: the name, cut to MAX_TEMP_STEM bytes of UTF-8 (never inside a character). */
+function tempStem(name: string): string {
+  let stem = name;
+  while (Buffer.byteLength(stem) > MAX_TEMP_STEM) stem = stem.slice(0, -1);
+  if (/[\uD800-\uDBFF]$/.test(stem)) stem = stem.slice(0, -1);
+  return stem;
+}
 
 /** Writes `bytes` to `path` atomically: temp file in the same folder, fsync, rename. */
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
   const target = resolve(path);
   const dir = dirname(target);
-  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const tmp = join(dir, `.${tempStem(basename(target))}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const file = await open(tmp, 'wx');
   try {
     try {
@@ -48,19 +60,20 @@ export async function readFileExplained(where: string, path: string, what = 'fil
     return new Uint8Array(await readFile(path));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${where}: there is no ${what} at ${path}` : `${where}: cannot read ${path}: ${(e as Error).message}`, { cause: e });
+    throw new NormcoreError(code === 'ENOENT' ? `${where}: there is no ${what} at ${path}` : `${where}: cannot read ${path}: ${(e as Error).message}`, 'IO', { cause: e });
   }
 }
 
 /**
  * Removes the temporary files `writeFileAtomic` left next to `path` when a
- * process died mid-write (named `.<name>.<pid>.<8 hex>.tmp`), if that process
+ * process died mid-write (named `.<name>.<pid>.<8 hex>.tmp`, the name cut to
+ * fit 255 bytes), if that process
  * no longer runs. Best effort.
  */
 export async function removeStaleTemporaries(path: string): Promise<void> {
   const target = resolve(path);
   const dir = dirname(target);
-  const name = basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const name = tempStem(basename(target)).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const pattern = new RegExp(`^\\.${name}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
   let entries: string[];
   try {

@@ -9,7 +9,7 @@ import { describe, expectInt, expectOptions, rangeError, StateError, typeError }
 import { crc32 } from '../io/format.js';
 import { Random } from '../model/random.js';
 import { checkTargets, checkX, type Labels } from './data.js';
-import { DivergenceError, type OptimizerState, type Trainer } from './trainer.js';
+import { DivergenceError, type Diverged, type OptimizerState, type Trainer } from './trainer.js';
 
 export interface EpochLogs {
   epoch: number;
@@ -221,6 +221,23 @@ export interface FitHooks {
   evaluate(x: Float32Array, y: Labels): { loss: number; accuracy: number };
 }
 
+/**
+ * Puts back the model with which the last finite loss was computed, resets the
+ * optimizer state, checks that model on the batch at hand (block 'x', `rows`
+ * rows) in inference mode, and throws the DivergenceError that says all of it.
+ */
+function diverge(t: Trainer, what: Diverged, happened: string, epoch: number, b: number, batches: number, rows: number): never {
+  t.snapshot('restore');
+  t.resetOptimizerState();
+  const net = t.net;
+  const out = net.forward(rows, false);
+  const usable = net.k.countNonFinite(out, rows * net.outFeatures) === 0;
+  const verdict = usable
+    ? 'the model keeps the weights with which the last finite loss was computed and its optimizer state is reset (lower the learning rate?)'
+    : 'the weights with which the last finite loss was computed are restored, but even they predict NaN or infinite values on this batch (running statistics): the model is not usable; load a checkpoint or start again with a lower learning rate';
+  throw new DivergenceError(`fit: ${happened} at epoch ${epoch + 1}, batch ${b + 1} of ${batches}; training stopped, ${verdict}`, epoch, b, what, usable);
+}
+
 /** The training loop of a validated fit. */
 export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Resume | undefined): Promise<History> {
   const { N, epochs, batchSize, batches, val, options: o } = r;
@@ -266,17 +283,12 @@ export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Res
         const out = net.forward(rows, true);
         if (countCorrect) correct += k.countCorrect(out, net.block('y'), rows, K);
         const loss = t.lossAndGrad(out, rows);
-        if (!Number.isFinite(loss)) {
-          t.snapshot('restore');
-          t.resetOptimizerState();
-          throw new DivergenceError(
-            `fit: the training loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} of ${batches}; training stopped, the model keeps the weights with which the last finite loss was computed and its optimizer state is reset (lower the learning rate?)`,
-            epoch, b,
-          );
-        }
+        if (!Number.isFinite(loss)) diverge(t, 'loss', `the training loss became ${loss}`, epoch, b, batches, rows);
         t.snapshot('commit');
         net.backward(rows);
         t.applyOptimizer(t.learningRate(epoch, epoch * batches + b, stepsInFit));
+        const bad = t.nonFinite(false);
+        if (bad) diverge(t, bad, `the ${bad} became NaN or infinite after the update`, epoch, b, batches, rows);
         lossSum += loss * rows;
         seen += rows;
         if (o.onBatchEnd) {
@@ -305,6 +317,9 @@ export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Res
       history.valAccuracy.push(logs.valAccuracy ?? NaN);
       history.seconds.push(seconds);
       const done = epoch + 1;
+      // Nothing non-finite reaches a checkpoint, the callbacks or the end of the fit.
+      const bad = t.nonFinite(true);
+      if (bad) diverge(t, bad, `the ${bad} became NaN or infinite`, epoch, batches - 1, batches, Math.min(batchSize, N - (batches - 1) * batchSize));
       if (r.checkpoint && (done % r.checkpoint.everyEpochs === 0 || done === epochs)) {
         await r.checkpoint.save(hooks.checkpointBytes(done), { ...r.record!, epochsDone: done, step: t.step });
         hooks.checkAlive();
