@@ -9,8 +9,7 @@
  * and writes through `io`, so tests run it in-process.
  */
 import { realpathSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import cliProgress from 'cli-progress';
@@ -20,7 +19,9 @@ import {
   OPTIMIZER_TYPES, ACTIVATION_TYPES,
 } from './node/index.js';
 import { experimentMain } from './experiment/cli.js';
-import { dispatch, flagLines, parseFlags, type CommandLine, type Flags } from './node/flags.js';
+import { dispatch, flagLines, parseFlags, UsageError, type CommandLine, type Flags } from './node/flags.js';
+import { ensureWritableFolder } from './node/fs.js';
+import { NormcoreError } from './errors.js';
 
 // Relaxed SIMD (a fused multiply-add in matmul, ~20% faster here) is on by
 // default in browsers and Node ≥ 22; Node 20 and 21 have it behind a V8 flag,
@@ -180,7 +181,7 @@ export function trainConfig(args: string[]): TrainConfig | 'help' {
   const f = parseFlags('normcore train', args, TRAIN_FLAGS);
   if (f.help) return 'help';
   const out = f.path('out', 'a folder path');
-  return {
+  const c: TrainConfig = {
     checkpoint: f.optional('checkpoint', (n) => f.path(n, 'a file path')),
     resume: f.optional('resume', (n) => f.path(n, 'a file path')),
     hidden: hiddenFlag(f),
@@ -196,6 +197,22 @@ export function trainConfig(args: string[]): TrainConfig | 'help' {
     ...splitFlags(f),
     out,
   };
+  // What fit would refuse only after the data is loaded, refused here (exit 2, nothing trained).
+  if (c.batchSize > c.train) f.fail(`--batch-size must be ≤ --train (${c.train} digits), got ${c.batchSize}`);
+  if (c.batchNorm && c.batchSize < 2) f.fail(`--batch-size must be ≥ 2 with batch norm (the variance of one sample is undefined; --no-bn allows 1), got ${c.batchSize}`);
+  return c;
+}
+
+/** Output paths are checked before any training: an unwritable --out or --checkpoint folder is a usage error (exit 2), not a lost model. */
+async function checkOutputs(command: string, paths: Array<[flag: string, folder: string]>): Promise<void> {
+  for (const [flag, folder] of paths) {
+    try {
+      await ensureWritableFolder(command, flag, folder);
+    } catch (e) {
+      if (e instanceof NormcoreError && e.code === 'IO') throw new UsageError(e.message);
+      throw e;
+    }
+  }
 }
 
 /** Dense → [BatchNorm] → activation per hidden width, then Dense to the classes. */
@@ -220,6 +237,7 @@ async function train(args: string[], io: CliIO): Promise<number> {
     io.out(TRAIN_HELP);
     return 0;
   }
+  await checkOutputs('normcore train', [['--out', c.out], ...(c.checkpoint === undefined ? [] : [['--checkpoint', dirname(resolve(c.checkpoint))] as [string, string]])]);
   io.out(describeConfig(c) + '\n');
   const data = loadMnist({ train: c.train, test: c.test, seed: c.seed });
   const backend = await createBackend(c.backend);
@@ -301,7 +319,6 @@ async function train(args: string[], io: CliIO): Promise<number> {
         `training took ${seconds.toFixed(2)} s on the ${c.backend} backend\n`,
     );
 
-    await mkdir(c.out, { recursive: true });
     const modelPath = join(c.out, 'model.nc');
     const chartPath = join(c.out, 'training.svg');
     await saveModel(model, modelPath);

@@ -133,13 +133,17 @@ export function describe(v: unknown): string {
 }
 
 /** A positive (or ≥ min) integer. */
-export function expectInt(where: string, name: string, value: unknown, min = 1): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+export function expectInt(where: string, name: string, value: unknown, min = 1, max = Infinity): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const make = typeof value === 'number' ? rangeError : typeError;
-    throw make(`${where}: ${name} must be an integer ≥ ${min}, got ${describe(value)}`, { argument: name, expected: `an integer ≥ ${min}`, received: describe(value) });
+    const range = max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`;
+    throw make(`${where}: ${name} must be an integer ${range}, got ${describe(value)}`, { argument: name, expected: `an integer ${range}`, received: describe(value) });
   }
   return value;
 }
+
+/** Seeds are 32-bit: a larger one would be cut silently, so it is refused. */
+export const MAX_SEED = 0xffffffff;
 
 /** A finite number, optionally within [lo, hi]. */
 export function expectNumber(where: string, name: string, value: unknown, lo = -Infinity, hi = Infinity, loOpen = false): number {

@@ -4,7 +4,7 @@
  * what went wrong, and the sweep of temporaries a killed writer left behind.
  */
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { NormcoreError } from '../errors.js';
 
@@ -101,4 +101,45 @@ async function running(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   const end = stat.lastIndexOf(')');
   return end < 0 || stat[end + 2] !== 'Z';
+}
+
+/**
+ * Makes sure `path` is a folder normcore can write to, creating it (and its
+ * missing parents) if needed, and writing and removing a probe file. Throws
+ * a NormcoreError (code IO) naming `argument` and the reason. Folders are made
+ * one level at a time: Node's recursive mkdir can spin forever on some paths
+ * (e.g. under /proc).
+ */
+export async function ensureWritableFolder(where: string, argument: string, path: string): Promise<string> {
+  const target = resolve(path);
+  const fail = (why: string, cause?: unknown): never => {
+    throw Object.assign(new NormcoreError(`${where}: ${argument} ${path} ${why}`, 'IO', { cause }), { argument, expected: 'a writable folder', received: path });
+  };
+  const missing: string[] = [];
+  for (let p = target; ; p = dirname(p)) {
+    try {
+      if (!(await stat(p)).isDirectory()) fail(missing.length ? `cannot be made: ${p} is a file, not a folder` : 'is a file, not a folder');
+      break;
+    } catch (e) {
+      if (e instanceof NormcoreError) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) fail(`cannot be used: ${(e as Error).message}`, e);
+      missing.unshift(p);
+    }
+  }
+  for (const p of missing) {
+    try {
+      await mkdir(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') fail(`cannot be made: ${(e as Error).message}`, e);
+    }
+  }
+  const probe = join(target, `.normcore-write-test.${process.pid}.${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFile(probe, '');
+  } catch (e) {
+    fail(`is not writable: ${(e as Error).message}`, e);
+  } finally {
+    await rm(probe, { force: true }).catch(() => undefined);
+  }
+  return target;
 }
