@@ -346,6 +346,9 @@ async function evaluate(args: string[], io: CliIO): Promise<number> {
   const backend = f.choice('backend', BACKENDS);
   const split = splitFlags(f);
   const model = await loadModel(path, { backend });
+  if (model.inFeatures !== MNIST_FEATURES || model.outFeatures !== MNIST_CLASSES) {
+    f.fail(`${path} maps ${model.inFeatures} inputs to ${model.outFeatures} outputs; evaluating on the MNIST digits needs ${MNIST_FEATURES} → ${MNIST_CLASSES} (for a model of your own data, use --data and --target)`);
+  }
   const data = loadMnist(split);
   const { loss, accuracy } = model.evaluate(data.testImages, data.testLabels);
   io.out(

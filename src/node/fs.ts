@@ -122,7 +122,8 @@ export async function ensureWritableFolder(where: string, argument: string, path
       break;
     } catch (e) {
       if (e instanceof NormcoreError) throw e;
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(p) === p) fail(`cannot be used: ${(e as Error).message}`, e);
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || dirname(p) === p) fail(`cannot be used: ${(e as Error).message}`, e);
       missing.unshift(p);
     }
   }
