@@ -29,7 +29,9 @@ export type ErrorCode =
   /** resumeFrom: a valid checkpoint of another model, optimizer, data or fit options. */
   | 'CHECKPOINT_MISMATCH'
   /** DivergenceError: the training loss became NaN or infinite. */
-  | 'DIVERGED';
+  | 'DIVERGED'
+  /** OnnxUnsupportedError: a valid ONNX model with a node or pattern fromOnnx cannot map onto layers. */
+  | 'ONNX_UNSUPPORTED';
 
 /** Optional details of an argument error. */
 export interface ErrorDetails {
