@@ -259,6 +259,15 @@ describe('fromOnnx: broken files are ModelFormatErrors, without allocating what 
     expect(formats).toBeGreaterThan(bytes.length / 2);
   });
 
+  it('graphs nested in attributes 300 deep stop at the parser’s depth limit', () => {
+    const varint = (n: number): number[] => { const o: number[] = []; while (n > 127) { o.push((n & 127) | 128); n >>>= 7; } o.push(n); return o; };
+    const wrap = (tag: number, body: number[]): number[] => [tag, ...varint(body.length), ...body];
+    // GraphProto.node (1) → NodeProto.attribute (5) → AttributeProto.g (6) → GraphProto …, in ModelProto.graph (7)
+    let g: number[] = [];
+    for (let i = 0; i < 300; i++) g = wrap(0x0a, wrap(0x2a, wrap(0x32, g)));
+    expectFormat(Uint8Array.from(wrap(0x3a, g)), /maximum recursion depth/);
+  });
+
   it('bad arguments are typed errors', () => {
     const ok = build({ nodes: [node('Gemm', 'fc', ['x', 'W', 'b'], ['y'])], inits: [W, B] });
     expect(() => fromOnnx([1, 2] as unknown as Uint8Array)).toThrow(/fromOnnx: bytes must be a Uint8Array, got Array\(2\)/);
