@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BatchNorm, createBackend, Dense, encodeModelFile, fromOnnx, loadMnist, mlp, NORMCORE_VERSION, NormcoreError, ReLU, Sequential, Sigmoid, Tanh, toOnnx,
+  BatchNorm, createBackend, Dense, encodeModelFile, fromOnnx, loadMnist, mlp, ModelFormatError, NORMCORE_VERSION, NormcoreError, ReLU, Sequential, Sigmoid, Tanh, toOnnx,
   type LossName,
 } from '../src/node/index.js';
 import { decodeModel } from '../src/io/onnx-pb.js';
@@ -145,6 +145,10 @@ describe('toOnnx: the file', () => {
     expect(() => toOnnx(m, { inputName: '' })).toThrow(/options\.inputName/);
     expect(() => toOnnx(m, { opset: 15, extra: 1 } as unknown as object)).toThrow(/unknown option options\.extra/);
     expect(() => toOnnx({} as Sequential)).toThrow(/model must be a Sequential or model-file bytes/);
+    expect(() => toOnnx(new Uint8Array(3))).toThrow(ModelFormatError);
+    expect(() => toOnnx(new Uint8Array(3))).toThrow(/^toOnnx: not a valid normcore model file: 3 bytes is shorter/);
+    const unknown = encodeModelFile({ kind: 'normcore-sequential', seed: 1, compile: null, layers: [{ type: 'conv9d', features: 2 }] }, new Float32Array(0));
+    expect(() => toOnnx(unknown)).toThrow(/layer 0 has type "conv9d", which has no ONNX mapping \(mapped: dense, batchnorm, relu, sigmoid, tanh, leakyrelu, gelu\)/);
     m.dispose();
   });
 });

@@ -207,7 +207,14 @@ export function toOnnx(model: Sequential | Uint8Array, options?: ToOnnxOptions):
   else if (model instanceof Uint8Array) bytes = model;
   else throw typeError(`toOnnx: model must be a Sequential or model-file bytes (Uint8Array), got ${describe(model)}`, { argument: 'model', expected: 'a Sequential or a Uint8Array', received: describe(model) });
 
-  const { header, weights } = decodeModelFile(bytes);
+  let decoded: ReturnType<typeof decodeModelFile>;
+  try {
+    decoded = decodeModelFile(bytes);
+  } catch (e) {
+    if (e instanceof ModelFormatError) throw new ModelFormatError(e.message.replace(/^load: /, 'toOnnx: '));
+    throw e;
+  }
+  const { header, weights } = decoded;
   const bad = (why: string): never => {
     throw new ModelFormatError(`toOnnx: not a valid normcore model file: ${why}`);
   };
