@@ -19,6 +19,6 @@ export { Layer, Dense, BatchNorm, ReLU, Sigmoid, Tanh, mlp } from './model/layer
 export type { MlpOptions, DenseOptions, BatchNormOptions, WeightInit, LayerConfig, LayerType, NamedParameter, BufferSpec } from './model/layers.js';
 export { ModelFormatError, encodeModelFile, decodeModelFile, crc32, FORMAT_VERSION } from './model/format.js';
 export { Random } from './model/random.js';
-export { toOnnx, fromOnnx, onnxToLayers, OnnxUnsupportedError, ONNX_EXPORT_LAYERS, ONNX_IMPORT_OPS, ONNX_EXPORT_OPSETS } from './io/onnx.js';
+export { toOnnx, fromOnnx, onnxToLayers, onnxToModelFile, OnnxUnsupportedError, ONNX_EXPORT_LAYERS, ONNX_IMPORT_OPS, ONNX_EXPORT_OPSETS } from './io/onnx.js';
 export type { ToOnnxOptions, FromOnnxOptions, OnnxLayerConfig } from './io/onnx.js';
 export { NORMCORE_VERSION } from './version.js';

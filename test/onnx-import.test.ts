@@ -8,7 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, fromOnnx, ModelFormatError, NormcoreError, OnnxUnsupportedError, onnxToLayers, type LossName } from '../src/index.js';
+import { createBackend, fromOnnx, ModelFormatError, NormcoreError, OnnxUnsupportedError, onnxToLayers, onnxToModelFile, Sequential, type LossName } from '../src/index.js';
+import { fromOnnx as nodeFromOnnx, Sequential as NodeSequential } from '../src/node/index.js';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { encodeModel, floatTensor, floatValueInfo, node, type NodeProto, type TensorProto } from '../src/io/onnx-pb.js';
 import { TensorProtoSchema, TensorProto_DataLocation, TensorProto_DataType, ModelProtoSchema } from '../src/io/onnx-proto/onnx/onnx_pb.js';
@@ -107,6 +108,21 @@ describe.each(['wasm', 'js'] as const)('fromOnnx fixtures on the %s backend', (b
 });
 
 describe('fromOnnx: what the fixtures map onto', () => {
+  it('normcore/node’s fromOnnx returns its Sequential (fit takes checkpoint paths); onnxToModelFile gives the bytes both load', () => {
+    const bytes = fixture('tf2onnx-matmul-add.onnx');
+    const a = nodeFromOnnx(bytes, { backend: 'js' }), b = fromOnnx(bytes, { backend: 'js' });
+    const c = Sequential.load(onnxToModelFile(bytes), { backend: 'js' });
+    try {
+      expect(a).toBeInstanceOf(NodeSequential);
+      expect(b).not.toBeInstanceOf(NodeSequential);
+      const x = uniform(5 * 20, 3);
+      expect(a.predict(x)).toEqual(b.predict(x));
+      expect(c.predict(x)).toEqual(b.predict(x));
+    } finally {
+      a.dispose(); b.dispose(); c.dispose();
+    }
+  });
+
   it('Gemm transB=1 is transposed into W [in × out]; BatchNormalization momentum 0.9 / 0.99 become 0.1 / 0.01, epsilon is kept', () => {
     const a = onnxToLayers(fixture('pytorch-opset15-gemm-bn.onnx'));
     expect(a.layers[0]).toEqual({ type: 'dense', inFeatures: 20, outFeatures: 16, bias: true, init: 'auto' });

@@ -3,7 +3,8 @@
  * (src/io/onnx.ts does the mapping). Hooked into src/cli.ts.
  */
 import { createBackend } from '../backend/index.js';
-import { fromOnnx, onnxToLayers, toOnnx, MIN_OPSET, MAX_OPSET } from '../io/onnx.js';
+import { onnxToLayers, toOnnx, MIN_OPSET, MAX_OPSET } from '../io/onnx.js';
+import { fromOnnx } from '../node/onnx.js';
 import { readFile } from 'node:fs/promises';
 import { saveModel, writeFileAtomic } from '../node/model-file.js';
 import { flagLines, parseFlags, type Flags } from '../node/flags.js';

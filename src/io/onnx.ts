@@ -514,6 +514,13 @@ export const ONNX_EXPORT_LAYERS: readonly string[] = Object.keys(EXPORTS);
  * allocated from declared sizes before the data behind them is checked.
  */
 export function fromOnnx(bytes: Uint8Array, options?: FromOnnxOptions): Sequential {
+  return fromOnnxWith((file, o) => Sequential.load(file, o), bytes, options);
+}
+
+/** @internal fromOnnx with the class that loads the model file (normcore/node passes its Sequential). */
+export function fromOnnxWith<M extends Sequential>(
+  load: (file: Uint8Array, options: { backend: Backend | 'wasm' | 'js' }) => M, bytes: Uint8Array, options?: FromOnnxOptions,
+): M {
   const o = expectOptions('fromOnnx', 'options', options, ['backend']);
   if (!(bytes instanceof Uint8Array)) {
     throw typeError(`fromOnnx: bytes must be a Uint8Array, got ${describe(bytes)}`, { argument: 'bytes', expected: 'a Uint8Array', received: describe(bytes) });
@@ -521,14 +528,19 @@ export function fromOnnx(bytes: Uint8Array, options?: FromOnnxOptions): Sequenti
   if (typeof o.backend === 'string' && o.backend !== 'wasm' && o.backend !== 'js') {
     throw typeError(`fromOnnx: options.backend must be a Backend, 'wasm' or 'js', got ${describe(o.backend)}`, { argument: 'options.backend', expected: "a Backend, 'wasm' or 'js'", received: describe(o.backend) });
   }
-  const { layers, weights } = onnxToLayers(bytes);
-  const file = encodeModelFile({ kind: 'normcore-sequential', layers, seed: 1, compile: null }, weights);
+  const file = onnxToModelFile(bytes);
   try {
-    return Sequential.load(file, { backend: o.backend ?? 'wasm' });
+    return load(file, { backend: o.backend ?? 'wasm' });
   } catch (e) {
     if (e instanceof ModelFormatError) throw onnxFormatError(e.message.replace(/^load: not a valid normcore model file: /, ''));
     throw e;
   }
+}
+
+/** The normcore model file (uncompiled, seed 1) of an ONNX chain: what fromOnnx loads. */
+export function onnxToModelFile(bytes: Uint8Array): Uint8Array {
+  const { layers, weights } = onnxToLayers(bytes);
+  return encodeModelFile({ kind: 'normcore-sequential', layers, seed: 1, compile: null }, weights);
 }
 
 /** The layer configs and model-file weights of an ONNX chain (exported for tests and tools). */
