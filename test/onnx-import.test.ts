@@ -225,6 +225,11 @@ describe('fromOnnx: graphs that do not map name the node, its op type and why', 
     expectUnsupported(build({ nodes: [node('Gemm', 'fc', ['x', 'W'], ['h']), node('Gelu', 'g', ['h'], ['y'])], inits: [W], opset: 20 }), 'g', 'Gelu', /erf form/);
   });
 
+  it('a chain that starts with an activation (normcore’s first layer is Dense or BatchNorm), even one declaring 2³¹−1 features', () => {
+    expectUnsupported(build({ nodes: [node('Relu', 'r', ['x'], ['h']), node('Gemm', 'fc', ['h', 'W'], ['y'])], inits: [W] }), 'r', 'Relu', /normcore's first layer is a Dense or a BatchNorm/);
+    expectUnsupported(build({ nodes: [node('Relu', 'r', ['x'], ['y'])], inputDims: ['N', 2147483647] }), 'r', 'Relu', /first layer is a Dense or a BatchNorm/);
+  });
+
   it('two graph inputs; a rank-4 input with no Flatten', () => {
     const e = errorOf(build({ nodes: [node('Gemm', 'fc', ['x', 'W'], ['y'])], inits: [W], extraInputs: ['x2'] }));
     expect(e).toMatchObject({ code: 'ONNX_UNSUPPORTED' });

@@ -659,6 +659,10 @@ export function onnxToLayers(bytes: Uint8Array): { layers: OnnxLayerConfig[]; we
   if (x.layers.length === 0) throw new OnnxUnsupportedError('fromOnnx: the graph computes no layer (it maps the input to the output unchanged)', '', '');
   if (x.rank !== 2) throw new OnnxUnsupportedError(`fromOnnx: the graph output has rank ${x.rank}; [N, features] was expected`, '', '');
 
+  const first = x.layers[0]!;
+  if (first.config.type !== 'dense' && first.config.type !== 'batchnorm') {
+    unsupported(first.node, "the chain starts with an activation; normcore's first layer is a Dense or a BatchNorm (Gemm, MatMul or BatchNormalization)");
+  }
   // Layer types this build lacks (an older normcore reading a newer file) are refused by name.
   for (const l of x.layers) {
     try {
