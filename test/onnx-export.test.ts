@@ -139,7 +139,9 @@ describe('toOnnx: the file', () => {
 
   it('bad options are typed errors naming the option', () => {
     const m = new Sequential([new Dense(3, 2)], { backend: 'js' });
-    expect(() => toOnnx(m, { opset: 8 })).toThrow(/options\.opset must be an integer ≥ 9, got 8/);
+    expect(() => toOnnx(m, { opset: 8 })).toThrow(/options\.opset must be an integer in \[9, 21\], got 8/);
+    expect(() => toOnnx(m, { opset: 15.5 })).toThrow(RangeError);
+    expect(() => toOnnx(m, { opset: '15' as unknown as number })).toThrow(TypeError);
     expect(() => toOnnx(m, { opset: 22 })).toThrow(/options\.opset must be an integer in \[9, 21\], got 22/);
     expect(() => toOnnx(m, { softmax: 'no' as unknown as boolean })).toThrow(TypeError);
     expect(() => toOnnx(m, { inputName: '' })).toThrow(/options\.inputName/);

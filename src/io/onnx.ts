@@ -28,7 +28,7 @@ import { decodeModelFile, encodeModelFile, ModelFormatError } from '../model/for
 import { layerFromConfig, type LayerConfig } from '../model/layers.js';
 import { Sequential } from '../model/sequential.js';
 import type { Backend } from '../backend/index.js';
-import { describe, expectInt, expectOptions, NormcoreError, rangeError, typeError } from '../errors.js';
+import { describe, expectOptions, NormcoreError, rangeError, typeError } from '../errors.js';
 import { NORMCORE_VERSION } from '../version.js';
 import {
   AttributeProto_AttributeType, decodeModel, elementCount, encodeModel, findAttribute, floatTensor, floatValueInfo, floatValues, intValues, node,
@@ -187,8 +187,9 @@ export const ONNX_EXPORT_OPSETS = { min: MIN_OPSET, max: MAX_OPSET } as const;
  */
 export function toOnnx(model: Sequential | Uint8Array, options?: ToOnnxOptions): Uint8Array {
   const o = expectOptions('toOnnx', 'options', options, ['opset', 'softmax', 'inputName']);
-  const opset = expectInt('toOnnx', 'options.opset', o.opset ?? 15, MIN_OPSET);
-  if (opset > MAX_OPSET) {
+  const opset = o.opset ?? 15;
+  if (typeof opset !== 'number') throw typeError(`toOnnx: options.opset must be a number, got ${describe(opset)}`, { argument: 'options.opset', expected: 'a number', received: describe(opset) });
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     throw rangeError(`toOnnx: options.opset must be an integer in [${MIN_OPSET}, ${MAX_OPSET}], got ${opset}`, {
       argument: 'options.opset', expected: `an integer in [${MIN_OPSET}, ${MAX_OPSET}]`, received: String(opset),
     });
