@@ -22,6 +22,7 @@ import { experimentMain } from './experiment/cli.js';
 import { dispatch, flagLines, parseFlags, UsageError, type CommandLine, type Flags } from './node/flags.js';
 import { ensureWritableFolder } from './node/fs.js';
 import { NormcoreError } from './errors.js';
+import { exportCommand, importCommand, EXPORT_HELP, IMPORT_HELP } from './cli/onnx.js';
 
 // Relaxed SIMD (a fused multiply-add in matmul, ~20% faster here) is on by
 // default in browsers and Node ≥ 22; Node 20 and 21 have it behind a V8 flag,
@@ -120,10 +121,14 @@ Usage:
   normcore train [flags]         train an MNIST classifier (npm start)
   normcore eval <model.nc>       evaluate a saved model on the test split
   normcore experiment bn-paper   reproduce the batch-norm paper's MNIST experiment (report with figures)
+  normcore export <model.nc> --onnx <out.onnx>   write a saved model as ONNX
+  normcore import <in.onnx> --out <model.nc>     read an ONNX model (PyTorch, tf2onnx MLPs) into a model file
   normcore <command> --help      flags of one command
 
 ${TRAIN_HELP}
-${EVAL_HELP}`;
+${EVAL_HELP}
+${EXPORT_HELP}
+${IMPORT_HELP}`;
 
 function hiddenFlag(f: CommandLine): number[] {
   const raw = f.string('hidden');
@@ -366,11 +371,13 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       train: (args) => train(args, io),
       eval: (args) => evaluate(args, io),
       experiment: (args) => experimentMain(args, { stdout: io.out, stderr: io.err }),
+      export: (args) => exportCommand(args, io),
+      import: (args) => importCommand(args, io),
     },
     unknown: (word) =>
       word.startsWith('-')
-        ? `normcore: unknown flag ${word} before the command; expected train, eval, experiment or --help`
-        : `normcore: unknown command ${JSON.stringify(word)}; expected train, eval, experiment or --help`,
+        ? `normcore: unknown flag ${word} before the command; expected train, eval, experiment, export, import or --help`
+        : `normcore: unknown command ${JSON.stringify(word)}; expected train, eval, experiment, export, import or --help`,
     out: io.out,
     err: io.err,
   });

@@ -35,7 +35,9 @@ export type ErrorCode =
   /** A file could not be read or written (missing, unwritable, not a folder…); `cause` holds the system error. */
   | 'IO'
   /** DataError: a data file or raw records that cannot be read as a table (empty, ragged rows, text in a numeric column, an unseen category). */
-  | 'DATA_FORMAT';
+  | 'DATA_FORMAT'
+  /** OnnxUnsupportedError: a valid ONNX model with a node or pattern fromOnnx cannot map onto layers. */
+  | 'ONNX_UNSUPPORTED';
 
 /** Optional details of an argument error. */
 export interface ErrorDetails {
