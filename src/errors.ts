@@ -29,7 +29,9 @@ export type ErrorCode =
   /** resumeFrom: a valid checkpoint of another model, optimizer, data or fit options. */
   | 'CHECKPOINT_MISMATCH'
   /** DivergenceError: the training loss became NaN or infinite. */
-  | 'DIVERGED';
+  | 'DIVERGED'
+  /** An optional part is not installed: the chart renderer (vega, vega-lite), or the debug kernels outside this repository. */
+  | 'UNAVAILABLE';
 
 /** Optional details of an argument error. */
 export interface ErrorDetails {

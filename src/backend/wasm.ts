@@ -4,6 +4,7 @@
  * Error), hands them their scratch region, and wraps them with argument checks.
  */
 import { instantiate, instantiateSync } from '@assemblyscript/loader';
+import { NormcoreError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
 import type { Kernels } from './types.js';
@@ -44,8 +45,27 @@ async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
   const mod =
     flavor === 'release' ? await import('../wasm/release.generated.js')
     : flavor === 'relaxed' ? await import('../wasm/relaxed.generated.js')
-    : await import('../wasm/debug.generated.js');
+    : await importDebugBuild();
   return decodeBase64(mod.wasmBase64);
+}
+
+/**
+ * The debug build is for this repository's tests. It is imported through a
+ * variable, which bundlers leave alone, so no page carries its 48 KB; and the
+ * published package leaves the file out (package.json `files`).
+ */
+const DEBUG_BUILD = '../wasm/debug.generated.js';
+
+async function importDebugBuild(): Promise<{ wasmBase64: string }> {
+  try {
+    return (await import(/* @vite-ignore */ DEBUG_BUILD)) as { wasmBase64: string };
+  } catch (cause) {
+    throw new NormcoreError(
+      "createBackend: options.debug needs the debug build of the kernels (AssemblyScript asserts on), which only a clone of the normcore repository has (`npm run build` writes it); the published package ships the release builds only",
+      'UNAVAILABLE',
+      { cause },
+    );
+  }
 }
 
 let relaxedSupport: boolean | undefined;
