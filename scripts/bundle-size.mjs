@@ -18,8 +18,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** The page: trains one step of a small network on the default (auto) kernels and reports which build ran. */
 export const PAGE = `import { createBackend, mlp, Sequential } from 'normcore';
 const backend = await createBackend();
-const model = new Sequential(mlp([4, 8, 2]), { backend, seed: 1 });
-model.compile({ optimizer: 'adam', loss: 'softmaxCrossEntropy' });
+const model = new Sequential(mlp({ inputs: 4, hidden: [8], outputs: 2 }), { backend, seed: 1 });
+model.compile({ optimizer: { type: 'adam' }, loss: 'softmaxCrossEntropy' });
 const x = new Float32Array(16 * 4).map((_, i) => Math.sin(i));
 const y = new Uint8Array(16).map((_, i) => i % 2);
 const h = await model.fit(x, y, { epochs: 1, batchSize: 8 });

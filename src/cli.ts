@@ -305,8 +305,15 @@ async function train(args: string[], io: CliIO): Promise<number> {
     const chartPath = join(c.out, 'training.svg');
     await saveModel(model, modelPath);
     const title = `${[MNIST_FEATURES, ...c.hidden, MNIST_CLASSES].join('-')} ${c.batchNorm ? 'with' : 'without'} batch norm, ${c.optimizer}, test accuracy ${pct(final.accuracy)}`;
-    await writeFileAtomic(chartPath, await trainingCurvesSvg(history, { title }));
-    io.out(`model: ${modelPath}\nchart: ${chartPath}\n`);
+    io.out(`model: ${modelPath}\n`);
+    try {
+      await writeFileAtomic(chartPath, await trainingCurvesSvg(history, { title }));
+      io.out(`chart: ${chartPath}\n`);
+    } catch (e) {
+      // The chart renderer is an optional dependency: without it the model is still trained and saved.
+      if ((e as { code?: unknown }).code !== 'UNAVAILABLE') throw e;
+      io.err(`chart: skipped, ${(e as Error).message}\n`);
+    }
     return abort.signal.aborted ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);
