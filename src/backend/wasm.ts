@@ -70,16 +70,40 @@ async function importDebugBuild(): Promise<{ wasmBase64: string }> {
 
 let relaxedSupport: boolean | undefined;
 
-/** True when this engine validates the relaxed-SIMD build (checked once). */
+/**
+ * The smallest module that needs relaxed SIMD (the probe of GoogleChromeLabs'
+ * wasm-feature-detect): one function () → v128 computing
+ * i8x16.relaxed_swizzle(i8x16.splat(1), i8x16.splat(2)). Validating it answers
+ * whether the relaxed build can run without fetching that build, so a page
+ * whose engine lacks the feature downloads only the release build.
+ * test/relaxed-simd.test.ts checks it agrees with validating the build itself.
+ */
+export const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () → v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x0f, 0x01, 0x0d, 0x00, // code section: one body of 13 bytes, no locals
+  0x41, 0x01, 0xfd, 0x0f, // i32.const 1, i8x16.splat
+  0x41, 0x02, 0xfd, 0x0f, // i32.const 2, i8x16.splat
+  0xfd, 0x80, 0x02, // i8x16.relaxed_swizzle (0xfd 256)
+  0x0b, // end
+]);
+
+/** True when this engine validates relaxed-SIMD code (checked once, with RELAXED_SIMD_PROBE). */
 export async function supportsRelaxedSimd(): Promise<boolean> {
   if (relaxedSupport === undefined) {
     try {
-      relaxedSupport = WebAssembly.validate((await wasmBytes('relaxed')) as BufferSource);
+      relaxedSupport = WebAssembly.validate(RELAXED_SIMD_PROBE as BufferSource);
     } catch {
       relaxedSupport = false;
     }
   }
   return relaxedSupport;
+}
+
+/** Validates a build's bytes, for the tests: whether this engine accepts `flavor`. */
+export async function validatesBuild(flavor: WasmFlavor): Promise<boolean> {
+  return WebAssembly.validate((await wasmBytes(flavor)) as BufferSource);
 }
 
 /** Compiles (once per flavor) and instantiates the kernels. */
