@@ -3,12 +3,13 @@
  * The normcore command:
  *   normcore train [flags]       train an MNIST classifier, write <out>/model.nc and <out>/training.svg
  *   normcore eval <model.nc>     loss and accuracy of a saved model on the test split
- *   normcore [<command>] --help
+ *   normcore [<command>] --help, normcore help <command>
+ *   normcore --version
  *
  * `main(argv, io)` returns the exit code (0 done, 1 failed, 2 bad command line)
  * and writes through `io`, so tests run it in-process.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,7 +119,8 @@ Usage:
   normcore train [flags]         train an MNIST classifier (npm start)
   normcore eval <model.nc>       evaluate a saved model on the test split
   normcore experiment bn-paper   reproduce the batch-norm paper's MNIST experiment (report with figures)
-  normcore <command> --help      flags of one command
+  normcore <command> --help      flags of one command (or: normcore help <command>)
+  normcore --version             the installed version
 
 ${TRAIN_HELP}
 ${EVAL_HELP}`;
@@ -344,8 +346,19 @@ async function evaluate(args: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
+/** The package's version, from its package.json (one folder up from dist/ and from src/). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** Runs the command line `argv` (without node and the script). Returns the exit code. */
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    io.out(`normcore ${version()}\n`);
+    return 0;
+  }
+  // `normcore help <command>` is `normcore <command> --help` (an unknown command is reported as such).
+  if (argv.length === 2 && argv[0] === 'help') return main([argv[1]!, '--help'], io);
   return dispatch('normcore', argv, {
     help: HELP,
     commands: {
@@ -355,7 +368,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     },
     unknown: (word) =>
       word.startsWith('-')
-        ? `normcore: unknown flag ${word} before the command; expected train, eval, experiment or --help`
+        ? `normcore: unknown flag ${word} before the command; expected train, eval, experiment, --help or --version`
         : `normcore: unknown command ${JSON.stringify(word)}; expected train, eval, experiment or --help`,
     out: io.out,
     err: io.err,
