@@ -102,7 +102,8 @@ const EVAL_FLAGS: Flags = {
 
 const TRAIN_HELP = `normcore train [flags]
   Trains 784-[hidden]-10 (Dense → BatchNorm → activation per hidden layer, then Dense → softmax)
-  on the MNIST digits of the mnist package; writes <out>/model.nc and <out>/training.svg.
+  on the MNIST digits of the mnist package; writes <out>/model.nc and <out>/training.svg
+  (the chart needs the optional packages vega and vega-lite).
 
 ${flagLines(TRAIN_FLAGS)}
 `;

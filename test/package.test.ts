@@ -143,6 +143,18 @@ describe('consumers of the installed package', () => {
     });
   }, 60_000);
 
+  it('the normcore command runs from node_modules/.bin: --version, and train saves the model and skips the chart without vega', async () => {
+    const bin = join(project.dir, 'node_modules', '.bin', 'normcore');
+    const version = await run(bin, ['--version'], { cwd: project.dir });
+    expect(version.stdout).toBe(`normcore ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
+    const out = join(project.dir, 'cli-run');
+    const r = await run(bin, ['train', '--epochs', '1', '--train', '200', '--test', '50', '--hidden', '16', '--out', out], { cwd: project.dir, timeout: 60_000 });
+    expect(r.stdout).toMatch(/^model: .*model\.nc$/m);
+    expect(r.stderr).toMatch(/^chart: skipped, charts need the optional packages vega and vega-lite, .*install them with: npm install vega@\S+ vega-lite@\S+$/m);
+    expect(existsSync(join(out, 'model.nc'))).toBe(true);
+    expect(existsSync(join(out, 'training.svg'))).toBe(false);
+  }, 60_000);
+
   it('TypeScript compiles strictly under bundler, node16, nodenext (ES module and CommonJS) and node resolution, and each output runs', async () => {
     const dirs: string[] = [];
     for (const mode of TS_MODES) {
