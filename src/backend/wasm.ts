@@ -7,7 +7,7 @@ import { instantiate, instantiateSync } from '@assemblyscript/loader';
 import { NormcoreError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
-import type { Kernels } from './types.js';
+import type { Kernels, MemoryLike } from './types.js';
 
 interface WasmExports extends Kernels {
   memory: WebAssembly.Memory;
@@ -21,7 +21,8 @@ export interface WasmParts {
   /** The module's exports themselves: no argument checks. */
   unchecked: Kernels;
   heap: Heap;
-  memory: WebAssembly.Memory;
+  /** The module's WebAssembly.Memory, typed by its contract so that declarations need no DOM lib (a Node-only TypeScript project has none). */
+  memory: MemoryLike;
 }
 
 /**
