@@ -3,12 +3,13 @@
  * The normcore command:
  *   normcore train [flags]       train an MNIST classifier, write <out>/model.nc and <out>/training.svg
  *   normcore eval <model.nc>     loss and accuracy of a saved model on the test split
- *   normcore [<command>] --help
+ *   normcore [<command>] --help, normcore help <command>
+ *   normcore --version
  *
  * `main(argv, io)` returns the exit code (0 done, 1 failed, 2 bad command line)
  * and writes through `io`, so tests run it in-process.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
@@ -104,7 +105,8 @@ const EVAL_FLAGS: Flags = {
 
 const TRAIN_HELP = `normcore train [flags]
   Trains 784-[hidden]-10 (Dense → BatchNorm → activation per hidden layer, then Dense → softmax)
-  on the MNIST digits of the mnist package; writes <out>/model.nc and <out>/training.svg.
+  on the MNIST digits of the mnist package; writes <out>/model.nc and <out>/training.svg
+  (the chart needs the optional packages vega and vega-lite).
 
 ${flagLines(TRAIN_FLAGS)}
 `;
@@ -123,7 +125,8 @@ Usage:
   normcore experiment bn-paper   reproduce the batch-norm paper's MNIST experiment (report with figures)
   normcore export <model.nc> --onnx <out.onnx>   write a saved model as ONNX
   normcore import <in.onnx> --out <model.nc>     read an ONNX model (PyTorch, tf2onnx MLPs) into a model file
-  normcore <command> --help      flags of one command
+  normcore <command> --help      flags of one command (or: normcore help <command>)
+  normcore --version             the installed version
 
 ${TRAIN_HELP}
 ${EVAL_HELP}
@@ -328,8 +331,15 @@ async function train(args: string[], io: CliIO): Promise<number> {
     const chartPath = join(c.out, 'training.svg');
     await saveModel(model, modelPath);
     const title = `${[MNIST_FEATURES, ...c.hidden, MNIST_CLASSES].join('-')} ${c.batchNorm ? 'with' : 'without'} batch norm, ${c.optimizer}, test accuracy ${pct(final.accuracy)}`;
-    await writeFileAtomic(chartPath, await trainingCurvesSvg(history, { title }));
-    io.out(`model: ${modelPath}\nchart: ${chartPath}\n`);
+    io.out(`model: ${modelPath}\n`);
+    try {
+      await writeFileAtomic(chartPath, await trainingCurvesSvg(history, { title }));
+      io.out(`chart: ${chartPath}\n`);
+    } catch (e) {
+      // The chart renderer is an optional dependency: without it the model is still trained and saved.
+      if ((e as { code?: unknown }).code !== 'UNAVAILABLE') throw e;
+      io.err(`chart: skipped, ${(e as Error).message}\n`);
+    }
     return abort.signal.aborted ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);
@@ -363,8 +373,19 @@ async function evaluate(args: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
+/** The package's version, from its package.json (one folder up from dist/ and from src/). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** Runs the command line `argv` (without node and the script). Returns the exit code. */
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    io.out(`normcore ${version()}\n`);
+    return 0;
+  }
+  // `normcore help <command>` is `normcore <command> --help` (an unknown command is reported as such).
+  if (argv.length === 2 && argv[0] === 'help') return main([argv[1]!, '--help'], io);
   return dispatch('normcore', argv, {
     help: HELP,
     commands: {
@@ -376,7 +397,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     },
     unknown: (word) =>
       word.startsWith('-')
-        ? `normcore: unknown flag ${word} before the command; expected train, eval, experiment, export, import or --help`
+        ? `normcore: unknown flag ${word} before the command; expected train, eval, experiment, export, import, --help or --version`
         : `normcore: unknown command ${JSON.stringify(word)}; expected train, eval, experiment, export, import or --help`,
     out: io.out,
     err: io.err,

@@ -37,7 +37,9 @@ export type ErrorCode =
   /** DataError: a data file or raw records that cannot be read as a table (empty, ragged rows, text in a numeric column, an unseen category). */
   | 'DATA_FORMAT'
   /** OnnxUnsupportedError: a valid ONNX model with a node or pattern fromOnnx cannot map onto layers. */
-  | 'ONNX_UNSUPPORTED';
+  | 'ONNX_UNSUPPORTED'
+  /** An optional part is not installed: the chart renderer (vega, vega-lite), or the debug kernels outside this repository. */
+  | 'UNAVAILABLE';
 
 /** Optional details of an argument error. */
 export interface ErrorDetails {
