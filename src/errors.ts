@@ -29,7 +29,9 @@ export type ErrorCode =
   /** resumeFrom: a valid checkpoint of another model, optimizer, data or fit options. */
   | 'CHECKPOINT_MISMATCH'
   /** DivergenceError: the training loss became NaN or infinite. */
-  | 'DIVERGED';
+  | 'DIVERGED'
+  /** The environment lacks a feature the call needs (shared memory and workers for options.threads). */
+  | 'UNSUPPORTED';
 
 /** Optional details of an argument error. */
 export interface ErrorDetails {
