@@ -137,6 +137,11 @@ describe('threaded wasm backend', () => {
       }
     }
     expect(compared).toBe(cs.length * 2);
+    // the workers, not only the calling thread (which runs a part its worker has not started), ran parts
+    for (const be of bes.slice(1)) {
+      const st = be.threadStats();
+      expect(st.posted, `${be.info.threads} threads`).toBeGreaterThan(st.ranByCaller);
+    }
   });
 
   it('trains a model with every layer type to byte-identical weights with 1, 2 and 3 threads', async () => {

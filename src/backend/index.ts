@@ -33,6 +33,8 @@ export interface Backend extends TypedApi {
    * backend must not be used afterwards. A no-op for one thread.
    */
   dispose(): void;
+  /** Kernel parts handed to worker threads so far, and how many of them the calling thread ran itself because their worker had not started them (busy machine). Zeros for one thread. */
+  threadStats(): { posted: number; ranByCaller: number };
 }
 
 export interface BackendInfo {
@@ -69,6 +71,7 @@ function fromParts(name: BackendName, build: Backend['build'], kernels: Kernels,
     name, build, kernels, unchecked, heap, ...typedApi(kernels, heap),
     info: info ?? { threads: 1, flavor: build, reason: 'one thread (the default)' },
     dispose: () => pool?.close(),
+    threadStats: () => ({ posted: pool?.posted ?? 0, ranByCaller: pool?.stolen ?? 0 }),
   };
 }
 

@@ -22,10 +22,13 @@
  * Synchronization, per kernel call: the caller writes each worker's part
  * into that worker's 256-byte slot of a control block in the shared memory,
  * bumps the slot's sequence number (Atomics.store + Atomics.notify), runs
- * part 0, then waits for each slot's done number. A waiting side spins on
- * Atomics.load for about SPIN_MS, then sleeps in Atomics.wait. A browser's
- * main thread may not Atomics.wait: there the caller only spins (the
- * workers still sleep), so a training loop is better run in a Worker.
+ * part 0, then for each slot: a part its worker has not claimed yet (a CAS
+ * on the slot's claim word) is claimed back and run by the caller, so a
+ * descheduled worker on a busy machine costs time, not a stall; a claimed
+ * part is waited for. A waiting side spins on Atomics.load for about SPIN_MS,
+ * then sleeps in Atomics.wait. A browser's main thread may not Atomics.wait:
+ * there the caller only spins (the workers still sleep), so a training loop
+ * is better run in a Worker.
  *
  * Memory growth: a shared memory grows in place; the workers' instances see
  * the new pages at once, and the control block, allocated first, stays
@@ -54,13 +57,13 @@ const OPS = [
 type Op = (typeof OPS)[number];
 const OP = Object.fromEntries(OPS.map((o, i) => [o, i])) as Record<Op, number>;
 
-/** Bytes per worker slot: i32 words seq, done, op, error, then f64 arguments. */
+/** Bytes per worker slot: i32 words seq, done, op, error, claim (the seq a thread took), then f64 arguments from byte 24. */
 const SLOT_BYTES = 256;
-const ARGS_OFFSET = 16;
+const ARGS_OFFSET = 24;
 const NARGS = 16;
 const STOP = -1;
 /** How long a waiting side spins before it sleeps in Atomics.wait. */
-const SPIN_MS = 0.2;
+const SPIN_MS = 1;
 
 /** Below these sizes a call runs whole on the calling thread. */
 const MIN_MATMUL_FLOPS = 1 << 18; // m·k·n: ~5 µs of work
@@ -78,7 +81,7 @@ function start(d, post) {
   ex.setScratch(scratch, scratchBytes);
   const fns = ops.map((n) => ex[n]);
   const base = ctl + slot * ${SLOT_BYTES};
-  const w = new Int32Array(memory.buffer, base, 4);
+  const w = new Int32Array(memory.buffer, base, 5);
   const a = new Float64Array(memory.buffer, base + ${ARGS_OFFSET}, ${NARGS});
   post('ready');
   let last = 0;
@@ -92,6 +95,9 @@ function start(d, post) {
       }
     }
     last = s;
+    // claim job s unless the caller took it back (it runs unclaimed parts itself)
+    const c = Atomics.load(w, 4);
+    if (c === s || Atomics.compareExchange(w, 4, c, s) !== c) continue;
     const op = w[2];
     if (op === ${STOP}) { Atomics.store(w, 1, s); Atomics.notify(w, 1); return; }
     try {
@@ -187,6 +193,7 @@ export class Pool {
     private readonly workers: WorkerHandle[],
     private readonly heap: Heap,
     private readonly scratch: Ptr[],
+    private readonly ex: PartExports,
   ) {
     this.threads = threads;
     this.ctl = ctl;
@@ -198,7 +205,7 @@ export class Pool {
   }
 
   /** Starts `threads − 1` workers on `module` and `memory`; each gets its own scratch region from `heap`. */
-  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, heap: Heap, scratchBytes: number): Promise<Pool> {
+  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, heap: Heap, scratchBytes: number, ex: PartExports): Promise<Pool> {
     const ctl = heap.alloc(threads * SLOT_BYTES);
     new Int32Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 4).fill(0);
     const scratch: Ptr[] = [];
@@ -216,11 +223,12 @@ export class Pool {
       for (const h of workers) h.terminate();
       throw new NormcoreError(`createBackend: could not start the worker threads (${e instanceof Error ? e.message : String(e)})`, 'UNSUPPORTED', { cause: e });
     }
-    return new Pool(threads, memory, ctl, workers, heap, scratch);
+    return new Pool(threads, memory, ctl, workers, heap, scratch, ex);
   }
 
   /** Posts part `op(args…)` to worker w (1 ≤ w < threads); `join` waits for it. */
   post(w: number, op: Op, ...args: number[]): void {
+    this.posted++;
     const a = (w * SLOT_BYTES + ARGS_OFFSET) / 8;
     for (let i = 0; i < args.length; i++) this.args[a + i] = args[i]!;
     const i = (w * SLOT_BYTES) / 4;
@@ -234,18 +242,28 @@ export class Pool {
     this.seq = (this.seq + 1) | 0 || 1;
   }
 
-  /** Waits until workers 1…upTo−1 finished the current call's parts; throws if one failed. */
+  /**
+   * Waits until the parts of workers 1…upTo−1 are done; throws if one failed.
+   * A part its worker has not claimed yet (descheduled, or asleep and slow to
+   * wake on a busy machine) is claimed back and run here: a part gives the
+   * same bits on any thread, so this costs time, never determinism.
+   */
   join(upTo: number, name: string): void {
+    const seq = this.seq;
     for (let w = 1; w < upTo; w++) {
       const i = (w * SLOT_BYTES) / 4;
-      const seq = this.seq;
-      if (Atomics.load(this.words, i + 1) !== seq) {
-        const t0 = performance.now();
-        let n = 0;
-        while (Atomics.load(this.words, i + 1) !== seq) {
-          if (this.canWait && (++n & 255) === 0 && performance.now() - t0 > SPIN_MS) {
-            Atomics.wait(this.words, i + 1, Atomics.load(this.words, i + 1), 1000);
-          }
+      if (Atomics.load(this.words, i + 1) === seq) continue;
+      const c = Atomics.load(this.words, i + 4);
+      if (c !== seq && Atomics.compareExchange(this.words, i + 4, c, seq) === c) {
+        this.stolen++;
+        this.runHere(w);
+        continue;
+      }
+      const t0 = performance.now();
+      let n = 0;
+      while (Atomics.load(this.words, i + 1) !== seq) {
+        if (this.canWait && (++n & 255) === 0 && performance.now() - t0 > SPIN_MS) {
+          Atomics.wait(this.words, i + 1, Atomics.load(this.words, i + 1), 1000);
         }
       }
       if (this.words[i + 3] !== 0) {
@@ -253,6 +271,19 @@ export class Pool {
         throw new NormcoreError(`${name}: a worker thread failed (out-of-bounds memory access or a trap in the kernel)`, 'INVALID_STATE');
       }
     }
+  }
+
+  /** Parts handed to workers so far. */
+  posted = 0;
+  /** Of those, parts run by the caller because their worker had not claimed them in time (a measure of contention). */
+  stolen = 0;
+
+  /** Runs worker w's posted part on this thread. */
+  private runHere(w: number): void {
+    const op = OPS[this.words[(w * SLOT_BYTES) / 4 + 2]!]!;
+    const a = this.args, o = (w * SLOT_BYTES + ARGS_OFFSET) / 8;
+    (this.ex[op] as (...x: number[]) => void)(a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!,
+      a[o + 8]!, a[o + 9]!, a[o + 10]!, a[o + 11]!, a[o + 12]!, a[o + 13]!, a[o + 14]!, a[o + 15]!);
   }
 
   /** Stops the workers and frees the control block and their scratch. The backend must not be used afterwards. */
@@ -266,7 +297,18 @@ export class Pool {
       Atomics.store(this.words, i, this.seq);
       Atomics.notify(this.words, i, 1);
     }
+    // each worker acknowledges STOP before its scratch and slot go back to the heap (a lingering one would write there)
+    const deadline = performance.now() + 1000;
+    let acknowledged = true;
+    for (let w = 1; w < this.threads; w++) {
+      const i = (w * SLOT_BYTES) / 4;
+      while (Atomics.load(this.words, i + 1) !== this.seq) {
+        if (performance.now() > deadline) { acknowledged = false; break; }
+        if (this.canWait) Atomics.wait(this.words, i + 1, Atomics.load(this.words, i + 1), 10);
+      }
+    }
     for (const h of this.workers) h.terminate();
+    if (!acknowledged) return; // leave the blocks allocated rather than risk a late write into reused memory
     for (const s of this.scratch) this.heap.free(s);
     this.heap.free(this.ctl);
   }

@@ -99,7 +99,7 @@ export async function loadWasmThreaded(flavor: ThreadedFlavor, threads: number):
   const heap = new Heap(memory, ex.heapBase());
   const scratchBytes = ex.scratchBytesNeeded();
   ex.setScratch(heap.alloc(scratchBytes), scratchBytes);
-  const pool = await Pool.start(threads, mod, memory, heap, scratchBytes);
+  const pool = await Pool.start(threads, mod, memory, heap, scratchBytes, ex);
   const unchecked = threadedKernels(ex, pool);
   return { kernels: checkedKernels(unchecked, memory), unchecked, heap, memory, pool };
 }
