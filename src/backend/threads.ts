@@ -110,7 +110,8 @@ function start(d, post) {
   }
 }
 if (typeof process !== 'undefined' && process.versions && process.versions.node) {
-  const { parentPort } = require('node:worker_threads');
+  // getBuiltinModule (Node ≥ 20.16) works whether the eval'd source runs as CommonJS or, under --input-type=module, as ESM
+  const { parentPort } = process.getBuiltinModule('node:worker_threads');
   parentPort.once('message', (d) => start(d, (m) => parentPort.postMessage(m)));
 } else {
   self.onmessage = (e) => { self.onmessage = null; start(e.data, (m) => self.postMessage(m)); };
