@@ -24,8 +24,10 @@ const args = process.argv.slice(2);
 // Node ≥ 22; Node 20 has it behind a V8 flag, set here before any wasm is
 // compiled. The 'wasm' column then runs the relaxed build where the engine
 // validates it; the 'wasm baseline' column (matmul) shows the plain SIMD build.
-// --no-relaxed measures Node 20's default.
+// --no-relaxed measures the baseline SIMD build (NORMCORE_SIMD=baseline).
 if (!args.includes('--no-relaxed')) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+// createBackend turns the flag on by itself on Node 20–21; the baseline build needs the opt-out.
+else process.env.NORMCORE_SIMD = 'baseline';
 const opt = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
