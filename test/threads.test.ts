@@ -216,6 +216,24 @@ describe('threaded wasm backend', () => {
     be.heap.free(a);
   });
 
+  it('a part that traps (unchecked kernel, pointer past memory) is an error, and the pool keeps working', async () => {
+    const be = await backend(2);
+    const one = await backend(1);
+    const n = 1 << 17;
+    const past = be.heap.memoryBytes - 4 * 1000; // the first 1000 values are inside memory, the rest past its end
+    expect(() => be.unchecked.fill(past, n, 1)).toThrow();
+    const x = rand(n, 80, 4);
+    const run = (b: Backend) => {
+      const i = b.heap.put(x), o = b.heap.allocF32(n);
+      b.unchecked.tanhForward(o, i, n);
+      const r = b.heap.readF32(o, n);
+      b.heap.free(o);
+      b.heap.free(i);
+      return r;
+    };
+    expect(Buffer.from(run(be).buffer).equals(Buffer.from(run(one).buffer))).toBe(true);
+  });
+
   it("reports its threads, and checks options.threads", async () => {
     const auto = await backend(1);
     expect(auto.info).toMatchObject({ threads: 1 });

@@ -345,8 +345,11 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
       pool.post(w, name, ...ptrs.map((p) => p + 4 * s), e - s, ...scalars);
     }
     const [, e0] = range(n, parts, 4, 0);
-    fn(...ptrs, e0, ...scalars);
-    pool.join(parts, name);
+    try {
+      fn(...ptrs, e0, ...scalars);
+    } finally {
+      pool.join(parts, name); // also when the caller's part trapped: no part may outlive its call
+    }
   };
 
   const matmul = (c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void => {
@@ -367,9 +370,12 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
         else pool.post(w, 'fill', c, 0, 0);
       }
     }
-    if (byRows) ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, 0, range(m, parts, 4, 0)[1], 0, n);
-    else ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, 0, m, 0, range(n, parts, 8, 0)[1]);
-    pool.join(parts, 'matmul');
+    try {
+      if (byRows) ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, 0, range(m, parts, 4, 0)[1], 0, n);
+      else ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, 0, m, 0, range(n, parts, 8, 0)[1]);
+    } finally {
+      pool.join(parts, 'matmul'); // also when the caller's part trapped: no part may outlive its call
+    }
   };
 
   const bnForward = (relu: number, out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number): void => {
@@ -379,8 +385,11 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
       const [cb, ce] = range(cols, parts, 4, w);
       pool.post(w, 'batchnormForwardPart', out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, relu, cb, ce);
     }
-    ex.batchnormForwardPart(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, relu, 0, range(cols, parts, 4, 0)[1]);
-    pool.join(parts, relu ? 'batchnormReluForward' : 'batchnormForward');
+    try {
+      ex.batchnormForwardPart(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, relu, 0, range(cols, parts, 4, 0)[1]);
+    } finally {
+      pool.join(parts, relu ? 'batchnormReluForward' : 'batchnormForward'); // also when the caller's part trapped: no part may outlive its call
+    }
   };
 
   const bnInference = (relu: number, out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number): void => {
@@ -390,8 +399,11 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
       const [cb, ce] = range(cols, parts, 4, w);
       pool.post(w, 'batchnormInferencePart', out, inp, gamma, beta, runMean, runVar, rows, cols, eps, relu, cb, ce);
     }
-    ex.batchnormInferencePart(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, relu, 0, range(cols, parts, 4, 0)[1]);
-    pool.join(parts, relu ? 'batchnormReluInference' : 'batchnormInference');
+    try {
+      ex.batchnormInferencePart(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, relu, 0, range(cols, parts, 4, 0)[1]);
+    } finally {
+      pool.join(parts, relu ? 'batchnormReluInference' : 'batchnormInference'); // also when the caller's part trapped: no part may outlive its call
+    }
   };
 
   const bnBackward = (relu: number, dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, out: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number): void => {
@@ -401,8 +413,11 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
       const [cb, ce] = range(cols, parts, 4, w);
       pool.post(w, 'batchnormBackwardPart', dinp, dgamma, dbeta, dout, out, inp, gamma, mean, invstd, rows, cols, relu, cb, ce);
     }
-    ex.batchnormBackwardPart(dinp, dgamma, dbeta, dout, out, inp, gamma, mean, invstd, rows, cols, relu, 0, range(cols, parts, 4, 0)[1]);
-    pool.join(parts, relu ? 'batchnormReluBackward' : 'batchnormBackward');
+    try {
+      ex.batchnormBackwardPart(dinp, dgamma, dbeta, dout, out, inp, gamma, mean, invstd, rows, cols, relu, 0, range(cols, parts, 4, 0)[1]);
+    } finally {
+      pool.join(parts, relu ? 'batchnormReluBackward' : 'batchnormBackward'); // also when the caller's part trapped: no part may outlive its call
+    }
   };
 
   /** Rows of a [rows×cols] op split in blocks; `ptrs` advance by a row, `fixed` do not. */
@@ -415,8 +430,11 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
       const [s, e] = range(rows, parts, 4, w);
       post(w, rowPtrs.map((p, i) => p + (i === 0 ? 4 * s * cols : 4 * s)), e - s);
     }
-    call(rowPtrs, range(rows, parts, 4, 0)[1]);
-    pool.join(parts, name);
+    try {
+      call(rowPtrs, range(rows, parts, 4, 0)[1]);
+    } finally {
+      pool.join(parts, name); // also when the caller's part trapped: no part may outlive its call
+    }
   };
 
   const k: Kernels = {
