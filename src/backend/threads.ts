@@ -118,6 +118,17 @@ if (typeof process !== 'undefined' && process.versions && process.versions.node)
 }
 `;
 
+/** The part of node:worker_threads' Worker used here (declared, so the browser-safe core names no Node module). */
+interface NodeWorker {
+  postMessage(message: unknown): void;
+  once(event: 'message', f: (m: unknown) => void): void;
+  once(event: 'error', f: (e: Error) => void): void;
+  once(event: 'exit', f: (code: number) => void): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+type NodeWorkerClass = new (source: string, options: { eval: true }) => NodeWorker;
+
 /** What a started worker needs: postMessage, a way to wait for its first message, terminate. */
 interface WorkerHandle {
   post(message: unknown): void;
@@ -154,7 +165,7 @@ async function startWorker(): Promise<WorkerHandle> {
   const g = globalThis as { process?: { versions?: { node?: string } } };
   if (g.process?.versions?.node) {
     const spec = 'node:worker_threads';
-    const { Worker } = await import(/* @vite-ignore */ spec) as typeof import('node:worker_threads');
+    const { Worker } = await import(/* @vite-ignore */ spec) as { Worker: NodeWorkerClass };
     const w = new Worker(WORKER_SOURCE, { eval: true });
     w.unref(); // an idle pool does not keep the process alive
     const ready = new Promise<void>((resolve, reject) => {
