@@ -274,14 +274,18 @@ export function matmulPart(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32,
 /** Below this many rows of C, `matmul` skips packing (`matmulSmall`). */
 export const SMALL_M: i32 = 4;
 
+/** Widest row of C that `matmulSmall` sums in scratch (the A-panel region, unused on that path). */
+const SMALL_ROW_MAX: i32 = MC * KC;
+
 /**
  * C (+)= op(A)·op(B) for a few rows of C, without packing: packing the whole
  * of B costs as much as the product when m is 1–3 (a GEMV). Each element's
  * sum runs over p in order, in f32 (one rounding per step, fused on the
  * relaxed build), so it differs from the packed path only by where the
  * depth blocks' partial sums are added: agreement is to rounding, not bits.
- *   B stored k×n: 32 columns of C at a time in 8 f32x4 registers, B's rows
- *     streamed (unit stride within a row);
+ *   B stored k×n: C's row summed in scratch, 4 depths per pass over it (4
+ *     rows of B read with unit stride); a row wider than the scratch: 32
+ *     columns of C at a time in 8 f32x4 registers;
  *   B stored n×k: 4 columns of C at a time as 4 dot products along k, then
  *     one horizontal sum each.
  */
@@ -293,7 +297,67 @@ function matmulSmall(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, trans
   for (let i = 0; i < m; i++) {
     const ai = a + <usize>i * aRow;
     const ci = at(c, i * n);
-    if (!transB) {
+    if (!transB && n <= SMALL_ROW_MAX) {
+      // B stored k×n, C's row summed in scratch: for each 4 depths, one pass over the row,
+      // reading 4 rows of B with unit stride (measured ~1.4× the strip-wise order below).
+      const acc = scratchPtr + APACK_OFFSET;
+      memory.fill(acc, 0, <usize>n << 2);
+      const nv = n & ~3;
+      let p = 0;
+      for (; p + 4 <= k; p += 4) {
+        const ap = ai + <usize>p * aDepth;
+        const x0 = load<f32>(ap), x1 = load<f32>(ap + aDepth), x2 = load<f32>(ap + 2 * aDepth), x3 = load<f32>(ap + 3 * aDepth);
+        const a0 = f32x4.splat(x0), a1 = f32x4.splat(x1), a2 = f32x4.splat(x2), a3 = f32x4.splat(x3);
+        const b0 = at(b, p * n), b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
+        let j = 0;
+        for (; j < nv; j += 4) {
+          const o = <usize>j << 2;
+          let v = v128.load(acc + o);
+          v = madd(a0, v128.load(b0 + o), v);
+          v = madd(a1, v128.load(b1 + o), v);
+          v = madd(a2, v128.load(b2 + o), v);
+          v = madd(a3, v128.load(b3 + o), v);
+          v128.store(acc + o, v);
+        }
+        for (; j < n; j++) {
+          const o = <usize>j << 2;
+          let t = load<f32>(acc + o);
+          t = fmadd(x0, load<f32>(b0 + o), t);
+          t = fmadd(x1, load<f32>(b1 + o), t);
+          t = fmadd(x2, load<f32>(b2 + o), t);
+          t = fmadd(x3, load<f32>(b3 + o), t);
+          store<f32>(acc + o, t);
+        }
+      }
+      for (; p < k; p++) {
+        const x0 = load<f32>(ai + <usize>p * aDepth);
+        const a0 = f32x4.splat(x0);
+        const b0 = at(b, p * n);
+        let j = 0;
+        for (; j < nv; j += 4) {
+          const o = <usize>j << 2;
+          v128.store(acc + o, madd(a0, v128.load(b0 + o), v128.load(acc + o)));
+        }
+        for (; j < n; j++) {
+          const o = <usize>j << 2;
+          store<f32>(acc + o, fmadd(x0, load<f32>(b0 + o), load<f32>(acc + o)));
+        }
+      }
+      if (accumulate) {
+        let j = 0;
+        for (; j < nv; j += 4) {
+          const o = <usize>j << 2;
+          v128.store(ci + o, f32x4.add(v128.load(acc + o), v128.load(ci + o)));
+        }
+        for (; j < n; j++) {
+          const o = <usize>j << 2;
+          store<f32>(ci + o, load<f32>(acc + o) + load<f32>(ci + o));
+        }
+      } else {
+        memory.copy(ci, acc, <usize>n << 2);
+      }
+    } else if (!transB) {
+      // a row wider than the scratch: 32 columns of C at a time in registers, B's rows streamed
       let j = 0;
       for (; j + 32 <= n; j += 32) {
         let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
