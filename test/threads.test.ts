@@ -94,14 +94,14 @@ function calls(): Call[] {
       run: (kk, p) => kk.batchnormReluBackward(p[0]!, p[1]!, p[2]!, p[3]!, p[4]!, p[5]!, p[6]!, p[7]!, p[8]!, rows, cols),
     });
   }
-  const N = 70001; // split into parts of multiples of 4 with a tail
+  const N = 140001; // split into parts of multiples of 4 with a tail (elementwise splits from 2^17 values)
   for (const f of ['relu', 'sigmoid', 'tanh'] as const) {
     out.push({ name: `${f}Forward`, buffers: [new Float32Array(N), rand(N, 22, 8)], run: (kk, [o, i]) => kk[`${f}Forward`](o!, i!, N) });
     out.push({ name: `${f}Backward`, buffers: [new Float32Array(N), rand(N, 23), rand(N, 24, 1, 0.5)], run: (kk, [d, g, o]) => kk[`${f}Backward`](d!, g!, o!, N) });
   }
   out.push({ name: 'fill', buffers: [new Float32Array(N)], run: (kk, [p]) => kk.fill(p!, N, 0.3) });
   out.push({ name: 'copy', buffers: [new Float32Array(N), rand(N, 25)], run: (kk, [d, s]) => kk.copy(d!, s!, N) });
-  const [R, C] = [517, 129];
+  const [R, C] = [1031, 129];
   out.push({ name: 'biasForward', buffers: [rand(R * C, 26), rand(C, 27)], run: (kk, [o, b]) => kk.biasForward(o!, b!, R, C) });
   out.push({ name: 'biasBackward', buffers: [rand(C, 28), rand(R * C, 29)], run: (kk, [d, g]) => kk.biasBackward(d!, g!, R, C) });
   const idx = Int32Array.from({ length: R }, (_, i) => (i * 7919) % 600);
@@ -111,7 +111,7 @@ function calls(): Call[] {
   out.push({ name: 'softmaxForward', buffers: [new Float32Array(R * 10), rand(R * 10, 32, 6)], run: (kk, [p, l]) => kk.softmaxForward(p!, l!, R, 10) });
   out.push({ name: 'mseLoss', buffers: [new Float32Array(R * 10), rand(R * 10, 33), rand(R * 10, 34)], run: (kk, [d, p, t]) => kk.mseLoss(d!, p!, t!, R, 10) });
   out.push({ name: 'countCorrect', buffers: [rand(R * 10, 35), labels], run: (kk, [s, y]) => kk.countCorrect(s!, y!, R, 10) });
-  const P = 90003;
+  const P = 180003;
   out.push({ name: 'sgdUpdate', buffers: [rand(P, 36), rand(P, 37), rand(P, 38)], run: (kk, [p, g, v]) => kk.sgdUpdate(p!, g!, v!, P, 0.01, 0.9, 1e-4) });
   out.push({ name: 'rmspropUpdate', buffers: [rand(P, 39), rand(P, 40), rand(P, 41, 0.1, 0.1)], run: (kk, [p, g, s]) => kk.rmspropUpdate(p!, g!, s!, P, 0.01, 0.9, 1e-7, 1e-4) });
   out.push({ name: 'adamUpdate', buffers: [rand(P, 42), rand(P, 43), rand(P, 44), rand(P, 45, 0.1, 0.1)], run: (kk, [p, g, m1, v]) => kk.adamUpdate(p!, g!, m1!, v!, P, 1e-3, 0.9, 0.999, 1e-8, 1e-4, 7) });

@@ -25,7 +25,10 @@
  * part 0, then for each slot: a part its worker has not claimed yet (a CAS
  * on the slot's claim word) is claimed back and run by the caller, so a
  * descheduled worker on a busy machine costs time, not a stall; a claimed
- * part is waited for. A waiting side spins on Atomics.load for about SPIN_MS,
+ * part is waited for. When a worker that was awake missed its part, the
+ * next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
+ * busier than the pool degrades to about one thread's speed instead of
+ * waiting on descheduled workers. A waiting side spins on Atomics.load for about SPIN_MS,
  * then sleeps in Atomics.wait. A browser's main thread may not Atomics.wait:
  * there the caller only spins (the workers still sleep), so a training loop
  * is better run in a Worker.
@@ -57,18 +60,21 @@ const OPS = [
 type Op = (typeof OPS)[number];
 const OP = Object.fromEntries(OPS.map((o, i) => [o, i])) as Record<Op, number>;
 
-/** Bytes per worker slot: i32 words seq, done, op, error, claim (the seq a thread took), then f64 arguments from byte 24. */
+/** Bytes per worker slot: i32 words seq, done, op, error, claim (the seq a thread took), asleep, then f64 arguments from byte 24. */
 const SLOT_BYTES = 256;
 const ARGS_OFFSET = 24;
 const NARGS = 16;
 const STOP = -1;
 /** How long a waiting side spins before it sleeps in Atomics.wait. */
-const SPIN_MS = 1;
+const SPIN_MS = 0.25;
+/** Calls run whole on the caller after a worker that was awake missed its part (doubling up to the maximum while it recurs). */
+const BACKOFF_MIN = 8;
+const BACKOFF_MAX = 1024;
 
 /** Below these sizes a call runs whole on the calling thread. */
 const MIN_MATMUL_FLOPS = 1 << 18; // m·k·n: ~5 µs of work
 const MIN_BATCHNORM = 1 << 13; //    rows·cols
-const MIN_ELEMENTS = 1 << 15; //     elementwise and optimizer n (rows·cols for gather and bias)
+const MIN_ELEMENTS = 1 << 17; //     elementwise and optimizer n (rows·cols for gather and bias): memory-bound, worth splitting only when large
 
 // The worker's whole program, as source: it runs from a Blob URL (browser)
 // or `eval` (Node), so no bundler or test runner has to find a worker file.
@@ -81,7 +87,7 @@ function start(d, post) {
   ex.setScratch(scratch, scratchBytes);
   const fns = ops.map((n) => ex[n]);
   const base = ctl + slot * ${SLOT_BYTES};
-  const w = new Int32Array(memory.buffer, base, 5);
+  const w = new Int32Array(memory.buffer, base, 6);
   const a = new Float64Array(memory.buffer, base + ${ARGS_OFFSET}, ${NARGS});
   post('ready');
   let last = 0;
@@ -91,7 +97,11 @@ function start(d, post) {
       const t0 = performance.now();
       let i = 0;
       while ((s = Atomics.load(w, 0)) === last) {
-        if ((++i & 255) === 0 && performance.now() - t0 > spinMs) { Atomics.wait(w, 0, last); }
+        if ((++i & 255) === 0 && performance.now() - t0 > spinMs) {
+          Atomics.store(w, 5, 1); // asleep: a part the caller takes back from now on is wake-up latency, not contention
+          Atomics.wait(w, 0, last);
+          Atomics.store(w, 5, 0);
+        }
       }
     }
     last = s;
@@ -252,6 +262,7 @@ export class Pool {
   /** Starts a new call: the sequence number its posts carry. */
   begin(): void {
     this.seq = (this.seq + 1) | 0 || 1;
+    this.started = performance.now();
   }
 
   /**
@@ -262,12 +273,18 @@ export class Pool {
    */
   join(upTo: number, name: string): void {
     const seq = this.seq;
+    const joinStart = performance.now();
+    // a worker's part is as large as the caller's: waiting much longer than the caller's own part took means it was descheduled
+    const patience = Math.max(0.1, 0.5 * (joinStart - this.started));
     for (let w = 1; w < upTo; w++) {
       const i = (w * SLOT_BYTES) / 4;
       if (Atomics.load(this.words, i + 1) === seq) continue;
       const c = Atomics.load(this.words, i + 4);
       if (c !== seq && Atomics.compareExchange(this.words, i + 4, c, seq) === c) {
         this.stolen++;
+        // A worker that was awake and still did not start its part was descheduled: the machine is
+        // busier than the pool. Run the next calls whole here for a while rather than wait on it.
+        if (Atomics.load(this.words, i + 5) === 0) this.contended();
         this.runHere(w);
         continue;
       }
@@ -278,6 +295,8 @@ export class Pool {
           Atomics.wait(this.words, i + 1, Atomics.load(this.words, i + 1), 1000);
         }
       }
+      if (performance.now() - joinStart > patience) this.contended();
+      else this.penalty >>= 1;
       if (this.words[i + 3] !== 0) {
         this.words[i + 3] = 0;
         throw new NormcoreError(`${name}: a worker thread failed (out-of-bounds memory access or a trap in the kernel)`, 'INVALID_STATE');
@@ -287,6 +306,27 @@ export class Pool {
 
   /** Parts handed to workers so far. */
   posted = 0;
+  /** Calls left to run whole on the caller (see `join`), and the current length of such a stretch. */
+  private backoff = 0;
+  private penalty = 0;
+
+  /** A worker missed its part or was descheduled in it: run the next calls whole here, twice as many as last time. */
+  private contended(): void {
+    this.penalty = Math.min(Math.max(this.penalty * 2, BACKOFF_MIN), BACKOFF_MAX);
+    this.backoff = this.penalty;
+  }
+
+  /** When the current call's parts were posted (the caller's own part starts then). */
+  private started = 0;
+
+  /** How many parts a call may use now: `parts`, or 1 while backing off after a missed part. */
+  split(parts: number): number {
+    if (parts > 1 && this.backoff > 0) {
+      this.backoff--;
+      return 1;
+    }
+    return parts;
+  }
   /** Of those, parts run by the caller because their worker had not claimed them in time (a measure of contention). */
   stolen = 0;
 
@@ -347,7 +387,7 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
 
   /** Elementwise op over n elements: ptrs advance by 4 bytes per element. */
   const elementwise = (name: Op & keyof Kernels, ptrs: Ptr[], n: number, scalars: number[]): void => {
-    const parts = partsFor(T, n, MIN_ELEMENTS / 2);
+    const parts = pool.split(partsFor(T, n, MIN_ELEMENTS / 2));
     const fn = ex[name] as (...a: number[]) => void;
     if (parts === 1) { fn(...ptrs, n, ...scalars); return; }
     pool.begin();
@@ -366,7 +406,7 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
   const matmul = (c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void => {
     const work = m * k * n;
     if (m < 4 || work < MIN_MATMUL_FLOPS) { ex.matmul(c, a, b, m, k, n, transA, transB, accumulate); return; }
-    const parts = partsFor(T, work, MIN_MATMUL_FLOPS / 2);
+    const parts = pool.split(partsFor(T, work, MIN_MATMUL_FLOPS / 2));
     // split the dimension whose panels are cheaper to pack twice: rows of C repack B (k·n), columns repack A (m·k)
     const byRows = m >= n;
     pool.begin();
@@ -390,7 +430,7 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
   };
 
   const bnForward = (relu: number, out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number): void => {
-    const parts = Math.min(partsFor(T, rows * cols, MIN_BATCHNORM / 2), Math.ceil(cols / 4));
+    const parts = pool.split(Math.min(partsFor(T, rows * cols, MIN_BATCHNORM / 2), Math.ceil(cols / 4)));
     pool.begin();
     for (let w = 1; w < parts; w++) {
       const [cb, ce] = range(cols, parts, 4, w);
@@ -404,7 +444,7 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
   };
 
   const bnInference = (relu: number, out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number): void => {
-    const parts = Math.min(partsFor(T, rows * cols, MIN_BATCHNORM / 2), Math.ceil(cols / 4));
+    const parts = pool.split(Math.min(partsFor(T, rows * cols, MIN_BATCHNORM / 2), Math.ceil(cols / 4)));
     pool.begin();
     for (let w = 1; w < parts; w++) {
       const [cb, ce] = range(cols, parts, 4, w);
@@ -418,7 +458,7 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
   };
 
   const bnBackward = (relu: number, dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, out: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number): void => {
-    const parts = Math.min(partsFor(T, rows * cols, MIN_BATCHNORM / 2), Math.ceil(cols / 4));
+    const parts = pool.split(Math.min(partsFor(T, rows * cols, MIN_BATCHNORM / 2), Math.ceil(cols / 4)));
     pool.begin();
     for (let w = 1; w < parts; w++) {
       const [cb, ce] = range(cols, parts, 4, w);
@@ -433,7 +473,7 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
 
   /** Rows of a [rows×cols] op split in blocks; `ptrs` advance by a row, `fixed` do not. */
   const byRows = (name: 'biasForward' | 'gatherRows', rowPtrs: Ptr[], fixed: Ptr[], rows: number, cols: number, call: (rp: Ptr[], r: number) => void, post: (w: number, rp: Ptr[], r: number) => void): void => {
-    const parts = partsFor(T, rows * cols, MIN_ELEMENTS / 2);
+    const parts = pool.split(partsFor(T, rows * cols, MIN_ELEMENTS / 2));
     if (parts === 1) { call(rowPtrs, rows); return; }
     void fixed;
     pool.begin();
