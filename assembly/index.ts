@@ -8,6 +8,9 @@
 
 export { setScratch, heapBase, scratchBytesNeeded } from './memory';
 export { matmul, matmulForward, matmulBackward } from './matmul';
+// Range variants for the threaded backend (src/backend/threads.ts); not kernels of their own.
+export { matmulPart } from './matmul';
+export { batchnormForwardPart, batchnormInferencePart, batchnormBackwardPart } from './batchnorm';
 export { batchnormForward, batchnormInference, batchnormBackward, batchnormReluForward, batchnormReluInference, batchnormReluBackward } from './batchnorm';
 export {
   reluForward, reluBackward, sigmoidForward, sigmoidBackward, tanhForward, tanhBackward,

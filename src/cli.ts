@@ -12,7 +12,6 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import v8 from 'node:v8';
 import cliProgress from 'cli-progress';
 import {
   createBackend, loadMnist, loadModel, mlp, MNIST_AVAILABLE, MNIST_CLASSES, MNIST_FEATURES, saveModel,
@@ -26,13 +25,9 @@ import { NormcoreError } from './errors.js';
 import { EXPORT_HELP, IMPORT_HELP } from './cli/onnx-flags.js';
 
 // Relaxed SIMD (a fused multiply-add in matmul, ~20% faster here) is on by
-// default in browsers and Node ≥ 22; Node 20 and 21 have it behind a V8 flag,
-// which this command sets before any wasm is compiled. createBackend('wasm')
-// then picks the relaxed build (tested in test/relaxed-simd.test.ts).
+// default in browsers and Node ≥ 22; on Node 20 and 21 createBackend('wasm')
+// sets V8's flag itself before its first compile (test/relaxed-simd-node.test.ts).
 // NORMCORE_SIMD=baseline keeps the plain SIMD build.
-if (Number(process.versions.node.split('.')[0]) < 22 && process.env.NORMCORE_SIMD !== 'baseline') {
-  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-}
 
 /** Where the command writes. `tty`, if given, is a terminal stream for the progress bar. */
 export interface CliIO {

@@ -30,7 +30,7 @@ export type ErrorCode =
   | 'CHECKPOINT_MISMATCH'
   /** DivergenceError: the training loss became NaN or infinite. */
   | 'DIVERGED'
-  /** The engine lacks a feature the call asks for (relaxed SIMD, shared memory…). */
+  /** The engine lacks a feature the call asks for (relaxed SIMD; shared memory and workers for options.threads). */
   | 'UNSUPPORTED'
   /** A file could not be read or written (missing, unwritable, not a folder…); `cause` holds the system error. */
   | 'IO'

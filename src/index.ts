@@ -3,7 +3,7 @@
  * This entry uses no Node built-ins; file helpers live in 'normcore/node'.
  */
 export { createBackend, createBackendSync } from './backend/index.js';
-export type { Backend, BackendOptions, BackendName, Kernels, Ptr, TypedApi } from './backend/index.js';
+export type { Backend, BackendInfo, BackendOptions, BackendName, Kernels, Ptr, TypedApi, ThreadedFlavor, WasmFlavor } from './backend/index.js';
 export type {
   MatmulOptions, BatchNormForwardOptions, BatchNormForwardResult, BatchNormBackwardOptions, BatchNormBackwardResult,
 } from './backend/types.js';

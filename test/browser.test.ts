@@ -116,6 +116,11 @@ describe.skipIf(!available && !inCI)('the demo page in headless Chromium', () =>
     expect(await page.textContent('#runs tbody')).toContain('784-256-256-10 BN relu');
     expect(page.workers().map((w) => w.url()).join(' '), 'the training worker').toMatch(/worker/);
     expect(gap, 'longest main-thread stall during training, ms').toBeLessThan(500);
+    // the demo server sends COOP/COEP, so the worker's backend (threads: 'auto') runs on every core
+    const hw = await page.evaluate(() => navigator.hardwareConcurrency);
+    expect(await page.evaluate(() => crossOriginIsolated), 'the page is cross-origin isolated').toBe(true);
+    expect(Number(await page.getAttribute('body', 'data-threads')), 'threads of the training worker').toBe(Math.min(hw, 16));
+    expect(await page.getAttribute('#status', 'title'), 'why this many threads').toMatch(/threads: 'auto'/);
   }, 45_000);
 
   check('overlays a run with BatchNorm and one without on both charts', async () => {

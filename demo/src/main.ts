@@ -109,7 +109,9 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       break;
     case 'started':
       run.state = 'training';
-      status.textContent = `Run ${run.id}: training ${m.parameters.toLocaleString('en')} parameters on ${m.train.toLocaleString('en')} digits…`;
+      status.textContent = `Run ${run.id}: training ${m.parameters.toLocaleString('en')} parameters on ${m.train.toLocaleString('en')} digits with ${m.threads} thread${m.threads === 1 ? '' : 's'}…`;
+      status.title = m.threadsReason;
+      document.body.dataset.threads = String(m.threads);
       break;
     case 'progress':
       $<HTMLProgressElement>('progress').value = (m.batch + 1) / m.batches;

@@ -7,6 +7,7 @@ import { instantiate, instantiateSync } from '@assemblyscript/loader';
 import { NormcoreError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
+import { Pool, threadedKernels, type PartExports } from './threads.js';
 import type { Kernels, MemoryLike } from './types.js';
 
 interface WasmExports extends Kernels {
@@ -31,7 +32,10 @@ export interface WasmParts {
  * it: browsers, Node ≥ 22 or Node 20 with --experimental-wasm-relaxed-simd),
  * or 'debug' (AssemblyScript asserts on).
  */
-export type WasmFlavor = 'release' | 'relaxed' | 'debug';
+export type WasmFlavor = 'release' | 'relaxed' | 'debug' | ThreadedFlavor;
+
+/** The same builds for the threaded backend: shared imported memory (max 2 GiB), atomics. */
+export type ThreadedFlavor = 'release-mt' | 'relaxed-mt';
 
 const moduleCache = new Map<WasmFlavor, WebAssembly.Module>();
 
@@ -46,6 +50,8 @@ async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
   const mod =
     flavor === 'release' ? await import('../wasm/release.generated.js')
     : flavor === 'relaxed' ? await import('../wasm/relaxed.generated.js')
+    : flavor === 'release-mt' ? await import('../wasm/release-mt.generated.js')
+    : flavor === 'relaxed-mt' ? await import('../wasm/relaxed-mt.generated.js')
     : await importDebugBuild();
   return decodeBase64(mod.wasmBase64);
 }
@@ -107,15 +113,40 @@ export async function validatesBuild(flavor: WasmFlavor): Promise<boolean> {
   return WebAssembly.validate((await wasmBytes(flavor)) as BufferSource);
 }
 
-/** Compiles (once per flavor) and instantiates the kernels. */
-export async function loadWasm(flavor: WasmFlavor = 'release'): Promise<WasmParts> {
+async function compiled(flavor: WasmFlavor): Promise<WebAssembly.Module> {
   let mod = moduleCache.get(flavor);
   if (!mod) {
     mod = await WebAssembly.compile(await wasmBytes(flavor) as BufferSource);
     moduleCache.set(flavor, mod);
   }
+  return mod;
+}
+
+/** Compiles (once per flavor) and instantiates the kernels. */
+export async function loadWasm(flavor: WasmFlavor = 'release'): Promise<WasmParts> {
+  const mod = await compiled(flavor);
   const { exports } = await instantiate<Record<string, unknown>>(mod, {});
   return assemble(exports as unknown as WasmExports);
+}
+
+/** Pages the threaded builds may grow their shared memory to (2 GiB), as they declare it. */
+const SHARED_MAX_PAGES = 32768;
+
+/**
+ * The threaded backend's parts: `threads` threads (the caller and a pool of
+ * threads − 1 workers) on one shared memory. See src/backend/threads.ts.
+ */
+export async function loadWasmThreaded(flavor: ThreadedFlavor, threads: number): Promise<WasmParts & { pool: Pool }> {
+  const mod = await compiled(flavor);
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true });
+  const { exports } = await instantiate<Record<string, unknown>>(mod, { env: { memory } });
+  const ex = exports as unknown as WasmExports & PartExports;
+  const heap = new Heap(memory, ex.heapBase());
+  const scratchBytes = ex.scratchBytesNeeded();
+  ex.setScratch(heap.alloc(scratchBytes), scratchBytes);
+  const pool = await Pool.start(threads, mod, memory, heap, scratchBytes, ex);
+  const unchecked = threadedKernels(ex, pool);
+  return { kernels: checkedKernels(unchecked, memory), unchecked, heap, memory, pool };
 }
 
 /**
