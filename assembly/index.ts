@@ -15,3 +15,7 @@ export {
 } from './elementwise';
 export { softmaxCrossEntropy, softmaxForward, mseLoss, countCorrect } from './loss';
 export { sgdUpdate, rmspropUpdate, adamUpdate } from './optim';
+export {
+  im2col, col2im, maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward,
+  globalAvgPoolForward, globalAvgPoolBackward, dropoutForward, dropoutBackward,
+} from './conv';

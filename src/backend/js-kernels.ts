@@ -8,6 +8,7 @@
  * norm also merges row blocks of large inputs with Chan's update, so the two
  * agree to f32 rounding, not bit for bit.
  */
+import * as conv from './js-conv.js';
 import type { Kernels, MemoryLike, Ptr } from './types.js';
 
 export class JsKernels implements Kernels {
@@ -362,6 +363,47 @@ export class JsKernels implements Kernels {
       f[V + j] = vi;
       f[P + j] = p - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
     }
+  }
+
+  // Convolution helpers, pooling and dropout: the twins live in js-conv.ts.
+  im2col(cols: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, outH: number, outW: number): void {
+    conv.im2col(this.views(), cols, inp, n, h, w, c, kh, kw, stride, padTop, padLeft, outH, outW);
+  }
+
+  col2im(dinp: Ptr, dcols: Ptr, n: number, h: number, w: number, c: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, outH: number, outW: number): void {
+    conv.col2im(this.views(), dinp, dcols, n, h, w, c, kh, kw, stride, padTop, padLeft, outH, outW);
+  }
+
+  maxPoolForward(out: Ptr, argmax: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void {
+    conv.maxPoolForward(this.views(), this.i, out, argmax, inp, n, h, w, c, size, stride, outH, outW);
+  }
+
+  maxPoolBackward(dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, outH: number, outW: number): void {
+    conv.maxPoolBackward(this.views(), this.i, dinp, dout, argmax, n, h, w, c, outH, outW);
+  }
+
+  avgPoolForward(out: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void {
+    conv.avgPoolForward(this.views(), out, inp, n, h, w, c, size, stride, outH, outW);
+  }
+
+  avgPoolBackward(dinp: Ptr, dout: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void {
+    conv.avgPoolBackward(this.views(), dinp, dout, n, h, w, c, size, stride, outH, outW);
+  }
+
+  globalAvgPoolForward(out: Ptr, inp: Ptr, n: number, h: number, w: number, c: number): void {
+    conv.globalAvgPoolForward(this.views(), out, inp, n, h, w, c);
+  }
+
+  globalAvgPoolBackward(dinp: Ptr, dout: Ptr, n: number, h: number, w: number, c: number): void {
+    conv.globalAvgPoolBackward(this.views(), dinp, dout, n, h, w, c);
+  }
+
+  dropoutForward(out: Ptr, mask: Ptr, inp: Ptr, n: number, rate: number, seed: number, offset: number): void {
+    conv.dropoutForward(this.views(), out, mask, inp, n, rate, seed, offset);
+  }
+
+  dropoutBackward(dinp: Ptr, dout: Ptr, mask: Ptr, n: number): void {
+    conv.dropoutBackward(this.views(), dinp, dout, mask, n);
   }
 }
 
