@@ -60,7 +60,7 @@ function naiveConv(p: Plan, x: ArrayLike<number>, W: ArrayLike<number>): Float64
             for (let ci = 0; ci < p.c; ci++) {
               const xv = x[((b * p.h + iy) * p.w + ix) * p.c + ci]!;
               const wr = ((ky * p.kw + kx) * p.c + ci) * p.outC;
-              for (let co = 0; co < p.outC; co++) out[o + co] += xv * W[wr + co]!;
+              for (let co = 0; co < p.outC; co++) out[o + co] = out[o + co]! + xv * W[wr + co]!;
             }
           }
         }
@@ -321,7 +321,7 @@ describe.each(BACKENDS)('pooling on the %s backend', (name) => {
     });
     const got = run(x, true);
     const ref = new Float64Array(n * c);
-    for (let b = 0; b < n; b++) for (let p = 0; p < h * w; p++) for (let ci = 0; ci < c; ci++) ref[b * c + ci] += x[(b * h * w + p) * c + ci]! / (h * w);
+    for (let b = 0; b < n; b++) for (let p = 0; p < h * w; p++) for (let ci = 0; ci < c; ci++) ref[b * c + ci] = ref[b * c + ci]! + x[(b * h * w + p) * c + ci]! / (h * w);
     expectRelErr(got.out, ref, 1e-6, 'out');
     const num = finiteDiff(x, 0.25, (xx) => dot(run(xx, false).out, R));
     expect(gradErr(got.dx!, num)).toBeLessThanOrEqual(1e-5);
@@ -474,7 +474,7 @@ describe('wasm and js agree on every conv, pool and dropout kernel', () => {
       const [a, b] = both((be, s) => {
         const out = s.out(n), mask = s.out(n);
         be.kernels.dropoutForward(out, mask, s.f32(x), n, rate, seed, offset);
-        return [new Uint32Array(s.read(mask, n).buffer), new Uint32Array(s.read(out, n).buffer)];
+        return [new Uint32Array(s.read(mask, n).buffer), new Uint32Array(s.read(out, n).buffer)] as const;
       });
       expect(Array.from(a[0])).toEqual(Array.from(b[0]));
       expect(Array.from(a[1])).toEqual(Array.from(b[1]));
