@@ -12,6 +12,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/index.js';
+import { convAxis, poolAxis } from '../src/backend/conv-geometry.js';
 import { expectRelErr, relErr } from './helpers/compare.js';
 import { dot, finiteDiff, gradErr } from './helpers/gradcheck.js';
 import { BACKENDS, getBackend, scoped, type Scope } from './helpers/kernels.js';
@@ -201,6 +202,44 @@ describe.each(BACKENDS)('convolution through im2col on the %s backend', (name) =
         expectRelErr(got.subarray(b * per, (b + 1) * per), ref, 1e-5, `${label(cv)} image ${b}`);
       }
     }
+  });
+});
+
+describe('conv-geometry: output sizes and padding', () => {
+  it('matches the TF/Keras formula written here, and every result passes the checked im2col', async () => {
+    const be = await getBackend('js');
+    let tried = 0;
+    for (let size = 1; size <= 9; size++) for (let k = 1; k <= 5; k++) for (let stride = 1; stride <= 3; stride++) {
+      for (const padding of ['valid', 'same', 0, 1, 2] as const) {
+        if (typeof padding === 'number' && padding >= k) {
+          expect(() => convAxis(size, k, stride, padding)).toThrow(RangeError);
+          continue;
+        }
+        const ref = axis(size, k, stride, padding);
+        if (ref.out < 1) {
+          expect(() => convAxis(size, k, stride, padding), `${size} ${k} ${stride} ${padding}`).toThrow(/must fit in the padded input/);
+          continue;
+        }
+        const g = convAxis(size, k, stride, padding);
+        expect({ out: g.out, padBefore: g.padBefore }).toEqual(ref);
+        if (padding === 'same' && (g.out - 1) * stride + k > size) expect(g.padAfter - g.padBefore).toBeOneOf([0, 1]);
+        // the kernels' argument check accepts it (h = size, w = 1 column, one channel)
+        scoped(be, (s) => {
+          const x = s.filled(size, 0), cols = s.filled(g.out * k, 0);
+          be.kernels.im2col(cols, x, 1, size, 1, 1, k, 1, stride, g.padBefore, 0, g.out, 1);
+        });
+        tried++;
+      }
+    }
+    expect(tried).toBeGreaterThan(500);
+  });
+
+  it('poolAxis is floor((n − size)/stride) + 1 and refuses a window larger than the input', () => {
+    expect(poolAxis(28, 2, 2)).toBe(14);
+    expect(poolAxis(7, 2, 2)).toBe(3);
+    expect(poolAxis(7, 3, 2)).toBe(3);
+    expect(() => poolAxis(2, 3, 1, 'MaxPool2d')).toThrow(/^MaxPool2d: the window size 3 must be ≤ the input size 2/);
+    expect(() => convAxis(5, 3, 0, 'same', 'Conv2d')).toThrow(/^Conv2d: stride must be an integer ≥ 1, got 0$/);
   });
 });
 
