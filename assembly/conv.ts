@@ -183,14 +183,43 @@ export function maxPoolForward(out: usize, argmax: usize, inp: usize, n: i32, h:
 /**
  * Differentiates maxPoolForward: each output gradient goes to its argmax.
  *   dinp[argmax[j]] += dout[j] for every output j, after dinp = 0.
- * dinp is OVERWRITTEN. dinp: [n×h×w×c]; dout: [n×outH×outW×c]; argmax: i32 [n×outH×outW×c].
+ * dinp is OVERWRITTEN. argmax[j] must lie in output j's window (as maxPoolForward writes it).
+ * Non-overlapping windows (stride ≥ size) with c % 4 == 0 take a gather path:
+ * every window pixel is written once, dout where it is the argmax and 0
+ * elsewhere (no zeroing pass, no read-modify-write); otherwise zero, then scatter-add.
+ * dinp: [n×h×w×c]; dout: [n×outH×outW×c]; argmax: i32 [n×outH×outW×c].
  */
-export function maxPoolBackward(dinp: usize, dout: usize, argmax: usize, n: i32, h: i32, w: i32, c: i32, outH: i32, outW: i32): void {
-  memory.fill(dinp, 0, <usize>(n * h * w * c) << 2);
-  const total = n * outH * outW * c;
-  for (let j = 0; j < total; j++) {
-    const d = at(dinp, load<i32>(at(argmax, j)));
-    store<f32>(d, load<f32>(d) + load<f32>(at(dout, j)));
+export function maxPoolBackward(dinp: usize, dout: usize, argmax: usize, n: i32, h: i32, w: i32, c: i32, size: i32, stride: i32, outH: i32, outW: i32): void {
+  if (stride < size || (c & 3) != 0) {
+    memory.fill(dinp, 0, <usize>(n * h * w * c) << 2);
+    const total = n * outH * outW * c;
+    for (let j = 0; j < total; j++) {
+      const d = at(dinp, load<i32>(at(argmax, j)));
+      store<f32>(d, load<f32>(d) + load<f32>(at(dout, j)));
+    }
+    return;
+  }
+  // pixels no window covers (gaps between windows, trailing rows / columns) stay 0
+  if (stride > size || outH * stride < h || outW * stride < w) memory.fill(dinp, 0, <usize>(n * h * w * c) << 2);
+  const lane = i32x4(0, 1, 2, 3);
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < outH; oy++) {
+      for (let ox = 0; ox < outW; ox++) {
+        const first = ((b * h + oy * stride) * w + ox * stride) * c;
+        for (let ci = 0; ci < c; ci += 4) {
+          const g = v128.load(at(dout, o + ci));
+          const a = v128.load(at(argmax, o + ci));
+          for (let ky = 0; ky < size; ky++) {
+            for (let kx = 0; kx < size; kx++) {
+              const idx = first + (ky * w + kx) * c + ci;
+              v128.store(at(dinp, idx), v128.and(g, i32x4.eq(a, i32x4.add(i32x4.splat(idx), lane))));
+            }
+          }
+        }
+        o += c;
+      }
+    }
   }
 }
 

@@ -160,10 +160,10 @@ function trainStep(run, at, P, t, groups) {
   run('dense2 matmul', 'matmulBackward', at.da3, at.dW4, at.dlogits, at.a3, at.W4, N, 128, 10, 1);
   run('bn3+relu', 'batchnormReluBackward', at.dz3, at.dg3, at.db3, at.da3, at.a3, at.z3, at.g3, at.mean3, at.inv3, N, 128);
   run('dense1 matmul', 'matmulBackward', at.dp2, at.dW3, at.dz3, at.p2, at.W3, N, 3136, 128, 1);
-  run('maxpool2', 'maxPoolBackward', at.da2, at.dp2, at.arg2, N, 14, 14, 64, 7, 7);
+  run('maxpool2', 'maxPoolBackward', at.da2, at.dp2, at.arg2, N, 14, 14, 64, 2, 2, 7, 7);
   run('bn2+relu', 'batchnormReluBackward', at.dz2, at.dg2, at.db2, at.da2, at.a2, at.z2, at.g2, at.mean2, at.inv2, N * 196, 64);
   convBackward(run, at, CONV2, 'dz2', groups[1]);
-  run('maxpool1', 'maxPoolBackward', at.da1, at.dp1, at.arg1, N, 28, 28, 32, 14, 14);
+  run('maxpool1', 'maxPoolBackward', at.da1, at.dp1, at.arg1, N, 28, 28, 32, 2, 2, 14, 14);
   run('bn1+relu', 'batchnormReluBackward', at.dz1, at.dg1, at.db1, at.da1, at.a1, at.z1, at.g1, at.mean1, at.inv1, N * 784, 32);
   convBackward(run, at, CONV1, 'dz1', groups[0]);
   run('adam', 'adamUpdate', at.params, at.grads, at.m, at.v, P, 1e-3, 0.9, 0.999, 1e-7, 0, t);

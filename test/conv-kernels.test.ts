@@ -253,6 +253,8 @@ const POOLS: Pool[] = [
   { n: 2, h: 6, w: 6, c: 8, size: 3, stride: 3 },
   { n: 1, h: 5, w: 5, c: 5, size: 3, stride: 1 },
   { n: 3, h: 4, w: 6, c: 12, size: 2, stride: 1 },
+  { n: 2, h: 7, w: 5, c: 4, size: 2, stride: 2 }, // max backward's gather path with a trailing row and column no window covers
+  { n: 1, h: 8, w: 7, c: 8, size: 2, stride: 3 }, // gaps between windows
 ];
 const poolOut = (p: Pool) => ({ outH: Math.floor((p.h - p.size) / p.stride) + 1, outW: Math.floor((p.w - p.size) / p.stride) + 1 });
 const poolLabel = (p: Pool) => `${p.n}×${p.h}×${p.w}×${p.c}, size ${p.size}, stride ${p.stride}`;
@@ -289,7 +291,7 @@ describe.each(BACKENDS)('pooling on the %s backend', (name) => {
       let dx: Float32Array | undefined;
       if (dout) {
         const d = s.filled(x.length, 99);
-        be.kernels.maxPoolBackward(d, s.f32(dout), arg, p.n, p.h, p.w, p.c, outH, outW);
+        be.kernels.maxPoolBackward(d, s.f32(dout), arg, p.n, p.h, p.w, p.c, p.size, p.stride, outH, outW);
         dx = s.read(d, x.length);
       }
       return { out: s.read(out, len), arg: s.readI32(arg, len), dx };
@@ -493,7 +495,7 @@ describe('wasm and js agree on every conv, pool and dropout kernel', () => {
         const px = s.f32(x), pg = s.f32(g);
         const mo = s.out(len), arg = s.filled(len, -1), md = s.out(inLen), ao = s.out(len), ad = s.out(inLen), go = s.out(p.n * p.c), gd = s.out(inLen);
         be.kernels.maxPoolForward(mo, arg, px, p.n, p.h, p.w, p.c, p.size, p.stride, outH, outW);
-        be.kernels.maxPoolBackward(md, pg, arg, p.n, p.h, p.w, p.c, outH, outW);
+        be.kernels.maxPoolBackward(md, pg, arg, p.n, p.h, p.w, p.c, p.size, p.stride, outH, outW);
         be.kernels.avgPoolForward(ao, px, p.n, p.h, p.w, p.c, p.size, p.stride, outH, outW);
         be.kernels.avgPoolBackward(ad, pg, p.n, p.h, p.w, p.c, p.size, p.stride, outH, outW);
         be.kernels.globalAvgPoolForward(go, px, p.n, p.h, p.w, p.c);
@@ -559,8 +561,16 @@ describe.each(BACKENDS)('bad conv, pool and dropout arguments on the %s backend'
         /^maxPoolForward: outH must be floor\(\(h − size\)\/stride\) \+ 1 = 3 for h = 6, size = 2, stride = 2; got 4$/);
       rejects(() => be.kernels.avgPoolForward(out, x, 2, 6, 6, 4, 7, 2, 1, 1), /^avgPoolForward: size must be ≤ h = 6 \(pooling windows are not padded\), got 7$/);
       rejects(() => be.kernels.avgPoolBackward(dx, out, 2, 6, 6, 4, 2, 2, 3, 2), /^avgPoolBackward: outW must be .* got 2$/);
-      const bad = s.i32(Array.from({ length: 72 }, (_, i) => (i === 40 ? 288 : i)));
-      rejects(() => be.kernels.maxPoolBackward(dx, out, bad, 2, 6, 6, 4, 3, 3), /^maxPoolBackward: argmax\[40\] must be a flat index into dinp, in \[0, 287\], got 288$/);
+      // argmax as maxPoolForward writes it, then one entry moved out of its window
+      be.kernels.maxPoolForward(out, arg, x, 2, 6, 6, 4, 2, 2, 3, 3);
+      be.kernels.maxPoolBackward(dx, out, arg, 2, 6, 6, 4, 2, 2, 3, 3);
+      const good = s.readI32(arg, 72);
+      for (const [j, v, where] of [[40, 288, 'image 1, rows 0…1, columns 2…3, channel 0'], [40, good[40]! + 1, 'image 1, rows 0…1, columns 2…3, channel 0'], [5, good[5]! + 8, 'image 0, rows 0…1, columns 2…3, channel 1']] as const) {
+        const bad = s.i32(good.map((g, i) => (i === j ? v : g)));
+        rejects(() => be.kernels.maxPoolBackward(dx, out, bad, 2, 6, 6, 4, 2, 2, 3, 3),
+          new RegExp(`^maxPoolBackward: argmax\\[${j}\\] must be the flat index of an input pixel in output ${j}'s window \\(${where}\\), as maxPoolForward writes it; got ${v}$`));
+      }
+      rejects(() => be.kernels.maxPoolBackward(dx, out, arg, 2, 6, 6, 4, 2, 2, 3, 2), /^maxPoolBackward: outW must be .* got 2$/);
       rejects(() => be.kernels.globalAvgPoolForward(out, x, 2, 6, 6, 0), /^globalAvgPoolForward: c must be an integer ≥ 1, got 0$/);
     });
   });

@@ -99,6 +99,20 @@ function poolRule(s: Sizes): string | undefined {
 const poolArgs = ['n', 'h', 'w', 'c', 'size', 'stride', 'outH', 'outW'] as const;
 const poolSizes = { ...imageSizes, size: 1, stride: 1, outH: 1, outW: 1 };
 
+/** A message for the first argmax that is not an input index inside its own output's window, or undefined. */
+function argmaxOutside(s: Sizes, arg: Int32Array): string | undefined {
+  const { h, w, c, size, stride, outH, outW } = s as Required<Sizes>;
+  for (let j = 0; j < arg.length; j++) {
+    const a = arg[j]!, ci = j % c!, pix = (j - ci) / c!, ox = pix % outW!, oy = ((pix - ox) / outW!) % outH!, b = Math.floor(pix / (outW! * outH!));
+    const y0 = oy * stride!, x0 = ox * stride!;
+    const iy = Math.floor(a / (w! * c!)) - b * h!, ix = Math.floor(a / c!) % w!;
+    if (!(Number.isInteger(a) && a >= 0 && a % c! === ci && iy >= y0 && iy < y0 + size! && ix >= x0 && ix < x0 + size!)) {
+      return `argmax[${j}] must be the flat index of an input pixel in output ${j}'s window (image ${b}, rows ${y0}…${y0 + size! - 1}, columns ${x0}…${x0 + size! - 1}, channel ${ci}), as maxPoolForward writes it; got ${a}`;
+    }
+  }
+  return undefined;
+}
+
 const U32_MAX = 4294967295;
 
 export const kernelSpecs: Record<KernelName, Spec> = {
@@ -181,10 +195,8 @@ export const kernelSpecs: Record<KernelName, Spec> = {
     rule: (s) => poolRule(s) ?? (overlap(s.out!, pooled(s), s.inp!, image(s)) ? 'out must not overlap inp' : undefined),
   },
   maxPoolBackward: {
-    args: ['dinp', 'dout', 'argmax', 'n', 'h', 'w', 'c', 'outH', 'outW'], sizes: { ...imageSizes, outH: 1, outW: 1 },
-    buffers: { dinp: image, dout: pooled, argmax: pooled },
-    rule: (s, words) => (overlap(s.dinp!, image(s), s.dout!, pooled(s)) ? 'dinp must not overlap dout'
-      : firstOutside(words(s.argmax!, pooled(s)), image(s), 'argmax', `a flat index into dinp, in [0, ${image(s) - 1}]`)),
+    args: ['dinp', 'dout', 'argmax', ...poolArgs], sizes: poolSizes, buffers: { dinp: image, dout: pooled, argmax: pooled },
+    rule: (s, words) => poolRule(s) ?? (overlap(s.dinp!, image(s), s.dout!, pooled(s)) ? 'dinp must not overlap dout' : argmaxOutside(s, words(s.argmax!, pooled(s)))),
   },
   avgPoolForward: {
     args: ['out', 'inp', ...poolArgs], sizes: poolSizes, buffers: { out: pooled, inp: image },

@@ -92,8 +92,11 @@ export function maxPoolForward(f: Float32Array, i: Int32Array, out: Ptr, argmax:
   }
 }
 
-/** dinp = 0, then dinp[argmax[j]] += dout[j]. dinp: [n×h×w×c]; dout, argmax: [n×outH×outW×c]. */
-export function maxPoolBackward(f: Float32Array, i: Int32Array, dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, outH: number, outW: number): void {
+/**
+ * dinp = 0, then dinp[argmax[j]] += dout[j] (argmax[j] in output j's window; size and stride are only the wasm
+ * kernel's hint for its gather path). dinp: [n×h×w×c]; dout, argmax: [n×outH×outW×c].
+ */
+export function maxPoolBackward(f: Float32Array, i: Int32Array, dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, _size: number, _stride: number, outH: number, outW: number): void {
   const D = dinp >> 2, G = dout >> 2, A = argmax >> 2;
   f.fill(0, D, D + n * h * w * c);
   const total = n * outH * outW * c;

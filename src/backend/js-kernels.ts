@@ -378,8 +378,8 @@ export class JsKernels implements Kernels {
     conv.maxPoolForward(this.views(), this.i, out, argmax, inp, n, h, w, c, size, stride, outH, outW);
   }
 
-  maxPoolBackward(dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, outH: number, outW: number): void {
-    conv.maxPoolBackward(this.views(), this.i, dinp, dout, argmax, n, h, w, c, outH, outW);
+  maxPoolBackward(dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void {
+    conv.maxPoolBackward(this.views(), this.i, dinp, dout, argmax, n, h, w, c, size, stride, outH, outW);
   }
 
   avgPoolForward(out: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void {

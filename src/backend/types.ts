@@ -67,8 +67,8 @@ export interface Kernels {
   col2im(dinp: Ptr, dcols: Ptr, n: number, h: number, w: number, c: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, outH: number, outW: number): void;
   /** out: [n×outH×outW×c] window maxima (valid windows); argmax: i32, same shape, flat input index of the first maximum; inp: [n×h×w×c]. */
   maxPoolForward(out: Ptr, argmax: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void;
-  /** dinp [n×h×w×c] OVERWRITTEN: 0, then dinp[argmax[j]] += dout[j]. */
-  maxPoolBackward(dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, outH: number, outW: number): void;
+  /** dinp [n×h×w×c] OVERWRITTEN: 0, then dinp[argmax[j]] += dout[j]; argmax[j] must lie in output j's window. */
+  maxPoolBackward(dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void;
   /** out: [n×outH×outW×c] window means (valid windows); inp: [n×h×w×c]. */
   avgPoolForward(out: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void;
   /** dinp [n×h×w×c] OVERWRITTEN: each window's pixels get dout/size². */
