@@ -1,8 +1,10 @@
 // Element-wise kernels over n f32 values: activations, bias, fill, copy, gather.
 //
-// Activation backwards take the forward's *output* (not its input): every
-// derivative here is a function of it (ReLU: out > 0; sigmoid: out·(1−out);
-// tanh: 1−out²), so the forward output is the only thing saved.
+// The ReLU, sigmoid and tanh backwards take the forward's *output* (not its
+// input): each derivative is a function of it (ReLU: out > 0; sigmoid:
+// out·(1−out); tanh: 1−out²), so the forward output is the only thing saved.
+// Leaky ReLU and GELU backwards take the forward's *input*: GELU's derivative
+// is not a function of its output, and leaky ReLU's slope α may be ≤ 0.
 // dinp may alias dout in every backward here.
 
 import { at } from './memory';
@@ -83,6 +85,74 @@ export function tanhBackward(dinp: usize, dout: usize, out: usize, n: i32): void
   }
 }
 
+// ---------------------------------------------------------------- leaky ReLU
+
+/** out = inp > 0 ? inp : α·inp. out, inp: [n]. May run in place. */
+export function leakyReluForward(out: usize, inp: usize, n: i32, alpha: f32): void {
+  const zero = f32x4.splat(0), va = f32x4.splat(alpha);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) {
+    const x = v128.load(at(inp, i));
+    v128.store(at(out, i), v128.bitselect(x, f32x4.mul(va, x), f32x4.gt(x, zero)));
+  }
+  for (; i < n; i++) {
+    const x = load<f32>(at(inp, i));
+    store<f32>(at(out, i), x > 0 ? x : alpha * x);
+  }
+}
+
+/** Differentiates out = inp > 0 ? inp : α·inp: dinp = inp > 0 ? dout : α·dout. dinp, dout, inp: [n]. */
+export function leakyReluBackward(dinp: usize, dout: usize, inp: usize, n: i32, alpha: f32): void {
+  const zero = f32x4.splat(0), va = f32x4.splat(alpha);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) {
+    const g = v128.load(at(dout, i));
+    v128.store(at(dinp, i), v128.bitselect(g, f32x4.mul(va, g), f32x4.gt(v128.load(at(inp, i)), zero)));
+  }
+  for (; i < n; i++) {
+    const g = load<f32>(at(dout, i));
+    store<f32>(at(dinp, i), load<f32>(at(inp, i)) > 0 ? g : alpha * g);
+  }
+}
+
+// ---------------------------------------------------------------- GELU (tanh approximation)
+
+// PyTorch's gelu(approximate='tanh') constants: √(2/π) and 0.044715.
+const GELU_BETA: f32 = <f32>0.7978845608028654;
+const GELU_KAPPA: f32 = <f32>0.044715;
+
+/**
+ * out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), x = inp, as PyTorch's
+ * approximate='tanh'. Finite for every finite x: where x³ overflows, tanh
+ * saturates to ±1 and out = x or −0. out, inp: [n]. May run in place.
+ */
+export function geluForward(out: usize, inp: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const x = load<f32>(at(inp, i));
+    const inner = GELU_BETA * (x + GELU_KAPPA * x * x * x);
+    store<f32>(at(out, i), <f32>0.5 * x * (<f32>1 + Mathf.tanh(inner)));
+  }
+}
+
+/**
+ * Differentiates out = 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³):
+ *   dinp = dout·(0.5·(1 + tanh u) + 0.5·x·(1 − tanh²u)·√(2/π)·(1 + 3·0.044715·x²))
+ * Finite for |x| < ~1e19 (where x² is): beyond |x| ≈ 9, tanh u is ±1 in f32
+ * and the second term is exactly 0. dinp, dout, inp: [n].
+ */
+export function geluBackward(dinp: usize, dout: usize, inp: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const x = load<f32>(at(inp, i));
+    const x2 = x * x;
+    const th = Mathf.tanh(GELU_BETA * (x + GELU_KAPPA * x2 * x));
+    const left = <f32>0.5 * (<f32>1 + th);
+    const right = <f32>0.5 * x * (<f32>1 - th * th) * GELU_BETA * (<f32>1 + <f32>3 * GELU_KAPPA * x2);
+    store<f32>(at(dinp, i), load<f32>(at(dout, i)) * (left + right));
+  }
+}
+
 // ---------------------------------------------------------------- bias
 
 /** out[r,:] += bias for every row. out: [rows×cols]; bias: [cols]. */
@@ -134,4 +204,24 @@ export function gatherRows(out: usize, src: usize, indices: usize, n: i32, cols:
     const idx = load<i32>(at(indices, r));
     memory.copy(out + <usize>r * rowBytes, src + <usize>idx * rowBytes, rowBytes);
   }
+}
+
+// ---------------------------------------------------------------- finiteness
+
+/** How many of the n values at ptr are NaN or ±Infinity (x − x is NaN exactly for those). ptr: [n]. */
+export function countNonFinite(ptr: usize, n: i32): i32 {
+  let acc = i32x4.splat(0);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) {
+    const x = v128.load(at(ptr, i));
+    const d = f32x4.sub(x, x);
+    acc = i32x4.sub(acc, f32x4.ne(d, d));
+  }
+  let count = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+  for (; i < n; i++) {
+    const x = load<f32>(at(ptr, i));
+    if (x - x != x - x) count++;
+  }
+  return count;
 }

@@ -11,10 +11,11 @@ export { matmul, matmulForward, matmulBackward } from './matmul';
 export { batchnormForward, batchnormInference, batchnormBackward, batchnormReluForward, batchnormReluInference, batchnormReluBackward } from './batchnorm';
 export {
   reluForward, reluBackward, sigmoidForward, sigmoidBackward, tanhForward, tanhBackward,
-  biasForward, biasBackward, fill, copy, gatherRows,
+  leakyReluForward, leakyReluBackward, geluForward, geluBackward,
+  biasForward, biasBackward, fill, copy, gatherRows, countNonFinite,
 } from './elementwise';
-export { softmaxCrossEntropy, softmaxForward, mseLoss, countCorrect } from './loss';
-export { sgdUpdate, rmspropUpdate, adamUpdate } from './optim';
+export { softmaxCrossEntropy, softmaxForward, mseLoss, binaryCrossEntropy, maeLoss, huberLoss, countCorrect } from './loss';
+export { sgdUpdate, rmspropUpdate, adamUpdate, adamwUpdate } from './optim';
 export {
   im2col, col2im, maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward,
   globalAvgPoolForward, globalAvgPoolBackward, dropoutForward, dropoutBackward,

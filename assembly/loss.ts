@@ -71,6 +71,67 @@ export function mseLoss(dpred: usize, pred: usize, target: usize, rows: i32, col
   return total / <f64>n;
 }
 
+/**
+ * Binary cross-entropy from logits z (one sigmoid per value), fused with its
+ * gradient, over all N·K values with targets t in [0, 1]:
+ *   loss = Σ [max(z, 0) − z·t + log1p(exp(−|z|))] / (N·K)   (= −t·log σ(z) − (1−t)·log(1−σ(z)))
+ *   dlogits = (σ(z) − t) / (N·K)
+ * Never forms log σ(z) or exp(|z|), so logits of any size stay finite.
+ * Returns the loss. dlogits, logits, targets: [N×K]. dlogits may alias logits.
+ */
+export function binaryCrossEntropy(dlogits: usize, logits: usize, targets: usize, rows: i32, cols: i32): f64 {
+  const n = rows * cols;
+  const invN: f32 = <f32>1 / <f32>n;
+  let total: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const z = load<f32>(at(logits, i)); // read before dlogits, which may alias logits, is written
+    const t = load<f32>(at(targets, i));
+    const e = Mathf.exp(-Mathf.abs(z)); // in (0, 1]
+    // max(z, 0) − z·t in f64: exact for f32 inputs, no cancellation when t ≈ 1 and z is large
+    total += <f64>max(z, <f32>0) - <f64>z * <f64>t + <f64>Mathf.log1p(e);
+    const s = z >= 0 ? <f32>1 / (<f32>1 + e) : e / (<f32>1 + e); // σ(z)
+    store<f32>(at(dlogits, i), (s - t) * invN);
+  }
+  return total / <f64>n;
+}
+
+/**
+ * Mean absolute error over all N·K values, fused with its gradient:
+ *   loss = Σ |pred − target| / (N·K),  dpred = sign(pred − target)/(N·K)  (0 where pred = target)
+ * Returns the loss. dpred, pred, target: [N×K]. dpred may alias pred.
+ */
+export function maeLoss(dpred: usize, pred: usize, target: usize, rows: i32, cols: i32): f64 {
+  const n = rows * cols;
+  const k: f32 = <f32>1 / <f32>n;
+  let total: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = <f64>load<f32>(at(pred, i)) - <f64>load<f32>(at(target, i)); // exact in f64
+    total += Math.abs(d);
+    store<f32>(at(dpred, i), d > 0 ? k : d < 0 ? -k : <f32>0);
+  }
+  return total / <f64>n;
+}
+
+/**
+ * Huber loss over all N·K values (torch.nn.HuberLoss, reduction 'mean'),
+ * fused with its gradient. With d = pred − target and δ > 0:
+ *   ℓ(d) = 0.5·d²  if |d| ≤ δ,  δ·(|d| − 0.5·δ) otherwise
+ *   loss = Σ ℓ(d) / (N·K),  dpred = clamp(d, −δ, δ)/(N·K)
+ * Returns the loss. dpred, pred, target: [N×K]. dpred may alias pred.
+ */
+export function huberLoss(dpred: usize, pred: usize, target: usize, rows: i32, cols: i32, delta: f64): f64 {
+  const n = rows * cols;
+  const invN: f64 = 1 / <f64>n;
+  let total: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const d = <f64>load<f32>(at(pred, i)) - <f64>load<f32>(at(target, i)); // exact in f64
+    const a = Math.abs(d);
+    total += a <= delta ? 0.5 * d * d : delta * (a - 0.5 * delta);
+    store<f32>(at(dpred, i), <f32>(min(max(d, -delta), delta) * invN));
+  }
+  return total / <f64>n;
+}
+
 /** Number of rows whose arg-max (first on ties) equals labels[r]. scores: [N×K]; labels: i32[N]. */
 export function countCorrect(scores: usize, labels: usize, rows: i32, cols: i32): i32 {
   let correct = 0;

@@ -2,7 +2,8 @@
 //
 // params, grads and the optimizer's state buffers share one layout, so a
 // whole model is updated by a single loop. Weight decay is L2 (added to the
-// gradient), as in PyTorch's SGD, RMSprop and Adam.
+// gradient), as in PyTorch's SGD, RMSprop and Adam; AdamW decays the
+// parameter itself (decoupled), as in PyTorch's AdamW.
 
 import { at } from './memory';
 
@@ -12,13 +13,13 @@ import { at } from './memory';
  *   g = grad + wd·p;  p −= lr·g                           (momentum = 0; velocity untouched)
  * params, grads, velocity: [n].
  */
-export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, lr64: f64, momentum64: f64, weightDecay64: f64): void {
+export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, lr: f64, momentum: f64, weightDecay: f64): void {
   // scalars arrive as f64 (like the other optimizers) and are rounded once
-  const lr = <f32>lr64, momentum = <f32>momentum64, weightDecay = <f32>weightDecay64;
-  const vlr = f32x4.splat(lr), vmu = f32x4.splat(momentum), vwd = f32x4.splat(weightDecay);
+  const l = <f32>lr, mu = <f32>momentum, wd = <f32>weightDecay;
+  const vlr = f32x4.splat(l), vmu = f32x4.splat(mu), vwd = f32x4.splat(wd);
   const nv = n & ~3;
   let i = 0;
-  if (momentum > 0) {
+  if (mu > 0) {
     for (; i < nv; i += 4) {
       const p = v128.load(at(params, i));
       const g = f32x4.add(v128.load(at(grads, i)), f32x4.mul(vwd, p));
@@ -28,9 +29,9 @@ export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, 
     }
     for (; i < n; i++) {
       const p = load<f32>(at(params, i));
-      const v = momentum * load<f32>(at(velocity, i)) + (load<f32>(at(grads, i)) + weightDecay * p);
+      const v = mu * load<f32>(at(velocity, i)) + (load<f32>(at(grads, i)) + wd * p);
       store<f32>(at(velocity, i), v);
-      store<f32>(at(params, i), p - lr * v);
+      store<f32>(at(params, i), p - l * v);
     }
   } else {
     for (; i < nv; i += 4) {
@@ -40,7 +41,7 @@ export function sgdUpdate(params: usize, grads: usize, velocity: usize, n: i32, 
     }
     for (; i < n; i++) {
       const p = load<f32>(at(params, i));
-      store<f32>(at(params, i), p - lr * (load<f32>(at(grads, i)) + weightDecay * p));
+      store<f32>(at(params, i), p - l * (load<f32>(at(grads, i)) + wd * p));
     }
   }
 }
@@ -79,21 +80,44 @@ export function rmspropUpdate(params: usize, grads: usize, sq: usize, n: i32, lr
  * params, grads, m, v: [n].
  */
 export function adamUpdate(params: usize, grads: usize, m: usize, v: usize, n: i32, lr: f64, beta1: f64, beta2: f64, eps: f64, weightDecay: f64, t: i32): void {
+  adamStep(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, t, false);
+}
+
+/**
+ * AdamW (PyTorch's torch.optim.AdamW; Loshchilov & Hutter, decoupled weight
+ * decay), step t ≥ 1: the decay shrinks the parameter and never enters m, v:
+ *   p ← p·(1 − lr·wd);  m = β1·m + (1−β1)·grad;  v = β2·v + (1−β2)·grad²
+ *   p −= (lr/(1−β1ᵗ)) · m / (sqrt(v)/sqrt(1−β2ᵗ) + ε)
+ * params, grads, m, v: [n].
+ */
+export function adamwUpdate(params: usize, grads: usize, m: usize, v: usize, n: i32, lr: f64, beta1: f64, beta2: f64, eps: f64, weightDecay: f64, t: i32): void {
+  adamStep(params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, t, true);
+}
+
+/**
+ * The loop of adamUpdate and adamwUpdate. `decoupled` is a constant at each
+ * call site, so after inlining each kernel keeps only its own branch:
+ * L2 (g = grad + wd·p) for Adam, p·(1 − lr·wd) for AdamW.
+ */
+// @ts-ignore: decorator
+@inline function adamStep(params: usize, grads: usize, m: usize, v: usize, n: i32, lr: f64, beta1: f64, beta2: f64, eps: f64, weightDecay: f64, t: i32, decoupled: bool): void {
   // Scalars arrive as f64 and every per-step constant is formed in f64, then
   // rounded once: 1−β2 and β2ᵗ for β2 = 0.999 would lose ~1e-5 relative in f32.
   const stepSize = <f32>(lr / (1 - Math.pow(beta1, <f64>t)));
   const invSqrtBc2 = <f32>(1 / Math.sqrt(1 - Math.pow(beta2, <f64>t)));
   const b1 = <f32>beta1, c1 = <f32>(1 - beta1), b2 = <f32>beta2, c2 = <f32>(1 - beta2);
-  const e = <f32>eps, wd = <f32>weightDecay;
+  const e = <f32>eps, wd = <f32>weightDecay, decay = <f32>(1 - lr * weightDecay);
   const vb1 = f32x4.splat(b1), v1b1 = f32x4.splat(c1);
   const vb2 = f32x4.splat(b2), v1b2 = f32x4.splat(c2);
   const vstep = f32x4.splat(stepSize), vibc2 = f32x4.splat(invSqrtBc2);
-  const veps = f32x4.splat(e), vwd = f32x4.splat(wd);
+  const veps = f32x4.splat(e), vwd = f32x4.splat(wd), vdecay = f32x4.splat(decay);
   const nv = n & ~3;
   let i = 0;
   for (; i < nv; i += 4) {
-    const p = v128.load(at(params, i));
-    const g = f32x4.add(v128.load(at(grads, i)), f32x4.mul(vwd, p));
+    let p = v128.load(at(params, i));
+    let g = v128.load(at(grads, i));
+    if (decoupled) p = f32x4.mul(p, vdecay);
+    else g = f32x4.add(g, f32x4.mul(vwd, p));
     const mi = f32x4.add(f32x4.mul(vb1, v128.load(at(m, i))), f32x4.mul(v1b1, g));
     const vi = f32x4.add(f32x4.mul(vb2, v128.load(at(v, i))), f32x4.mul(v1b2, f32x4.mul(g, g)));
     v128.store(at(m, i), mi);
@@ -102,8 +126,10 @@ export function adamUpdate(params: usize, grads: usize, m: usize, v: usize, n: i
     v128.store(at(params, i), f32x4.sub(p, f32x4.div(f32x4.mul(vstep, mi), denom)));
   }
   for (; i < n; i++) {
-    const p = load<f32>(at(params, i));
-    const g = load<f32>(at(grads, i)) + wd * p;
+    let p = load<f32>(at(params, i));
+    let g = load<f32>(at(grads, i));
+    if (decoupled) p = p * decay;
+    else g = g + wd * p;
     const mi = b1 * load<f32>(at(m, i)) + c1 * g;
     const vi = b2 * load<f32>(at(v, i)) + c2 * g * g;
     store<f32>(at(m, i), mi);

@@ -8,14 +8,38 @@ export type {
   MatmulOptions, BatchNormForwardOptions, BatchNormForwardResult, BatchNormBackwardOptions, BatchNormBackwardResult,
 } from './backend/types.js';
 export { Heap } from './backend/heap.js';
-export { Sequential, DivergenceError } from './model/sequential.js';
-export type {
-  SequentialOptions, CompileOptions, OptimizerConfig, OptimizerType, LossName, LrSchedule, FitOptions, EpochLogs, BatchLogs, History, Labels,
-  CheckpointOptions, CheckpointInfo,
-} from './model/sequential.js';
+export { Sequential } from './model/sequential.js';
+export type { SequentialOptions } from './model/sequential.js';
+export { DivergenceError } from './train/trainer.js';
+export type { CompileOptions } from './train/trainer.js';
+export { OPTIMIZER_TYPES } from './train/optimizers.js';
+export type { OptimizerConfig, OptimizerType } from './train/optimizers.js';
+export { LOSS_NAMES } from './train/losses.js';
+export type { LossName, LossConfig } from './train/losses.js';
+export type { LrSchedule } from './train/schedules.js';
+export type { Labels } from './train/data.js';
+export type { FitOptions, EpochLogs, BatchLogs, History, CheckpointOptions, CheckpointInfo } from './train/fit.js';
 export { NormcoreError, StateError } from './errors.js';
 export type { ErrorCode, ErrorDetails, TaggedError } from './errors.js';
-export { Layer, Dense, BatchNorm, ReLU, Sigmoid, Tanh, mlp } from './model/layers.js';
-export type { MlpOptions, DenseOptions, BatchNormOptions, WeightInit, LayerConfig, LayerType, NamedParameter, BufferSpec } from './model/layers.js';
-export { ModelFormatError, encodeModelFile, decodeModelFile, crc32, FORMAT_VERSION } from './model/format.js';
+export { Layer, Dense, BatchNorm, Activation, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, mlp, ACTIVATION_TYPES } from './model/layers.js';
+export type {
+  MlpOptions, DenseOptions, BatchNormOptions, LeakyReLUOptions, WeightInit, LayerConfig, LayerType, ActivationType, NamedParameter, BufferSpec, StateSpec, SavedSpec,
+} from './model/layers.js';
+export { ModelFormatError, encodeModelFile, decodeModelFile, crc32, FORMAT_VERSION } from './io/format.js';
 export { Random } from './model/random.js';
+// Your own data (issue 11): input conversion, splits, feature stats, metrics, raw-row encoding.
+export { toMatrix, toTargets, targetKindForLoss } from './data/convert.js';
+export type { Matrix, MatrixInput, TargetInput, TargetKind, Targets, ClassTargets, RegressionTargets, ToTargetsOptions } from './data/convert.js';
+export { trainTestSplit } from './data/split.js';
+export type { Split, SplitOptions, SplitLabels } from './data/split.js';
+export { featureStats, featureStatsStream, MomentsAccumulator, chunkMoments, mergeMoments, momentsToStats } from './data/stats.js';
+export type { FeatureStats, Moments, StatsChunk } from './data/stats.js';
+export { METRICS, METRIC_NAMES, AUC_BINS, AUC_EXACT_VALUES, confusionMatrix, predictedClasses, resolveMetrics, taskFor, defaultMetrics } from './train/metrics.js';
+export type { Metric, MetricName, Task } from './train/metrics.js';
+export { DataError, MISSING_TOKENS, CLASSIFICATION_MAX_DISTINCT } from './data/table.js';
+export { encodeRows, checkEncoding } from './data/apply.js';
+export type { EncodedRows, ApplyOptions } from './data/apply.js';
+export type { DataEncoding, ColumnEncoding, TargetInfo, EncodedTable, MissingPolicy, TaskKind, RawCell } from './data/table.js';
+export { toOnnx, fromOnnx, onnxToLayers, onnxToModelFile, OnnxUnsupportedError, ONNX_EXPORT_LAYERS, ONNX_IMPORT_OPS, ONNX_EXPORT_OPSETS } from './io/onnx.js';
+export type { ToOnnxOptions, FromOnnxOptions, OnnxLayerConfig } from './io/onnx.js';
+export { NORMCORE_VERSION } from './version.js';

@@ -59,7 +59,7 @@ describe('normcore flag errors exit with 2 and a one-line message naming the fla
     expect(await usageError('train', '--bogus')).toMatch(/^normcore train: unknown flag --bogus; expected one of --hidden, .*--out/);
     expect(await usageError('train', '--lR', '0.1')).toMatch(/unknown flag --lR/);
     expect(await usageError('eval', 'm.nc', '--epochs', '3')).toMatch(/^normcore eval: unknown flag --epochs/);
-    expect(await usageError('frobnicate')).toMatch(/unknown command "frobnicate"; expected train, eval, experiment or --help/);
+    expect(await usageError('frobnicate')).toMatch(/unknown command "frobnicate"; expected train, eval, experiment, export, import or --help/);
     expect(await usageError('experiment', 'bogus')).toMatch(/unknown experiment "bogus"; expected bn-paper/);
     expect(await usageError('experiment', 'bn-paper', '--steps', 'many')).toMatch(/--steps/);
     expect(await usageError('--epochs', '3')).toMatch(/unknown flag --epochs before the command/);
@@ -75,8 +75,8 @@ describe('normcore flag errors exit with 2 and a one-line message naming the fla
       [['--hidden', '0'], /--hidden must be comma-separated layer widths .*, got "0"/],
       [['--hidden', '256,,64'], /--hidden must be .*, got "256,,64"/],
       [['--hidden', '12a'], /--hidden must be .*, got "12a"/],
-      [['--activation', 'foo'], /--activation must be one of relu, sigmoid, tanh, got "foo"/],
-      [['--optimizer', 'adamw'], /--optimizer must be one of sgd, momentum, rmsprop, adam, got "adamw"/],
+      [['--activation', 'foo'], /--activation must be one of relu, sigmoid, tanh, leakyrelu, gelu, got "foo"/],
+      [['--optimizer', 'adamx'], /--optimizer must be one of sgd, momentum, rmsprop, adam, adamw, got "adamx"/],
       [['--backend', 'gpu'], /--backend must be one of wasm, js, got "gpu"/],
       [['--schedule', 'step'], /--schedule must be one of cosine, none, got "step"/],
       [['--epochs', '1.5'], /--epochs must be an integer in \[1, 10000\], got "1.5"/],

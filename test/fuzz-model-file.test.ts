@@ -189,7 +189,7 @@ describe('hostile model files', () => {
       ['a NaN weight', (h, w) => [h, w.map((v, i) => (i === 3 ? NaN : v))], /weight 3 is NaN/],
       ['an infinite weight', (h, w) => [h, w.map((v, i) => (i === 0 ? -Infinity : v))], /weight 0 is -Infinity/],
       ['a negative running variance', (h, w) => { const v = w.slice(); v[6 * 12 + 24 + 12]! = -1; return [h, v]; }, /a BatchNorm running variance is negative/],
-      ['compile options that are not valid', (h, w) => [{ ...h, compile: { loss: 'mse', optimizer: { type: 'adamw' } } }, w], /the saved compile options are invalid \(.*'adam', got "adamw"\)/],
+      ['compile options that are not valid', (h, w) => [{ ...h, compile: { loss: 'mse', optimizer: { type: 'adamx' } } }, w], /the saved compile options are invalid \(.*'adamw', got "adamx"\)/],
       ['compile options that are a string', (h, w) => [{ ...h, compile: 'adam' }, w], /the compile options are not an object/],
       ['a __proto__ key', (h, w) => [JSON.parse(JSON.stringify(h).replace('{', '{"__proto__":{"kind":"normcore-sequential"},')), w], /./],
     ];

@@ -63,15 +63,18 @@ const constructorCases: Case[] = [
   ['Sequential activation first', ({ be }) => new Sequential([new ReLU(), new Dense(4, 2)], { backend: be }), TypeError, 'INVALID_ARGUMENT', /^Sequential: the first layer must be Dense or BatchNorm .*got relu$/],
   ['Sequential backend "gpu"', () => new Sequential([new Dense(4, 2)], { backend: bad('gpu') }), TypeError, undefined, /^Sequential: options\.backend must be a Backend, 'wasm' or 'js', got "gpu"$/],
   ['Sequential backend {}', () => new Sequential([new Dense(4, 2)], { backend: bad({}) }), TypeError, 'INVALID_ARGUMENT', /^Sequential: options\.backend must be a Backend, 'wasm' or 'js', got Object$/],
-  ['Sequential seed -1', ({ be }) => new Sequential([new Dense(4, 2)], { backend: be, seed: -1 }), RangeError, 'OUT_OF_RANGE', /^Sequential: options\.seed must be an integer ≥ 0, got -1$/],
+  ['Sequential seed -1', ({ be }) => new Sequential([new Dense(4, 2)], { backend: be, seed: -1 }), RangeError, 'OUT_OF_RANGE', /^Sequential: options\.seed must be an integer in \[0, 4294967295\], got -1$/],
+  // issue 15: seeds are 32-bit; 2^32 + 1 used to train exactly as seed 1
+  ['Sequential seed 2^32 + 1', ({ be }) => new Sequential([new Dense(4, 2)], { backend: be, seed: 2 ** 32 + 1 }), RangeError, 'OUT_OF_RANGE', /^Sequential: options\.seed must be an integer in \[0, 4294967295\], got 4294967297$/],
   ['Sequential misspelled option', ({ be }) => new Sequential([new Dense(4, 2)], bad({ backend: be, sed: 1 })), TypeError, 'UNKNOWN_OPTION', /^Sequential: unknown option options\.sed; expected one of backend, seed, fuse$/],
   ['Sequential a layer of another model', ({ m, be }) => new Sequential([m.layers[0]!, new Dense(12, 2)], { backend: be }), TypeError, 'INVALID_ARGUMENT', /^Sequential: layers\[0\] \(dense\) already belongs to another model/],
   ['Sequential more than 4 GiB', ({ be }) => new Sequential([new Dense(40000, 40000)], { backend: be }), RangeError, 'OUT_OF_RANGE', /^Sequential: the model needs \d+ bytes .* more than the 4294967296 bytes \(4 GiB\) a WebAssembly memory can hold$/],
 ];
 
 const compileCases: Case[] = [
-  ['compile loss "crossentropy"', ({ m }) => m.compile({ loss: bad('crossentropy') }), TypeError, 'INVALID_ARGUMENT', /^compile: options\.loss must be 'softmaxCrossEntropy' or 'mse', got "crossentropy"$/],
-  ['compile optimizer "adamw"', ({ m }) => m.compile({ optimizer: { type: bad('adamw') } }), TypeError, 'INVALID_ARGUMENT', /^compile: options\.optimizer\.type must be 'sgd', 'momentum', 'rmsprop' or 'adam', got "adamw"$/],
+  ['compile loss "crossentropy"', ({ m }) => m.compile({ loss: bad('crossentropy') }), TypeError, 'INVALID_ARGUMENT', /^compile: options\.loss must be one of 'softmaxCrossEntropy', 'binaryCrossEntropy', 'mse', 'mae', 'huber' \(or \{ type: 'huber', delta \}\), got "crossentropy"$/],
+  ['compile optimizer "adamx"', ({ m }) => m.compile({ optimizer: { type: bad('adamx') } }), TypeError, 'INVALID_ARGUMENT', /^compile: options\.optimizer\.type must be one of 'sgd', 'momentum', 'rmsprop', 'adam', 'adamw', got "adamx"$/],
+  ['compile huber delta 0', ({ m }) => m.compile({ loss: { type: 'huber', delta: 0 } }), RangeError, 'OUT_OF_RANGE', /^compile: options\.loss\.delta must be a finite number in \(0, Infinity\], got 0$/],
   ['compile optimizer a string', ({ m }) => m.compile({ optimizer: bad('adam') }), TypeError, 'INVALID_ARGUMENT', /^compile: options\.optimizer must be an object like \{ type: 'adam', lr: 0\.001 \}, got "adam"$/],
   ['compile lr -1', ({ m }) => m.compile({ optimizer: { type: 'adam', lr: -1 } }), RangeError, 'OUT_OF_RANGE', /^compile: options\.optimizer\.lr must be a finite number in \(0, Infinity\], got -1$/],
   ['compile lr 0', ({ m }) => m.compile({ optimizer: { type: 'sgd', lr: 0 } }), RangeError, 'OUT_OF_RANGE', /^compile: options\.optimizer\.lr must be a finite number in \(0, Infinity\], got 0$/],
@@ -118,7 +121,8 @@ const fitCases: Case[] = [
   ['fit shuffle "yes"', (c) => fit(c, { shuffle: 'yes' }), TypeError, 'INVALID_ARGUMENT', /^fit: options\.shuffle must be a boolean, got "yes"$/],
   ['fit dropLast 1', (c) => fit(c, { dropLast: 1 }), TypeError, 'INVALID_ARGUMENT', /^fit: options\.dropLast must be a boolean, got 1$/],
   ['fit checkInputs "no"', (c) => fit(c, { checkInputs: 'no' }), TypeError, 'INVALID_ARGUMENT', /^fit: options\.checkInputs must be a boolean, got "no"$/],
-  ['fit seed -1', (c) => fit(c, { seed: -1 }), RangeError, 'OUT_OF_RANGE', /^fit: options\.seed must be an integer ≥ 0, got -1$/],
+  ['fit seed -1', (c) => fit(c, { seed: -1 }), RangeError, 'OUT_OF_RANGE', /^fit: options\.seed must be an integer in \[0, 4294967295\], got -1$/],
+  ['fit seed 2^32', (c) => fit(c, { seed: 2 ** 32 }), RangeError, 'OUT_OF_RANGE', /^fit: options\.seed must be an integer in \[0, 4294967295\], got 4294967296$/],
   ['fit misspelled option epoch', (c) => fit(c, { epoch: 3 }), TypeError, 'UNKNOWN_OPTION', /^fit: unknown option options\.epoch; expected one of epochs, batchSize, /],
   ['fit misspelled option batch_size', (c) => fit(c, { batch_size: 3 }), TypeError, 'UNKNOWN_OPTION', /^fit: unknown option options\.batch_size; expected one of /],
   ['fit option of another call', (c) => fit(c, { learningRate: 0.1 }), TypeError, 'UNKNOWN_OPTION', /^fit: unknown option options\.learningRate/],

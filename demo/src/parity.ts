@@ -100,17 +100,27 @@ export async function runParity(onRow?: (row: ParityRow) => void, seed = 7): Pro
       check(fwd, `${n}`, [n, x], [0], (kk, p) => kk[fwd](p[0]!, p[1]!, n));
       check(bwd, `${n}`, [n, d, uniform(n, 0, 1)], [0], (kk, p) => kk[bwd](p[0]!, p[1]!, p[2]!, n));
     }
+    // leaky ReLU and GELU backwards take the forward's input
+    check('leakyReluForward', `${n}`, [n, x], [0], (kk, p) => kk.leakyReluForward(p[0]!, p[1]!, n, 0.01));
+    check('leakyReluBackward', `${n}`, [n, d, x], [0], (kk, p) => kk.leakyReluBackward(p[0]!, p[1]!, p[2]!, n, 0.01));
+    check('geluForward', `${n}`, [n, x], [0], (kk, p) => kk.geluForward(p[0]!, p[1]!, n));
+    check('geluBackward', `${n}`, [n, d, x], [0], (kk, p) => kk.geluBackward(p[0]!, p[1]!, p[2]!, n));
   }
   {
     const r = 128, c = 10;
     check('softmaxCrossEntropy', `${r}×${c}`, [r * c, uniform(r * c, -6, 6), labels(r, c)], [0], (kk, p) => kk.softmaxCrossEntropy(p[0]!, p[1]!, p[2]!, r, c));
     check('softmaxForward', `${r}×${c}`, [r * c, uniform(r * c, -6, 6)], [0], (kk, p) => kk.softmaxForward(p[0]!, p[1]!, r, c));
     check('biasBackward', `${r}×${c}`, [c, uniform(r * c)], [0], (kk, p) => kk.biasBackward(p[0]!, p[1]!, r, c));
+    check('binaryCrossEntropy', `${r}×${c}`, [r * c, uniform(r * c, -6, 6), uniform(r * c, 0, 1)], [0], (kk, p) => kk.binaryCrossEntropy(p[0]!, p[1]!, p[2]!, r, c));
+    check('maeLoss', `${r}×${c}`, [r * c, uniform(r * c, -2, 2), uniform(r * c)], [0], (kk, p) => kk.maeLoss(p[0]!, p[1]!, p[2]!, r, c));
+    check('huberLoss', `${r}×${c}`, [r * c, uniform(r * c, -2, 2), uniform(r * c)], [0], (kk, p) => kk.huberLoss(p[0]!, p[1]!, p[2]!, r, c, 1));
   }
   {
     const n = 1031;
     check('adamUpdate', `${n}`, [uniform(n), uniform(n), uniform(n, -0.1, 0.1), uniform(n, 0, 0.01)], [0, 2, 3],
       (kk, p) => kk.adamUpdate(p[0]!, p[1]!, p[2]!, p[3]!, n, 1e-3, 0.9, 0.999, 1e-8, 1e-4, 3));
+    check('adamwUpdate', `${n}`, [uniform(n), uniform(n), uniform(n, -0.1, 0.1), uniform(n, 0, 0.01)], [0, 2, 3],
+      (kk, p) => kk.adamwUpdate(p[0]!, p[1]!, p[2]!, p[3]!, n, 1e-3, 0.9, 0.999, 1e-8, 1e-2, 3));
     check('sgdUpdate', `${n}`, [uniform(n), uniform(n), uniform(n, -0.1, 0.1)], [0, 2], (kk, p) => kk.sgdUpdate(p[0]!, p[1]!, p[2]!, n, 0.01, 0.9, 1e-4));
     check('rmspropUpdate', `${n}`, [uniform(n), uniform(n), uniform(n, 0, 0.01)], [0, 2], (kk, p) => kk.rmspropUpdate(p[0]!, p[1]!, p[2]!, n, 1e-3, 0.9, 1e-7, 0));
   }

@@ -33,6 +33,10 @@ const r = (s: Sizes) => s.rows!;
 const n = (s: Sizes) => s.n!;
 
 const elementwise = (a: string, b: string, d: string): Spec => ({ args: [a, b, d, 'n'], sizes: { n: 1 }, buffers: { [a]: n, [b]: n, [d]: n } });
+/** The fused losses over pred and target of rows × cols values; `extra` names trailing scalars. */
+const pointwiseLoss = (d: string, p: string, t: string, extra: readonly string[] = []): Spec => ({
+  args: [d, p, t, 'rows', 'cols', ...extra], sizes: { rows: 1, cols: 1 }, buffers: { [d]: rc, [p]: rc, [t]: rc }, scalars: extra,
+});
 
 /** The batch-norm kernels; the fused BN → ReLU ones take the same arguments (the backward adds `out`). */
 const batchnormForwardSpec: Spec = {
@@ -54,6 +58,13 @@ const batchnormBackwardSpec: Spec = {
   buffers: { dinp: rc, dgamma: c, dbeta: c, dout: rc, inp: rc, gamma: c, mean: c, invstd: c },
 };
 
+/** Adam and AdamW take the same arguments (they differ in how weightDecay acts). */
+const adamSpec: Spec = {
+  args: ['params', 'grads', 'm', 'v', 'n', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 't'],
+  sizes: { n: 1, t: 1 },
+  buffers: { params: n, grads: n, m: n, v: n },
+  scalars: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay'],
+};
 // ---------------------------------------------------------------- NHWC convolution helpers, pooling, dropout
 
 const image = (s: Sizes) => s.n! * s.h! * s.w! * s.c!;
@@ -145,6 +156,10 @@ export const kernelSpecs: Record<KernelName, Spec> = {
   sigmoidBackward: elementwise('dinp', 'dout', 'out'),
   tanhForward: { args: ['out', 'inp', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n } },
   tanhBackward: elementwise('dinp', 'dout', 'out'),
+  leakyReluForward: { args: ['out', 'inp', 'n', 'alpha'], sizes: { n: 1 }, buffers: { out: n, inp: n }, scalars: ['alpha'] },
+  leakyReluBackward: { ...elementwise('dinp', 'dout', 'inp'), args: ['dinp', 'dout', 'inp', 'n', 'alpha'], scalars: ['alpha'] },
+  geluForward: { args: ['out', 'inp', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n } },
+  geluBackward: elementwise('dinp', 'dout', 'inp'),
   biasForward: { args: ['out', 'bias', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { out: rc, bias: c } },
   biasBackward: { args: ['dbias', 'dout', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dbias: c, dout: rc } },
   fill: { args: ['ptr', 'n', 'value'], sizes: { n: 1 }, buffers: { ptr: n }, scalars: [] },
@@ -156,12 +171,19 @@ export const kernelSpecs: Record<KernelName, Spec> = {
       return firstOutside(words(s.indices!, s.n!), rowsInMemory, 'indices', `a row of src inside memory (0 … ${rowsInMemory - 1})`);
     },
   },
+  countNonFinite: { args: ['ptr', 'n'], sizes: { n: 1 }, buffers: { ptr: n } },
   softmaxCrossEntropy: {
     args: ['dlogits', 'logits', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dlogits: rc, logits: rc, labels: r },
     rule: (s, words) => firstOutside(words(s.labels!, s.rows!), s.cols!, 'labels', `a class index in [0, ${s.cols! - 1}]`),
   },
   softmaxForward: { args: ['probs', 'logits', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { probs: rc, logits: rc } },
-  mseLoss: { args: ['dpred', 'pred', 'target', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dpred: rc, pred: rc, target: rc } },
+  mseLoss: pointwiseLoss('dpred', 'pred', 'target'),
+  binaryCrossEntropy: {
+    ...pointwiseLoss('dlogits', 'logits', 'targets'),
+    rule: (s, words) => firstNotProbability(words(s.targets!, s.rows! * s.cols!), 'targets'),
+  },
+  maeLoss: pointwiseLoss('dpred', 'pred', 'target'),
+  huberLoss: { ...pointwiseLoss('dpred', 'pred', 'target', ['delta']), rule: (s) => (s.delta! > 0 ? undefined : `delta must be > 0, got ${s.delta}`) },
   countCorrect: {
     args: ['scores', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { scores: rc, labels: r },
     rule: (s, words) => firstOutside(words(s.labels!, s.rows!), s.cols!, 'labels', `a class index in [0, ${s.cols! - 1}]`),
@@ -178,12 +200,8 @@ export const kernelSpecs: Record<KernelName, Spec> = {
     buffers: { params: n, grads: n, sq: n },
     scalars: ['lr', 'rho', 'eps', 'weightDecay'],
   },
-  adamUpdate: {
-    args: ['params', 'grads', 'm', 'v', 'n', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 't'],
-    sizes: { n: 1, t: 1 },
-    buffers: { params: n, grads: n, m: n, v: n },
-    scalars: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay'],
-  },
+  adamUpdate: adamSpec,
+  adamwUpdate: adamSpec,
   im2col: {
     args: ['cols', 'inp', ...im2colArgs], sizes: im2colSizes, buffers: { cols: colsLen, inp: image }, rule: im2colRule('cols', 'inp'),
   },
@@ -224,6 +242,16 @@ export const kernelSpecs: Record<KernelName, Spec> = {
   },
   dropoutBackward: elementwise('dinp', 'dout', 'mask'),
 };
+
+/** A message for the first value of the f32 words `w` outside [0, 1] (NaN included), or undefined. */
+function firstNotProbability(w: Int32Array, name: string): string | undefined {
+  const v = new Float32Array(w.buffer, w.byteOffset, w.length);
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i]!;
+    if (!(x >= 0 && x <= 1)) return `${name}[${i}] must be a probability in [0, 1], got ${x}`;
+  }
+  return undefined;
+}
 
 /** A message for the first value of `v` outside [0, limit), or undefined. */
 function firstOutside(v: Int32Array, limit: number, name: string, expected: string): string | undefined {

@@ -1,7 +1,7 @@
 /**
  * createBackend('wasm' | 'js'): one interface, two implementations.
  */
-import { describe, expectOptions, typeError } from '../errors.js';
+import { describe, expectOptions, NormcoreError, StateError, typeError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
 import { JsKernels, JsMemory } from './js-kernels.js';
@@ -83,7 +83,7 @@ export async function createBackend(name: BackendName = 'wasm', options?: Backen
   if (o.debug) flavor = 'debug';
   else if (simd === 'baseline') flavor = 'release';
   else if (await supportsRelaxedSimd()) flavor = 'relaxed';
-  else if (simd === 'relaxed') throw new Error(`createBackend: options.simd is 'relaxed' but this engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)`);
+  else if (simd === 'relaxed') throw new NormcoreError(`createBackend: options.simd is 'relaxed' but this engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)`, 'UNSUPPORTED');
   else flavor = 'release';
   if (simd === 'auto' && !o.debug) lastAutoFlavor = flavor;
   return wasmBackend(await loadWasm(flavor), flavor);
@@ -102,7 +102,7 @@ export function createBackendSync(name: BackendName = 'wasm', options?: BackendO
   const flavor: WasmFlavor = o.debug ? 'debug' : simd === 'baseline' ? 'release' : simd === 'relaxed' ? 'relaxed' : lastAutoFlavor;
   const parts = loadWasmSync(flavor);
   if (!parts) {
-    throw new Error(`createBackendSync: the wasm module is not compiled yet; call "await createBackend('wasm')" once first`);
+    throw new StateError(`createBackendSync: the wasm module is not compiled yet; call "await createBackend('wasm')" once first`);
   }
   return wasmBackend(parts, flavor);
 }

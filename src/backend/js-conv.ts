@@ -3,10 +3,11 @@
  * average and global average pooling, dropout. NHWC; the same names,
  * argument order and formulas, written element by element. Each function
  * takes the f32 and i32 views of linear memory first (`f`, `i`), then the
- * kernel's own arguments (byte pointers, sizes, scalars); `JsKernels` calls
- * them with its views. Sums run in the wasm kernels' order, so results agree
+ * kernel's own arguments (byte pointers, sizes, scalars); `JsConvKernels`
+ * (at the end; `JsKernels` extends it) calls them with its views. Sums run in the wasm kernels' order, so results agree
  * bit for bit except where noted.
  */
+import { JsDenseKernels } from './js-dense.js';
 import type { Ptr } from './types.js';
 
 // ---------------------------------------------------------------- im2col / col2im
@@ -215,4 +216,49 @@ export function dropoutForward(f: Float32Array, out: Ptr, mask: Ptr, inp: Ptr, n
 export function dropoutBackward(f: Float32Array, dinp: Ptr, dout: Ptr, mask: Ptr, n: number): void {
   const D = dinp >> 2, G = dout >> 2, M = mask >> 2;
   for (let j = 0; j < n; j++) f[D + j] = f[G + j]! * f[M + j]!;
+}
+
+// ---------------------------------------------------------------- the kernels, on the js backend's memory
+
+/** The conv, pool and dropout kernels of the js twin, in the chain JsDenseKernels ← JsConvKernels ← JsKernels. */
+export class JsConvKernels extends JsDenseKernels {
+  im2col(cols: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, outH: number, outW: number): void {
+    im2col(this.views(), cols, inp, n, h, w, c, kh, kw, stride, padTop, padLeft, outH, outW);
+  }
+
+  col2im(dinp: Ptr, dcols: Ptr, n: number, h: number, w: number, c: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, outH: number, outW: number): void {
+    col2im(this.views(), dinp, dcols, n, h, w, c, kh, kw, stride, padTop, padLeft, outH, outW);
+  }
+
+  maxPoolForward(out: Ptr, argmax: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void {
+    maxPoolForward(this.views(), this.i, out, argmax, inp, n, h, w, c, size, stride, outH, outW);
+  }
+
+  maxPoolBackward(dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void {
+    maxPoolBackward(this.views(), this.i, dinp, dout, argmax, n, h, w, c, size, stride, outH, outW);
+  }
+
+  avgPoolForward(out: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void {
+    avgPoolForward(this.views(), out, inp, n, h, w, c, size, stride, outH, outW);
+  }
+
+  avgPoolBackward(dinp: Ptr, dout: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void {
+    avgPoolBackward(this.views(), dinp, dout, n, h, w, c, size, stride, outH, outW);
+  }
+
+  globalAvgPoolForward(out: Ptr, inp: Ptr, n: number, h: number, w: number, c: number): void {
+    globalAvgPoolForward(this.views(), out, inp, n, h, w, c);
+  }
+
+  globalAvgPoolBackward(dinp: Ptr, dout: Ptr, n: number, h: number, w: number, c: number): void {
+    globalAvgPoolBackward(this.views(), dinp, dout, n, h, w, c);
+  }
+
+  dropoutForward(out: Ptr, mask: Ptr, inp: Ptr, n: number, rate: number, seed: number, offset: number): void {
+    dropoutForward(this.views(), out, mask, inp, n, rate, seed, offset);
+  }
+
+  dropoutBackward(dinp: Ptr, dout: Ptr, mask: Ptr, n: number): void {
+    dropoutBackward(this.views(), dinp, dout, mask, n);
+  }
 }

@@ -37,6 +37,14 @@ export interface Kernels {
   sigmoidBackward(dinp: Ptr, dout: Ptr, out: Ptr, n: number): void;
   tanhForward(out: Ptr, inp: Ptr, n: number): void;
   tanhBackward(dinp: Ptr, dout: Ptr, out: Ptr, n: number): void;
+  /** out = inp > 0 ? inp : alpha·inp. May run in place. */
+  leakyReluForward(out: Ptr, inp: Ptr, n: number, alpha: number): void;
+  /** dinp = inp > 0 ? dout : alpha·dout (takes the forward's input). */
+  leakyReluBackward(dinp: Ptr, dout: Ptr, inp: Ptr, n: number, alpha: number): void;
+  /** out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), PyTorch's approximate='tanh'. May run in place. */
+  geluForward(out: Ptr, inp: Ptr, n: number): void;
+  /** dinp = dout·gelu'(inp) (takes the forward's input). */
+  geluBackward(dinp: Ptr, dout: Ptr, inp: Ptr, n: number): void;
   /** out[r,:] += bias. */
   biasForward(out: Ptr, bias: Ptr, rows: number, cols: number): void;
   /** dbias += Σ_r dout[r,:]. */
@@ -46,16 +54,32 @@ export interface Kernels {
   copy(dst: Ptr, src: Ptr, n: number): void;
   /** out[r,:] = src[indices[r],:], 32-bit words, bit-exact; indices is i32[n]. */
   gatherRows(out: Ptr, src: Ptr, indices: Ptr, n: number, cols: number): void;
+  /** How many of the n f32 at ptr are NaN or ±Infinity. */
+  countNonFinite(ptr: Ptr, n: number): number;
   /** Returns the mean loss; dlogits = (softmax − onehot)/rows. labels: i32[rows]. */
   softmaxCrossEntropy(dlogits: Ptr, logits: Ptr, labels: Ptr, rows: number, cols: number): number;
   softmaxForward(probs: Ptr, logits: Ptr, rows: number, cols: number): void;
   /** Returns the mean over rows·cols of (pred − target)²; dpred = 2(pred − target)/(rows·cols). */
   mseLoss(dpred: Ptr, pred: Ptr, target: Ptr, rows: number, cols: number): number;
+  /**
+   * Returns the mean over rows·cols of max(z,0) − z·t + log1p(exp(−|z|)) (binary cross-entropy
+   * from logits z, targets t in [0, 1]); dlogits = (sigmoid(z) − t)/(rows·cols). dlogits may alias logits.
+   */
+  binaryCrossEntropy(dlogits: Ptr, logits: Ptr, targets: Ptr, rows: number, cols: number): number;
+  /** Returns the mean over rows·cols of |pred − target|; dpred = sign(pred − target)/(rows·cols), 0 where equal. */
+  maeLoss(dpred: Ptr, pred: Ptr, target: Ptr, rows: number, cols: number): number;
+  /**
+   * Returns the mean over rows·cols of Huber(d = pred − target): 0.5·d² where |d| ≤ delta, else
+   * delta·(|d| − 0.5·delta); dpred = clamp(d, −delta, delta)/(rows·cols). delta > 0.
+   */
+  huberLoss(dpred: Ptr, pred: Ptr, target: Ptr, rows: number, cols: number, delta: number): number;
   /** Rows whose arg-max equals the label. labels: i32[rows]. */
   countCorrect(scores: Ptr, labels: Ptr, rows: number, cols: number): number;
   sgdUpdate(params: Ptr, grads: Ptr, velocity: Ptr, n: number, lr: number, momentum: number, weightDecay: number): void;
   rmspropUpdate(params: Ptr, grads: Ptr, sq: Ptr, n: number, lr: number, rho: number, eps: number, weightDecay: number): void;
   adamUpdate(params: Ptr, grads: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void;
+  /** AdamW (decoupled weight decay, as torch.optim.AdamW): p ← p·(1 − lr·weightDecay), then the Adam step on grads. t ≥ 1. */
+  adamwUpdate(params: Ptr, grads: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void;
   // NHWC images: n images of h×w pixels, c channels (channel fastest). Windows kh×kw (pooling: size×size) move by
   // stride; padTop / padLeft zero pixels precede the image, the bottom / right padding is implied by outH / outW.
   /**

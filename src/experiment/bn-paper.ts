@@ -31,7 +31,9 @@
 import { createBackend, type Backend } from '../backend/index.js';
 import { describe, expectInt, expectNumber, expectOptions, typeError, rangeError } from '../errors.js';
 import { BatchNorm, mlp, type Layer } from '../model/layers.js';
-import { DivergenceError, Sequential, type Labels } from '../model/sequential.js';
+import { Sequential } from '../model/sequential.js';
+import { DivergenceError } from '../train/trainer.js';
+import type { Labels } from '../train/data.js';
 
 /** Defaults of runBnPaper and of `normcore experiment bn-paper`. See the README section "Why batch normalization works" for how they were chosen. */
 export const BN_PAPER_DEFAULTS = {
@@ -264,9 +266,9 @@ export async function runBnPaper(options: BnPaperOptions): Promise<BnPaperResult
         let variance = 0;
         for (let r = 0; r < testRows; r++) variance += (dense[r * width + unit]! - mean) ** 2;
         variance /= testRows;
-        const affine = bn.parameters();
-        const gamma = affine.find((q) => q.name === 'gamma')?.value[unit] ?? 1;
-        const beta = affine.find((q) => q.name === 'beta')?.value[unit] ?? 0;
+        const affine = bn.scaleAndShift();
+        const gamma = affine.gamma[unit]!;
+        const beta = affine.beta[unit]!;
         const scale = gamma / Math.sqrt(variance + bn.eps);
         for (let r = 0; r < testRows; r++) column[r] = (dense[r * width + unit]! - mean) * scale + beta;
         p = percentiles(column);

@@ -14,11 +14,9 @@
  * the file at `path` is always a complete checkpoint, old or new, whenever the
  * process dies. A checkpoint file is also a model file: `loadModel` reads it.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
 import { describe, expectInt, expectOptions, typeError } from '../errors.js';
 import { ModelFormatError, Sequential, type CheckpointInfo, type CheckpointOptions } from '../index.js';
-import { readFileExplained, writeFileAtomic } from './model-file.js';
+import { readFileExplained, removeStaleTemporaries, writeFileAtomic } from './fs.js';
 
 export interface CheckpointFileOptions {
   /** Write after every this many epochs (default 1); the last epoch is always written. */
@@ -63,40 +61,3 @@ export async function readCheckpoint(path: string): Promise<Uint8Array> {
   return bytes;
 }
 
-/**
- * Removes the temporary files `writeFileAtomic` left next to `path` when a
- * process died mid-write (named `.<name>.<pid>.<8 hex>.tmp`), if that process
- * no longer runs. Best effort.
- */
-async function removeStaleTemporaries(path: string): Promise<void> {
-  const target = resolve(path);
-  const dir = dirname(target);
-  const name = basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const pattern = new RegExp(`^\\.${name}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
-  let entries: string[];
-  try {
-    entries = await readdir(dir);
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    const m = pattern.exec(entry);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid || (await running(pid))) continue;
-    await rm(resolve(dir, entry), { force: true }).catch(() => undefined);
-  }
-}
-
-/** Whether process `pid` still runs (a zombie, killed but not yet reaped, does not). */
-async function running(pid: number): Promise<boolean> {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  // Linux: /proc/<pid>/stat is "pid (name) state …"
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const end = stat.lastIndexOf(')');
-  return end < 0 || stat[end + 2] !== 'Z';
-}
