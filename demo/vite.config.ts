@@ -8,7 +8,7 @@ const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 export default defineConfig({
   root: here('.'),
   base: './',
-  resolve: { alias: { normcore: here('../src/index.ts') } },
+  resolve: { alias: [{ find: /^normcore$/, replacement: here('../src/index.ts') }, { find: /^normcore\/onnx$/, replacement: here('../src/onnx.ts') }] },
   worker: { format: 'es' },
   build: {
     outDir: here('../dist-demo'),

@@ -10,7 +10,7 @@
 // Usage: node scripts/build.mjs [--force]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +96,8 @@ step(
   () => [...files('src'), join(root, 'tsconfig.json'), require.resolve('typescript/package.json'), ['package.json type', String(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).type)], script('cjs-types.mjs'), script('build.mjs')],
   () => files('dist'),
   () => {
+    // dist/ is tsc's alone: cleared first, so a moved or deleted source leaves no stale module to be packed
+    rmSync(join(root, 'dist'), { recursive: true, force: true });
     node(tsc, '-p', 'tsconfig.json');
     node(script('cjs-types.mjs'));
   },

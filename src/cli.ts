@@ -23,7 +23,7 @@ import { experimentMain } from './experiment/cli.js';
 import { dispatch, flagLines, parseFlags, UsageError, type CommandLine, type Flags } from './node/flags.js';
 import { ensureWritableFolder } from './node/fs.js';
 import { NormcoreError } from './errors.js';
-import { exportCommand, importCommand, EXPORT_HELP, IMPORT_HELP } from './cli/onnx.js';
+import { EXPORT_HELP, IMPORT_HELP } from './cli/onnx-flags.js';
 
 // Relaxed SIMD (a fused multiply-add in matmul, ~20% faster here) is on by
 // default in browsers and Node ≥ 22; Node 20 and 21 have it behind a V8 flag,
@@ -132,6 +132,18 @@ ${TRAIN_HELP}
 ${EVAL_HELP}
 ${EXPORT_HELP}
 ${IMPORT_HELP}`;
+
+/** The ONNX commands, loaded on use: they need the optional peer dependency @bufbuild/protobuf. */
+async function onnxCommands(): Promise<typeof import('./cli/onnx.js')> {
+  try {
+    return await import('./cli/onnx.js');
+  } catch (e) {
+    if (/@bufbuild\/protobuf/.test(String((e as Error).message))) {
+      throw new NormcoreError('normcore: ONNX export and import need the optional package @bufbuild/protobuf; install it with: npm install @bufbuild/protobuf@^2.17.0', 'UNAVAILABLE', { cause: e });
+    }
+    throw e;
+  }
+}
 
 function hiddenFlag(f: CommandLine): number[] {
   const raw = f.string('hidden');
@@ -392,8 +404,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       train: (args) => train(args, io),
       eval: (args) => evaluate(args, io),
       experiment: (args) => experimentMain(args, { stdout: io.out, stderr: io.err }),
-      export: (args) => exportCommand(args, io),
-      import: (args) => importCommand(args, io),
+      export: async (args) => (await onnxCommands()).exportCommand(args, io),
+      import: async (args) => (await onnxCommands()).importCommand(args, io),
     },
     unknown: (word) =>
       word.startsWith('-')

@@ -40,6 +40,5 @@ export { DataError, MISSING_TOKENS, CLASSIFICATION_MAX_DISTINCT } from './data/t
 export { encodeRows, checkEncoding } from './data/apply.js';
 export type { EncodedRows, ApplyOptions } from './data/apply.js';
 export type { DataEncoding, ColumnEncoding, TargetInfo, EncodedTable, MissingPolicy, TaskKind, RawCell } from './data/table.js';
-export { toOnnx, fromOnnx, onnxToLayers, onnxToModelFile, OnnxUnsupportedError, ONNX_EXPORT_LAYERS, ONNX_IMPORT_OPS, ONNX_EXPORT_OPSETS } from './io/onnx.js';
-export type { ToOnnxOptions, FromOnnxOptions, OnnxLayerConfig } from './io/onnx.js';
+// ONNX in and out: the separate entry 'normcore/onnx' (src/onnx.ts).
 export { NORMCORE_VERSION } from './version.js';

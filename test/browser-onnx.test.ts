@@ -14,7 +14,8 @@ import { join, normalize } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_PATH, chromiumAvailable, launchChromium, ROOT } from '../scripts/browser.mjs';
-import { createBackend, loadMnist, mlp, Sequential, toOnnx } from '../src/node/index.js';
+import { createBackend, loadMnist, mlp, Sequential } from '../src/node/index.js';
+import { toOnnx } from '../src/onnx.js';
 import { worstRelative } from './helpers/onnx.js';
 
 const available = chromiumAvailable();

@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { clone, toBinary } from '@bufbuild/protobuf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, fromOnnx, mlp, NormcoreError, Sequential, toOnnx, type Backend } from '../src/index.js';
+import { createBackend, mlp, NormcoreError, Sequential, type Backend } from '../src/index.js';
+import { fromOnnx, toOnnx } from '../src/onnx.js';
 import { decodeModel } from '../src/io/onnx-pb.js';
 import { ModelProtoSchema, type ModelProto } from '../src/io/onnx-proto/onnx/onnx_pb.js';
 

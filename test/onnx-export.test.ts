@@ -7,9 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BatchNorm, createBackend, Dense, encodeModelFile, fromOnnx, loadMnist, mlp, ModelFormatError, NORMCORE_VERSION, NormcoreError, ReLU, Sequential, Sigmoid, Tanh, toOnnx,
+  BatchNorm, createBackend, Dense, encodeModelFile, loadMnist, mlp, ModelFormatError, NORMCORE_VERSION, NormcoreError, ReLU, Sequential, Sigmoid, Tanh,
   type LossName,
 } from '../src/node/index.js';
+import { fromOnnx, toOnnx } from '../src/onnx.js';
 import { decodeModel } from '../src/io/onnx-pb.js';
 import { layerFromConfig } from '../src/model/layers.js';
 import { measured, record, runOrt, worstRelative } from './helpers/onnx.js';

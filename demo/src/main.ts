@@ -3,7 +3,8 @@
  * curves, the drawing pad with its prediction, model download/upload, and
  * the in-page kernel parity check.
  */
-import { createBackend, Sequential, toOnnx, type Backend } from 'normcore';
+import { createBackend, Sequential, type Backend } from 'normcore';
+import { toOnnx } from 'normcore/onnx';
 import { EpochChart, type Curve } from './charts.js';
 import { fetchDigits, type Digits } from './digits.js';
 import { attachPad, canvasGrey, paintDigit, toMnist } from './draw.js';

@@ -9,8 +9,9 @@ import {
 
 import type { OnnxLayerConfig, ToOnnxOptions } from './onnx-types.js';
 
-export const MIN_OPSET = 9;
-export const MAX_OPSET = 21;
+import { MAX_OPSET, MIN_OPSET } from './onnx-types.js';
+
+export { MAX_OPSET, MIN_OPSET };
 /** The IR version that goes with each opset (onnx/helper.py VERSION_TABLE). */
 function irVersionFor(opset: number): number {
   if (opset <= 9) return 4;

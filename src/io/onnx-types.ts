@@ -30,3 +30,7 @@ export class OnnxUnsupportedError extends NormcoreError {
     super(message, 'ONNX_UNSUPPORTED');
   }
 }
+
+/** Opsets of the default domain toOnnx writes. */
+export const MIN_OPSET = 9;
+export const MAX_OPSET = 21;

@@ -6,8 +6,6 @@ export * from '../index.js';
 // Shadows the core Sequential: the same model, whose fit also takes checkpoint paths.
 export { Sequential } from './sequential.js';
 export type { NodeFitOptions, CheckpointPathOptions } from './sequential.js';
-// Shadows the core fromOnnx: it returns this entry's Sequential.
-export { fromOnnx } from './onnx.js';
 export { loadMnist, MNIST_AVAILABLE, MNIST_CLASSES, MNIST_FEATURES } from './mnist.js';
 export type { MnistData, MnistOptions } from './mnist.js';
 export { loadModel, saveModel, writeFileAtomic } from './model-file.js';

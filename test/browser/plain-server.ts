@@ -18,7 +18,8 @@ const PAGE = `<!doctype html>
 } }</script>
 </head><body>
 <script type="module">
-import { BatchNorm, createBackend, Dense, fromOnnx, ReLU, Sequential, toOnnx } from '/dist/index.js';
+import { BatchNorm, createBackend, Dense, ReLU, Sequential } from '/dist/index.js';
+import { fromOnnx, toOnnx } from '/dist/onnx.js';
 try {
   const backend = await createBackend('wasm');
   const model = new Sequential([new Dense(4, 16), new BatchNorm(16), new ReLU(), new Dense(16, 2)], { backend, seed: 1 });
