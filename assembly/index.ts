@@ -19,3 +19,7 @@ export {
 } from './elementwise';
 export { softmaxCrossEntropy, softmaxForward, mseLoss, binaryCrossEntropy, maeLoss, huberLoss, countCorrect } from './loss';
 export { sgdUpdate, rmspropUpdate, adamUpdate, adamwUpdate } from './optim';
+export {
+  im2col, col2im, maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward,
+  globalAvgPoolForward, globalAvgPoolBackward, dropoutForward, dropoutBackward,
+} from './conv';

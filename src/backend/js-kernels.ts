@@ -8,13 +8,13 @@
  * norm also merges row blocks of large inputs with Chan's update, so the two
  * agree to f32 rounding, not bit for bit.
  */
-import { JsDenseKernels } from './js-dense.js';
+import { JsConvKernels } from './js-conv.js';
 import type { Kernels, Ptr } from './types.js';
 
 export { JsMemory } from './js-memory.js';
 
-/** Every kernel: matmul and batch norm from JsDenseKernels, the element-wise ones, losses and optimizers here. */
-export class JsKernels extends JsDenseKernels implements Kernels {
+/** Every kernel: matmul and batch norm from JsDenseKernels, convolution helpers, pooling and dropout from JsConvKernels, the element-wise ones, losses and optimizers here. */
+export class JsKernels extends JsConvKernels implements Kernels {
   batchnormReluForward(out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number): void {
     this.batchnormForward(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum);
     this.reluForward(out, out, rows * cols);

@@ -80,6 +80,34 @@ export interface Kernels {
   adamUpdate(params: Ptr, grads: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void;
   /** AdamW (decoupled weight decay, as torch.optim.AdamW): p ← p·(1 − lr·weightDecay), then the Adam step on grads. t ≥ 1. */
   adamwUpdate(params: Ptr, grads: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void;
+  // NHWC images: n images of h×w pixels, c channels (channel fastest). Windows kh×kw (pooling: size×size) move by
+  // stride; padTop / padLeft zero pixels precede the image, the bottom / right padding is implied by outH / outW.
+  /**
+   * cols: [n·outH·outW × kh·kw·c] = each output pixel's window as one row, columns in (ky, kx, ci) order, 0 in the
+   * padding; inp: [n×h×w×c]. With W [kh·kw·c × outC], conv = matmulForward(out, cols, W, n·outH·outW, kh·kw·c, outC).
+   */
+  im2col(cols: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, outH: number, outW: number): void;
+  /** Backward of im2col: dinp [n×h×w×c] OVERWRITTEN with the sum of dcols [n·outH·outW × kh·kw·c] over the windows. */
+  col2im(dinp: Ptr, dcols: Ptr, n: number, h: number, w: number, c: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, outH: number, outW: number): void;
+  /** out: [n×outH×outW×c] window maxima (valid windows); argmax: i32, same shape, flat input index of the first maximum; inp: [n×h×w×c]. */
+  maxPoolForward(out: Ptr, argmax: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void;
+  /** dinp [n×h×w×c] OVERWRITTEN: 0, then dinp[argmax[j]] += dout[j]; argmax[j] must lie in output j's window. */
+  maxPoolBackward(dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void;
+  /** out: [n×outH×outW×c] window means (valid windows); inp: [n×h×w×c]. */
+  avgPoolForward(out: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void;
+  /** dinp [n×h×w×c] OVERWRITTEN: each window's pixels get dout/size². */
+  avgPoolBackward(dinp: Ptr, dout: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void;
+  /** out: [n×c] mean over the h·w pixels of inp: [n×h×w×c]. */
+  globalAvgPoolForward(out: Ptr, inp: Ptr, n: number, h: number, w: number, c: number): void;
+  /** dinp [n×h×w×c] OVERWRITTEN with dout [n×c] / (h·w). */
+  globalAvgPoolBackward(dinp: Ptr, dout: Ptr, n: number, h: number, w: number, c: number): void;
+  /**
+   * Inverted dropout over [n]: mask = u ≥ rate ? 1/(1 − rate) : 0, out = inp·mask, where u is a counter-based hash of
+   * (seed, offset + i) (both integers in [0, 2³²); the same bits on every backend and for any split of the range).
+   */
+  dropoutForward(out: Ptr, mask: Ptr, inp: Ptr, n: number, rate: number, seed: number, offset: number): void;
+  /** dinp = dout·mask, [n]. */
+  dropoutBackward(dinp: Ptr, dout: Ptr, mask: Ptr, n: number): void;
 }
 
 export type KernelName = keyof Kernels;
