@@ -541,6 +541,17 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
       elementwise('adamUpdate', [params, grads, m, v], n, [lr, beta1, beta2, eps, weightDecay, t]),
     adamwUpdate: (params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, t) =>
       elementwise('adamwUpdate', [params, grads, m, v], n, [lr, beta1, beta2, eps, weightDecay, t]),
+    // convolution, pooling and dropout run on the calling thread for now (splitting them by image is future work)
+    im2col: (...a) => ex.im2col(...a),
+    col2im: (...a) => ex.col2im(...a),
+    maxPoolForward: (...a) => ex.maxPoolForward(...a),
+    maxPoolBackward: (...a) => ex.maxPoolBackward(...a),
+    avgPoolForward: (...a) => ex.avgPoolForward(...a),
+    avgPoolBackward: (...a) => ex.avgPoolBackward(...a),
+    globalAvgPoolForward: (...a) => ex.globalAvgPoolForward(...a),
+    globalAvgPoolBackward: (...a) => ex.globalAvgPoolBackward(...a),
+    dropoutForward: (...a) => ex.dropoutForward(...a),
+    dropoutBackward: (...a) => ex.dropoutBackward(...a),
   };
   return k;
 }
