@@ -28,16 +28,19 @@ export interface Header {
   layers: LayerConfig[];
   seed: number;
   compile: unknown;
+  /** The model's options.inputShape, only when it was given (older files have none). */
+  inputShape?: number[];
 }
 
 /** The header of a model's file (kind FILE_KIND or CHECKPOINT_KIND). */
-export function header(kind: string, net: Network, t: Trainer, seed: number): Header {
+export function header(kind: string, net: Network, t: Trainer, seed: number, inputShape?: readonly number[]): Header {
   const c = t.compiled;
   return {
     kind,
     layers: net.layers.map((l) => l.config()),
     seed,
     compile: c ? { loss: lossConfig(c.loss), optimizer: c.optimizer, lrSchedule: c.schedule } : null,
+    ...(inputShape ? { inputShape: [...inputShape] } : {}),
   };
 }
 
@@ -57,18 +60,18 @@ function loadable(where: string, bytes: Uint8Array): Uint8Array {
 }
 
 /** The model file: topology, options and weights including running statistics. */
-export function encodeModel(net: Network, t: Trainer, seed: number): Uint8Array {
-  return loadable('save', encodeModelFile(header(FILE_KIND, net, t, seed), net.readWeights()));
+export function encodeModel(net: Network, t: Trainer, seed: number, inputShape?: readonly number[]): Uint8Array {
+  return loadable('save', encodeModelFile(header(FILE_KIND, net, t, seed, inputShape), net.readWeights()));
 }
 
 /** A checkpoint: the model file, plus the optimizer state and the progress of the fit `record` after `epochsDone` epochs. */
-export function encodeCheckpoint(net: Network, t: Trainer, seed: number, record: FitRecord, epochsDone: number): Uint8Array {
+export function encodeCheckpoint(net: Network, t: Trainer, seed: number, record: FitRecord, epochsDone: number, inputShape?: readonly number[]): Uint8Array {
   const model = net.readWeights();
   const opt = t.optimizerState();
   const all = new Float32Array(model.length + opt.slots.length * net.nParams);
   all.set(model);
   opt.slots.forEach((slot, s) => all.set(slot, model.length + s * net.nParams));
-  const h = { ...header(CHECKPOINT_KIND, net, t, seed), optimizerState: { step: t.step, slots: opt.slots.length }, fit: { ...record, epochsDone } };
+  const h = { ...header(CHECKPOINT_KIND, net, t, seed, inputShape), optimizerState: { step: t.step, slots: opt.slots.length }, fit: { ...record, epochsDone } };
   return loadable('fit: checkpoint', encodeModelFile(h, all));
 }
 
@@ -77,6 +80,8 @@ export interface ParsedFile {
   layers: Layer[];
   seed: number;
   compile: CompileOptions | null;
+  /** The model's inputShape, when the file records one. */
+  inputShape?: number[];
   /** Params and file state, in file order. */
   weights: Float32Array;
   /** Checkpoints only. */
@@ -162,6 +167,11 @@ export function parseFile(where: string, bytes: unknown): ParsedFile {
   }
   const seed = isInt(h.seed, 0) ? h.seed : 1;
   const parsed: ParsedFile = { layers, seed, compile, weights: weights.subarray(0, modelCount) };
+  if (h.inputShape !== undefined) {
+    const shape = h.inputShape;
+    if (!Array.isArray(shape) || shape.length === 0 || shape.length > 8 || !shape.every((v) => isInt(v, 1))) bad(`the inputShape is not an array of integers ≥ 1 (${describe(shape)})`);
+    parsed.inputShape = [...(shape as number[])];
+  }
   if (isCheckpoint) {
     const slots: Float32Array[] = [];
     for (let s = 0; s < slotCount; s++) slots.push(weights.subarray(modelCount + s * nParams, modelCount + (s + 1) * nParams));

@@ -90,6 +90,11 @@ export class Activation extends Layer {
     return width;
   }
 
+  /** Element-wise: any shape, unchanged. */
+  override outputShape(shape: readonly number[]): number[] {
+    return [...shape];
+  }
+
   override build(width: number): void {
     this.#features = width;
   }

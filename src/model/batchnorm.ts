@@ -6,7 +6,7 @@
  */
 import type { Kernels, Ptr } from '../backend/types.js';
 import { describe, expectInt, expectF32Number, expectOptions, rangeError, typeError } from '../errors.js';
-import type { BatchNormConfig } from './config.js';
+import type { BatchNormConfig, LayerConfig } from './config.js';
 import { Layer, widthMismatch, type Binding, type BufferSpec, type InitHint, type SavedSpec, type StateSpec } from './layer.js';
 
 export interface BatchNormOptions {
@@ -23,7 +23,7 @@ export interface BatchNormOptions {
 }
 
 export class BatchNorm extends Layer {
-  readonly type = 'batchnorm' as const;
+  readonly type: 'batchnorm' | 'batchnorm2d' = 'batchnorm';
   readonly features: number;
   readonly eps: number;
   readonly momentum: number | null;
@@ -35,13 +35,13 @@ export class BatchNorm extends Layer {
    * @param features width of the input and output (integer ≥ 1)
    * @param options  { eps = 1e-5, momentum = 0.1 (null: cumulative average), affine = true }
    */
-  constructor(features: number, options?: BatchNormOptions) {
+  constructor(features: number, options?: BatchNormOptions, /** @internal the class name in errors */ where = 'BatchNorm') {
     super();
-    this.features = expectInt('BatchNorm', 'features', features);
-    const o = expectOptions('BatchNorm', 'options', options, ['eps', 'momentum', 'affine']);
-    this.eps = expectF32Number('BatchNorm', 'options.eps', o.eps ?? 1e-5, 0, Infinity, true);
-    this.momentum = o.momentum === null ? null : expectF32Number('BatchNorm', 'options.momentum', o.momentum ?? 0.1, 0, 1, true);
-    if (o.affine !== undefined && typeof o.affine !== 'boolean') throw typeError(`BatchNorm: options.affine must be a boolean, got ${describe(o.affine)}`, { argument: 'options.affine', expected: 'a boolean', received: describe(o.affine) });
+    this.features = expectInt(where, where === 'BatchNorm' ? 'features' : 'channels', features);
+    const o = expectOptions(where, 'options', options, ['eps', 'momentum', 'affine']);
+    this.eps = expectF32Number(where, 'options.eps', o.eps ?? 1e-5, 0, Infinity, true);
+    this.momentum = o.momentum === null ? null : expectF32Number(where, 'options.momentum', o.momentum ?? 0.1, 0, 1, true);
+    if (o.affine !== undefined && typeof o.affine !== 'boolean') throw typeError(`${where}: options.affine must be a boolean, got ${describe(o.affine)}`, { argument: 'options.affine', expected: 'a boolean', received: describe(o.affine) });
     this.affine = o.affine ?? true;
   }
 
@@ -51,16 +51,25 @@ export class BatchNorm extends Layer {
     return b ? b.heap.getI32(b.state.numBatchesTracked!) : this.#initialCount;
   }
 
+  /**
+   * Values normalized together per feature in one row: 1 here; BatchNorm2d
+   * normalizes each channel over the H·W pixels of every image too, so its
+   * kernels run on rows·pixels rows of `features` channels.
+   */
+  protected get pixels(): number {
+    return 1;
+  }
+
   get inFeatures(): number {
-    return this.features;
+    return this.features * this.pixels;
   }
 
   get outFeatures(): number {
-    return this.features;
+    return this.features * this.pixels;
   }
 
   override get minTrainingRows(): number {
-    return 2;
+    return this.pixels >= 2 ? 1 : 2;
   }
 
   override get cancelsBias(): boolean {
@@ -154,29 +163,29 @@ export class BatchNorm extends Layer {
     const { heap, state, saved } = this.b;
     const C = this.features;
     if (training) {
-      if (rows < 2) {
+      if (rows * this.pixels < 2) {
         throw rangeError(`BatchNorm: a training batch must have at least 2 rows (the variance of one sample is undefined), got ${rows}`);
       }
       const count = heap.getI32(state.numBatchesTracked!);
       const factor = this.momentum ?? 1 / (count + 1);
       const f = relu ? k.batchnormReluForward : k.batchnormForward;
-      f.call(k, out, saved.mean!, saved.variance!, saved.invstd!, inp, this.gamma, this.beta, state.runningMean!, state.runningVar!, rows, C, this.eps, factor);
+      f.call(k, out, saved.mean!, saved.variance!, saved.invstd!, inp, this.gamma, this.beta, state.runningMean!, state.runningVar!, rows * this.pixels, C, this.eps, factor);
       heap.setI32(state.numBatchesTracked!, count + 1);
     } else {
       const f = relu ? k.batchnormReluInference : k.batchnormInference;
-      f.call(k, out, inp, this.gamma, this.beta, state.runningMean!, state.runningVar!, rows, C, this.eps);
+      f.call(k, out, inp, this.gamma, this.beta, state.runningMean!, state.runningVar!, rows * this.pixels, C, this.eps);
     }
   }
 
   backward(k: Kernels, dinp: Ptr, dout: Ptr, inp: Ptr, _out: Ptr, rows: number): void {
     const { dgamma, dbeta } = this.paramGrads(k);
-    k.batchnormBackward(dinp, dgamma, dbeta, dout, inp, this.gamma, this.b.saved.mean!, this.b.saved.invstd!, rows, this.features);
+    k.batchnormBackward(dinp, dgamma, dbeta, dout, inp, this.gamma, this.b.saved.mean!, this.b.saved.invstd!, rows * this.pixels, this.features);
   }
 
   /** Backward of forwardFused: the ReLU's mask (out > 0) is applied inside the batch-norm backward. */
   override backwardFused(k: Kernels, dinp: Ptr, dout: Ptr, inp: Ptr, out: Ptr, rows: number): void {
     const { dgamma, dbeta } = this.paramGrads(k);
-    k.batchnormReluBackward(dinp, dgamma, dbeta, dout, out, inp, this.gamma, this.b.saved.mean!, this.b.saved.invstd!, rows, this.features);
+    k.batchnormReluBackward(dinp, dgamma, dbeta, dout, out, inp, this.gamma, this.b.saved.mean!, this.b.saved.invstd!, rows * this.pixels, this.features);
   }
 
   private paramGrads(k: Kernels): { dgamma: Ptr; dbeta: Ptr } {
@@ -192,15 +201,19 @@ export class BatchNorm extends Layer {
     return `batchnorm${this.affine ? '' : ' (no affine)'}`;
   }
 
-  config(): BatchNormConfig {
+  config(): LayerConfig {
     return { type: 'batchnorm', features: this.features, eps: this.eps, momentum: this.momentum, affine: this.affine, numBatchesTracked: this.numBatchesTracked };
   }
 
   /** @internal From a model file's config; `where` names it in errors. */
   static fromConfig(c: BatchNormConfig, where: string): BatchNorm {
-    const l = new BatchNorm(c.features, { eps: c.eps, momentum: c.momentum, affine: c.affine });
-    l.#initialCount = expectInt('load', `${where}.numBatchesTracked`, c.numBatchesTracked, 0);
-    if (l.#initialCount > 0x7fffffff) throw rangeError(`load: ${where}.numBatchesTracked must be < 2^31, got ${c.numBatchesTracked}`);
+    return BatchNorm.restoreCount(new BatchNorm(c.features, { eps: c.eps, momentum: c.momentum, affine: c.affine }), c.numBatchesTracked, where);
+  }
+
+  /** @internal Sets the counter a layer read from a file starts from. */
+  protected static restoreCount<L extends BatchNorm>(l: L, count: unknown, where: string): L {
+    l.#initialCount = expectInt('load', `${where}.numBatchesTracked`, count, 0);
+    if (l.#initialCount > 0x7fffffff) throw rangeError(`load: ${where}.numBatchesTracked must be < 2^31, got ${String(count)}`);
     return l;
   }
 }

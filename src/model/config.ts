@@ -16,5 +16,18 @@ export type ActivationConfig =
   | { type: 'relu' | 'sigmoid' | 'tanh' | 'gelu'; features: number }
   | { type: 'leakyrelu'; features: number; alpha: number };
 
-export type LayerConfig = DenseConfig | BatchNormConfig | ActivationConfig;
+/** Padding of a convolution: 'valid' (none), 'same' (TF/Keras: out = ceil(size/stride)) or p zeros on every side. */
+export type Padding = 'valid' | 'same' | number;
+export type Conv2dConfig = { type: 'conv2d'; inChannels: number; outChannels: number; kernelSize: number; stride: number; padding: Padding; bias: boolean; init: WeightInit };
+export type BatchNorm2dConfig = { type: 'batchnorm2d'; channels: number; eps: number; momentum: number | null; affine: boolean; numBatchesTracked: number };
+export type MaxPool2dConfig = { type: 'maxpool2d'; size: number; stride: number };
+export type AvgPool2dConfig = { type: 'avgpool2d'; size: number; stride: number };
+export type GlobalAvgPool2dConfig = { type: 'globalavgpool2d' };
+export type FlattenConfig = { type: 'flatten' };
+/** seed: the layer's dropout stream (drawn from the model's seed); step: training batches seen (both arena state). */
+export type DropoutConfig = { type: 'dropout'; rate: number; seed: number; step: number };
+
+export type LayerConfig =
+  | DenseConfig | BatchNormConfig | ActivationConfig
+  | Conv2dConfig | BatchNorm2dConfig | MaxPool2dConfig | AvgPool2dConfig | GlobalAvgPool2dConfig | FlattenConfig | DropoutConfig;
 export type LayerType = LayerConfig['type'];

@@ -2,7 +2,7 @@
 import type { Kernels, Ptr } from '../backend/types.js';
 import { describe, expectInt, expectF32Number, expectOptions, typeError } from '../errors.js';
 import type { DenseConfig, WeightInit } from './config.js';
-import { Layer, widthMismatch, type BufferSpec, type InitHint } from './layer.js';
+import { autoInit, Layer, widthMismatch, type BufferSpec, type InitHint } from './layer.js';
 import type { Random } from './random.js';
 
 export interface DenseOptions {
@@ -70,13 +70,7 @@ export class Dense extends Layer {
       this.resolvedInit = this.init;
       return;
     }
-    let hint: InitHint = 'glorot';
-    for (const l of following) {
-      if (l.initHint === 'transparent') continue;
-      hint = l.initHint;
-      break;
-    }
-    this.resolvedInit = hint === 'he' ? 'he' : 'glorot';
+    this.resolvedInit = autoInit(following);
   }
 
   override unbuild(): void {
@@ -134,12 +128,13 @@ export class Dense extends Layer {
   }
 }
 
-function checkInit(init: unknown): WeightInit {
+/** @internal Checks a weight layer's `init` option (`where`: the layer's name in errors). */
+export function checkInit(init: unknown, where = 'Dense'): WeightInit {
   if (init === 'auto' || init === 'he' || init === 'glorot') return init;
   if (init && typeof init === 'object' && (init as { type?: unknown }).type === 'normal') {
-    expectOptions('Dense', 'options.init', init, ['type', 'std']);
-    const std = expectF32Number('Dense', 'options.init.std', (init as { std?: unknown }).std, 0, Infinity, true);
+    expectOptions(where, 'options.init', init, ['type', 'std']);
+    const std = expectF32Number(where, 'options.init.std', (init as { std?: unknown }).std, 0, Infinity, true);
     return { type: 'normal', std };
   }
-  throw typeError(`Dense: options.init must be 'auto', 'he', 'glorot' or { type: 'normal', std }, got ${describe(init)}`);
+  throw typeError(`${where}: options.init must be 'auto', 'he', 'glorot' or { type: 'normal', std }, got ${describe(init)}`);
 }

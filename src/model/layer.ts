@@ -73,12 +73,28 @@ export abstract class Layer {
   abstract outputWidth(width: number, index: number): number;
 
   /**
+   * @internal The output shape for an input of `shape` ([features], or
+   * [H, W, C] for images: NHWC, channel fastest), or a thrown SHAPE_MISMATCH
+   * error. Widths are the products of shapes. The default is a layer of flat
+   * features (Dense, BatchNorm): it takes a 1-D input only.
+   */
+  outputShape(shape: readonly number[], index: number): number[] {
+    if (shape.length !== 1) {
+      throw rangeError(`Sequential: layers[${index}] (${this.type}) takes a flat input of features, but the previous layer outputs the shape [${shape.join(', ')}]; put a Flatten() before it`, {
+        code: 'SHAPE_MISMATCH', argument: `layers[${index}]`, expected: 'a 1-D input (add Flatten())', received: `[${shape.join(', ')}]`,
+      });
+    }
+    return [this.outputWidth(shape[0]!, index)];
+  }
+
+  /**
    * @internal Takes the input width and resolves what depends on the layers
-   * after it (`next` is the following layer). Called for every layer of a new
+   * after it (`following`: the layers after it); `shape` is the input's shape
+   * (its product is `width`). Called for every layer of a new
    * model after all have been checked; whatever it resolves is resolved anew
    * by the next model the layer joins.
    */
-  build(_width: number, _following: readonly Layer[]): void {}
+  build(_width: number, _following: readonly Layer[], _shape: readonly number[] = [_width]): void {}
 
   /** @internal Forgets what `build` resolved (a model that was refused, or disposed). */
   unbuild(): void {}
@@ -211,4 +227,18 @@ export function widthMismatch(layer: Layer, index: number, expected: number, wid
   throw rangeError(`Sequential: layers[${index}] (${layer.type}) expects ${expected} input features, but the previous layer outputs ${width}`, {
     code: 'SHAPE_MISMATCH', argument: `layers[${index}]`, expected: `${width} input features`, received: `${expected}`,
   });
+}
+
+/** The 'auto' initialization of a weight layer (Dense, Conv2d) from the layers after it (see InitHint). */
+export function autoInit(following: readonly Layer[]): 'he' | 'glorot' {
+  for (const l of following) {
+    if (l.initHint === 'transparent') continue;
+    return l.initHint === 'he' ? 'he' : 'glorot';
+  }
+  return 'glorot';
+}
+
+/** The number of values in a shape. */
+export function shapeSize(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
 }

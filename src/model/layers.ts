@@ -7,6 +7,13 @@ import { Activation } from './activation.js';
 import { BatchNorm } from './batchnorm.js';
 import type { LayerConfig, LayerType } from './config.js';
 import { Dense } from './dense.js';
+import { Conv2d } from './conv2d.js';
+import { BatchNorm2d } from './batchnorm2d.js';
+import { MaxPool2d } from './maxpool2d.js';
+import { AvgPool2d } from './avgpool2d.js';
+import { GlobalAvgPool2d } from './globalavgpool2d.js';
+import { Flatten } from './flatten.js';
+import { Dropout } from './dropout.js';
 import type { Layer } from './layer.js';
 
 export { Layer } from './layer.js';
@@ -14,8 +21,16 @@ export type { Binding, BufferSpec, InitHint, NamedParameter, SavedSpec, StateSpe
 export { Dense, type DenseOptions } from './dense.js';
 export { BatchNorm, type BatchNormOptions } from './batchnorm.js';
 export { Activation, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, type LeakyReLUOptions } from './activation.js';
+export { Conv2d, type Conv2dOptions } from './conv2d.js';
+export { BatchNorm2d } from './batchnorm2d.js';
+export { MaxPool2d } from './maxpool2d.js';
+export { AvgPool2d } from './avgpool2d.js';
+export type { Pool2dOptions } from './pool2d.js';
+export { GlobalAvgPool2d } from './globalavgpool2d.js';
+export { Flatten } from './flatten.js';
+export { Dropout } from './dropout.js';
 export { mlp, ACTIVATION_TYPES, type MlpOptions } from './mlp.js';
-export type { Activation as ActivationType, LayerConfig, LayerType, WeightInit } from './config.js';
+export type { Activation as ActivationType, LayerConfig, LayerType, Padding, WeightInit } from './config.js';
 
 type FromConfig = { [T in LayerType]: (c: Extract<LayerConfig, { type: T }>, where: string) => Layer };
 
@@ -27,6 +42,13 @@ const FROM_CONFIG: FromConfig = {
   tanh: Activation.fromConfig,
   leakyrelu: Activation.fromConfig,
   gelu: Activation.fromConfig,
+  conv2d: Conv2d.fromConfig,
+  batchnorm2d: BatchNorm2d.fromConfig2d,
+  maxpool2d: MaxPool2d.fromConfig,
+  avgpool2d: AvgPool2d.fromConfig,
+  globalavgpool2d: GlobalAvgPool2d.fromConfig,
+  flatten: Flatten.fromConfig,
+  dropout: Dropout.fromConfig,
 };
 
 /** Rebuilds a layer from its config (model files); `where` names it in errors, e.g. "layers[2]". */

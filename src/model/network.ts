@@ -18,7 +18,7 @@ import type { Backend } from '../backend/index.js';
 import type { Kernels, Ptr } from '../backend/types.js';
 import { describe, rangeError, StateError, typeError } from '../errors.js';
 import { MAX_ARENA_BYTES, planArena, type Plan } from './arena.js';
-import { Layer, type Binding, type NamedParameter } from './layer.js';
+import { Layer, shapeSize, type Binding, type NamedParameter } from './layer.js';
 import { Random } from './random.js';
 
 export class Network {
@@ -31,6 +31,11 @@ export class Network {
   /** Fewest rows a training batch may have (2 with a BatchNorm). */
   readonly minTrainingRows: number;
   private readonly maxWidth: number;
+  /** The input's shape: options.inputShape, or [the first layer's inFeatures]. */
+  readonly inputShape: readonly number[];
+  /** Each layer's output shape. */
+  readonly shapes: readonly (readonly number[])[];
+  readonly #inFeatures: number;
   /** fused[i]: layer i runs layer i + 1 inside its kernels. */
   private readonly fused: boolean[];
   private arena: Ptr | undefined;
@@ -41,7 +46,7 @@ export class Network {
   private _slots = 0;
 
   /** Checks the stack (widths first: a refused network leaves its layers as they were), builds it and plans its arena for `capacity` rows. */
-  constructor(layers: Layer[], backend: Backend, fuse: boolean) {
+  constructor(layers: Layer[], backend: Backend, fuse: boolean, inputShape?: readonly number[]) {
     if (!Array.isArray(layers) || layers.length === 0) {
       throw typeError(`Sequential: layers must be a non-empty array of layers, got ${describe(layers)}`, { argument: 'layers', expected: 'a non-empty array of layers', received: describe(layers) });
     }
@@ -54,22 +59,27 @@ export class Network {
       throw typeError(`Sequential: layers[${taken}] (${layers[taken]!.type}) already belongs to another model; create new layers for each model (or dispose the other model first)`, { argument: `layers[${taken}]` });
     }
     const first = layers[0]!;
-    if (first.widthFromPrevious) {
-      throw typeError(`Sequential: the first layer must be Dense or BatchNorm (an activation has no input width of its own), got ${first.type}`, { argument: 'layers[0]', expected: 'a layer with an input width', received: first.type });
+    if (inputShape === undefined && first.widthFromPrevious) {
+      throw typeError(`Sequential: the first layer must be Dense or BatchNorm (an activation has no input width of its own), got ${first.type}; or give the model options.inputShape`, { argument: 'layers[0]', expected: 'a layer with an input width', received: first.type });
     }
-    const widths: number[] = [];
-    let width = first.inFeatures;
-    layers.forEach((l, i) => widths.push((width = l.outputWidth(width, i))));
+    const input = inputShape ? [...inputShape] : [first.inFeatures];
+    const shapes: number[][] = [];
+    let shape: readonly number[] = input;
+    layers.forEach((l, i) => shapes.push((shape = l.outputShape(shape, i))));
+    const widths = shapes.map(shapeSize);
+    this.inputShape = input;
+    this.shapes = shapes;
+    this.#inFeatures = shapeSize(input);
     this.layers = [...layers];
     this.backend = backend;
     this.k = backend.unchecked;
     try {
-      this.layers.forEach((l, i) => l.build(i === 0 ? first.inFeatures : widths[i - 1]!, this.layers.slice(i + 1)));
+      this.layers.forEach((l, i) => l.build(i === 0 ? this.#inFeatures : widths[i - 1]!, this.layers.slice(i + 1), i === 0 ? input : shapes[i - 1]!));
       this.fused = this.layers.map((l, i) => fuse && i + 1 < this.layers.length && l.canFuse(this.layers[i + 1]!));
       this.nParams = sum(this.layers.flatMap((l) => l.paramSpecs().map((s) => s.size)));
       this.nState = sum(this.layers.flatMap((l) => l.stateSpecs().map((s) => s.size)));
       this.minTrainingRows = Math.max(...this.layers.map((l) => l.minTrainingRows));
-      this.maxWidth = Math.max(first.inFeatures, ...widths);
+      this.maxWidth = Math.max(this.#inFeatures, ...widths);
       this.replan(1, 0);
     } catch (e) {
       for (const l of this.layers) l.unbuild();
@@ -78,7 +88,7 @@ export class Network {
   }
 
   get inFeatures(): number {
-    return this.layers[0]!.inFeatures;
+    return this.#inFeatures;
   }
 
   get outFeatures(): number {

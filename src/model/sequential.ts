@@ -30,6 +30,13 @@ export interface SequentialOptions {
    * bit for bit; false runs the layers one by one.
    */
   fuse?: boolean;
+  /**
+   * The shape of one input row, e.g. [28, 28, 1] for images (H, W, C: NHWC,
+   * channel fastest, so a flat MNIST row is one image). Required when the
+   * first layer takes its shape from the input (Conv2d, pooling, Flatten,
+   * Dropout, activations); default [the first layer's inFeatures].
+   */
+  inputShape?: readonly number[];
 }
 
 function resolveBackend(where: string, be: unknown): Backend {
@@ -47,6 +54,8 @@ export class Sequential {
   readonly layers: readonly Layer[];
   readonly backend: Backend;
   readonly seed: number;
+  /** @internal options.inputShape as given (the model file records it only then). */
+  readonly inputShapeOption: readonly number[] | undefined;
   private readonly net: Network;
   private readonly trainer: Trainer;
 
@@ -55,11 +64,13 @@ export class Sequential {
    * @param options { backend = 'wasm', seed = 1, fuse = true }
    */
   constructor(layers: Layer[], options?: SequentialOptions) {
-    const o = expectOptions('Sequential', 'options', options, ['backend', 'seed', 'fuse']);
+    const o = expectOptions('Sequential', 'options', options, ['backend', 'seed', 'fuse', 'inputShape']);
+    const inputShape = o.inputShape === undefined ? undefined : checkInputShape('Sequential', o.inputShape);
     if (o.fuse !== undefined && typeof o.fuse !== 'boolean') throw typeError(`Sequential: options.fuse must be a boolean, got ${describe(o.fuse)}`, { argument: 'options.fuse', expected: 'a boolean', received: describe(o.fuse) });
     this.seed = o.seed === undefined ? 1 : expectInt('Sequential', 'options.seed', o.seed, 0, MAX_SEED);
     this.backend = resolveBackend('Sequential', o.backend ?? 'wasm');
-    this.net = new Network(layers, this.backend, o.fuse ?? true);
+    this.net = new Network(layers, this.backend, o.fuse ?? true, inputShape);
+    this.inputShapeOption = inputShape;
     this.layers = this.net.layers;
     this.trainer = new Trainer(this.net);
     this.net.initialize(this.seed);
@@ -71,6 +82,16 @@ export class Sequential {
 
   get outFeatures(): number {
     return this.net.outFeatures;
+  }
+
+  /** The shape of one input row (options.inputShape, or [inFeatures]). */
+  get inputShape(): readonly number[] {
+    return this.net.inputShape;
+  }
+
+  /** The output shape of each layer. */
+  get shapes(): readonly (readonly number[])[] {
+    return this.net.shapes;
   }
 
   /** Number of trainable values. */
@@ -117,7 +138,7 @@ export class Sequential {
       }
       return await runFit(this.trainer, run, {
         checkAlive,
-        checkpointBytes: (done) => encodeCheckpoint(this.net, this.trainer, this.seed, run.record!, done),
+        checkpointBytes: (done) => encodeCheckpoint(this.net, this.trainer, this.seed, run.record!, done, this.inputShapeOption),
         evaluate: (vx, vy) => evaluate(this.trainer, vx, vy, { checkInputs: false }),
       }, resume);
     } finally {
@@ -158,17 +179,19 @@ export class Sequential {
   /** A one-table description of the layers and their sizes. */
   summary(): string {
     this.net.checkAlive('summary');
+    const fmt = (shape: readonly number[]) => shape.join('×');
     const rows = this.layers.map((l, i) => {
       const params = l.paramSpecs().reduce((a, s) => a + s.size, 0);
-      return `${String(i).padStart(3)}  ${l.describe().padEnd(18)} ${String(l.inFeatures).padStart(6)} → ${String(l.outFeatures).padEnd(6)} ${String(params).padStart(9)}`;
+      const inShape = i === 0 ? this.net.inputShape : this.net.shapes[i - 1]!;
+      return `${String(i).padStart(3)}  ${l.describe().padEnd(18)} ${fmt(inShape).padStart(9)} → ${fmt(this.net.shapes[i]!).padEnd(9)} ${String(params).padStart(9)}`;
     });
-    return [`  #  layer              in      out      params`, ...rows, `trainable parameters: ${this.net.nParams}, backend: ${this.backend.name}`].join('\n');
+    return [`  #  layer                 in         out         params`, ...rows, `trainable parameters: ${this.net.nParams}, backend: ${this.backend.name}`].join('\n');
   }
 
   /** The model as bytes: topology, options and weights including running statistics (see io/format.ts). */
   save(): Uint8Array {
     this.net.checkAlive('save');
-    return encodeModel(this.net, this.trainer, this.seed);
+    return encodeModel(this.net, this.trainer, this.seed, this.inputShapeOption);
   }
 
   /**
@@ -191,7 +214,7 @@ export class Sequential {
     };
     let model: M;
     try {
-      model = new this(f.layers, { backend, seed: f.seed });
+      model = new this(f.layers, { backend, seed: f.seed, ...(f.inputShape ? { inputShape: f.inputShape } : {}) });
     } catch (e) {
       if (e instanceof ModelFormatError) throw e;
       return bad(`the layers do not form a valid model (${(e as Error).message})`);
@@ -226,4 +249,12 @@ export class Sequential {
   dispose(): void {
     this.net.dispose();
   }
+}
+
+/** options.inputShape: a non-empty array of integers ≥ 1. */
+function checkInputShape(where: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) || shape.length === 0 || shape.length > 8 || !shape.every((v) => Number.isInteger(v) && v >= 1 && v <= 0x7fffffff)) {
+    throw typeError(`${where}: options.inputShape must be a non-empty array of integers ≥ 1 (e.g. [28, 28, 1] for H, W, C), got ${describe(shape)}`, { argument: 'options.inputShape', expected: 'an array of integers ≥ 1', received: describe(shape) });
+  }
+  return [...(shape as number[])];
 }
