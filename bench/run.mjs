@@ -2,7 +2,7 @@
 // and wasm backends), every comparison in the same run, interleaved, medians
 // after warm-up. Prints one table (Markdown) and writes bench/results.json.
 //
-//   node bench/run.mjs [--rounds 3] [--time 100] [--no-epoch] [--no-profile]
+//   node bench/run.mjs [--rounds 3] [--time 100] [--no-epoch] [--no-profile] [--no-cnn]
 //
 // Imports normcore by its package name, i.e. dist/ (npm run bench builds it
 // first), as a user would. See bench/lib/harness.mjs for how the rounds
@@ -13,6 +13,7 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { batchnormCases } from './batchnorm.mjs';
+import { cnnCases } from './cnn.mjs';
 import { measure } from './lib/harness.mjs';
 import { createPeers, tf } from './lib/peers.mjs';
 import { lossOptimCases } from './loss-optim.mjs';
@@ -49,6 +50,7 @@ const cases = [
   ...(await batchnormCases(setup)),
   ...(await lossOptimCases(setup)),
   step,
+  ...(args.includes('--no-cnn') ? [] : cnnCases(setup, data)),
 ];
 log(`normcore bench: ${cases.length} workloads × ${PEERS.length} peers, ${ROUNDS} interleaved rounds of ${TIME_MS} ms per task`);
 const medians = await measure(setup.peers, cases, { rounds: ROUNDS, timeMs: TIME_MS, minIterations: 1, log });
@@ -117,6 +119,11 @@ if (st) {
   target('training step ≥ 25× js', st.speedup.wasmVsJs >= 25, `×${st.speedup.wasmVsJs.toFixed(1)}`);
 }
 const ep = find('training', 'one epoch');
+// issue 12: the CNN through the layers
+const cnnStep = find('cnn', 'CNN training step');
+if (cnnStep) target('CNN training step, batch 64 ≤ 50 ms', cnnStep.peers.wasm.ms <= 50, `${cnnStep.peers.wasm.ms.toFixed(1)} ms`);
+const cnnInfer = find('cnn', 'CNN inference, 64');
+if (cnnInfer) target('CNN inference of 64 images ≤ 15 ms', cnnInfer.peers.wasm.ms <= 15, `${cnnInfer.peers.wasm.ms.toFixed(1)} ms`);
 if (ep) target('one epoch ≤ 0.5 s', ep.peers.wasm.ms <= 500, `${(ep.peers.wasm.ms / 1000).toFixed(2)} s`);
 // issue 13: threads
 if (st?.peers['wasm-2t']) {
@@ -175,7 +182,7 @@ console.log(jax?.stepMs
   ? `\nJAX/XLA CPU (${jax.jax}, same network and step, jitted): step ${jax.stepMs.toFixed(2)} ms, epoch of 10,000 rows ${(jax.epochMs / 1000).toFixed(2)} s`
   : `\nJAX/XLA CPU: not measured (${jax?.absent})`);
 console.log(`threads: sync per split kernel ${sync.syncUsPerKernel.toFixed(1)} µs (2 threads); ${sync.partsPerStep.toFixed(0)} parts handed to workers per step, ${(sync.ranByCallerShare * 100).toFixed(0)}% run by the caller because the worker had not started (busy machine)`);
-console.log('\ntargets (issues 4, 13):');
+console.log('\ntargets (issues 4, 12, 13):');
 for (const t of targets) console.log(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.target}: ${t.measured}`);
 if (profile) {
   console.log(`\nwhere a normcore wasm training step goes (${profile.stepMs.toFixed(2)} ms per step, every kernel call timed):`);

@@ -1,0 +1,71 @@
+// Issue 12's CNN through the public API (Sequential with Conv2d, BatchNorm2d,
+// MaxPool2d, Flatten; the model plans its arena and runs the layers): one
+// training step at batch 64, inference of 64 images and of 1 image, on
+// normcore wasm and js. bench/conv.mjs times the same step as raw kernel
+// calls; the difference is what the layers cost.
+//
+// TensorFlow.js is not a peer here yet: its wasm backend lacks
+// Conv2DBackpropFilter (so it cannot train this network), and its cpu
+// backend takes about a minute per step (issue 12).
+//
+//   node bench/cnn.mjs [--rounds 3] [--time 300]   (or through npm run bench)
+import { fileURLToPath } from 'node:url';
+import { BatchNorm, BatchNorm2d, Conv2d, createBackend, Dense, Flatten, MaxPool2d, ReLU, Sequential } from 'normcore';
+import { measure } from './lib/harness.mjs';
+
+const BATCH = 64;
+/** Batches per timed fit: enough to amortize fit's setup, few for the js backend. */
+const STEPS = { wasm: 8, js: 1 };
+/** 2·m·k·n of the forward's matmuls; a training step is 3× (the issue's 1.63 GFLOP). */
+const FORWARD_FLOP = 2 * (BATCH * 784 * 9 * 32 + BATCH * 196 * 288 * 64 + BATCH * 3136 * 128 + BATCH * 128 * 10);
+
+export function cnnLayers() {
+  return [
+    new Conv2d(1, 32, 3, { padding: 'same' }), new BatchNorm2d(32), new ReLU(), new MaxPool2d(2),
+    new Conv2d(32, 64, 3, { padding: 'same' }), new BatchNorm2d(64), new ReLU(), new MaxPool2d(2),
+    new Flatten(), new Dense(3136, 128), new BatchNorm(128), new ReLU(), new Dense(128, 10),
+  ];
+}
+
+export function cnnModel(backend) {
+  return new Sequential(cnnLayers(), { backend, seed: 1, inputShape: [28, 28, 1] })
+    .compile({ loss: 'softmaxCrossEntropy', optimizer: { type: 'adam', lr: 1e-3 } });
+}
+
+/**
+ * @param {{ wasm: import('normcore').Backend, js: import('normcore').Backend }} backends
+ * @param {{ x: Float32Array, y: Uint8Array }} data digits (rows × 784)
+ * @returns {import('./lib/harness.mjs').Case[]}
+ */
+export function cnnCases({ wasm, js }, data) {
+  const step = { section: 'cnn', name: `CNN training step, batch ${BATCH}`, unit: 'ms', work: 3 * FORWARD_FLOP, tasks: {}, perCall: {}, timeMs: 400, warmupIterations: 1 };
+  const infer64 = { section: 'cnn', name: 'CNN inference, 64 images', unit: 'ms', work: FORWARD_FLOP, tasks: {}, timeMs: 200, warmupIterations: 2 };
+  const infer1 = { section: 'cnn', name: 'CNN inference, 1 image', unit: 'ms', work: FORWARD_FLOP / BATCH, tasks: {}, timeMs: 100, warmupIterations: 5 };
+  for (const [peer, be] of [['wasm', wasm], ['js', js]]) {
+    const model = cnnModel(be);
+    const rows = STEPS[peer] * BATCH;
+    const xs = data.x.subarray(0, rows * 784), ys = data.y.subarray(0, rows);
+    step.tasks[peer] = async () => { await model.fit(xs, ys, { epochs: 1, batchSize: BATCH, shuffle: false, checkInputs: false }); };
+    step.perCall[peer] = STEPS[peer];
+    const x64 = data.x.subarray(0, 64 * 784), x1 = data.x.subarray(0, 784);
+    infer64.tasks[peer] = () => model.predict(x64, { checkInputs: false });
+    infer1.tasks[peer] = () => model.predict(x1, { checkInputs: false });
+  }
+  return [step, infer64, infer1];
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { loadMnist } = await import('normcore/node');
+  const args = process.argv.slice(2);
+  const opt = (name, dflt) => (args.includes(`--${name}`) ? Number(args[args.indexOf(`--${name}`) + 1]) : dflt);
+  const d = loadMnist({ train: 1000, test: 1, seed: 1 });
+  const backends = { wasm: await createBackend('wasm'), js: await createBackend('js') };
+  const cases = cnnCases(backends, { x: d.trainImages, y: d.trainLabels });
+  const none = async () => {};
+  const medians = await measure([{ name: 'wasm', activate: none }, { name: 'js', activate: none }], cases, { rounds: opt('rounds', 3), timeMs: opt('time', 300), minIterations: 1, log: (s) => process.stderr.write(`${s}\n`) });
+  for (const c of cases) {
+    const m = medians.get(c) ?? {};
+    const row = Object.entries(m).map(([p, r]) => `${p} ${(r.median / ((c.perCall ?? {})[p] ?? 1)).toFixed(2)} ms`).join(', ');
+    console.log(`${c.name}: ${row}`);
+  }
+}
