@@ -85,9 +85,9 @@ const SPLIT_FLAGS: Flags = {
 };
 
 const TRAIN_FLAGS: Flags = {
-  model: { type: 'string', value: MODELS.join('|'), default: 'mlp', help: `mlp: 784-[hidden]-10; cnn: conv 3×3×32 → BN → ReLU → maxpool 2 → conv 3×3×64 → BN → ReLU → maxpool 2 → dense 128 → BN → ReLU → dense 10 (its defaults: ${Object.entries(CNN_DEFAULTS).map(([k, v]) => `--${k} ${v}`).join(' ')})` },
   hidden: { type: 'string', value: '<n,n,…>', default: TRAIN_DEFAULTS.hidden, help: 'hidden layer widths, comma-separated' },
   activation: { type: 'string', value: ACTIVATIONS.join('|'), default: TRAIN_DEFAULTS.activation, help: 'activation after each hidden layer' },
+  model: { type: 'string', value: MODELS.join('|'), default: 'mlp', help: `mlp: 784-[hidden]-10; cnn: conv 3×3×32 → BN → ReLU → maxpool 2 → conv 3×3×64 → BN → ReLU → maxpool 2 → dense 128 → BN → ReLU → dense 10 (its defaults: ${Object.entries(CNN_DEFAULTS).map(([k, v]) => `--${k} ${v}`).join(' ')})` },
   'no-bn': { type: 'boolean', help: 'no BatchNorm after the hidden Dense layers (default: Dense → BatchNorm → activation)' },
   optimizer: { type: 'string', value: OPTIMIZERS.join('|'), default: TRAIN_DEFAULTS.optimizer, help: 'optimizer' },
   lr: { type: 'string', value: '<n>', default: TRAIN_DEFAULTS.lr, help: 'learning rate, the peak one under a schedule' },

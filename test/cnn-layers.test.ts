@@ -224,3 +224,25 @@ describe('wasm and js agree through the model', () => {
     expect(maxAbsDiff(a.m.predict(x), b.m.predict(x))).toBeLessThan(1e-4);
   });
 });
+
+describe('hostile headers with the new layers', () => {
+  it('a file whose conv2d config is invalid, or whose inputShape is not a shape, is refused as a model file', async () => {
+    const be = await createBackend('js');
+    const m = new Sequential([new Conv2d(1, 2, 3), new Flatten(), new Dense(2 * 2 * 2, 2)], { backend: be, inputShape: [4, 4, 1] });
+    const f = decodeModelFile(m.save());
+    const header = f.header as { layers: Array<Record<string, unknown>>; inputShape: unknown };
+    const withLayer0 = (patch: Record<string, unknown>) => encodeModelFile({ ...header, layers: [{ ...header.layers[0], ...patch }, ...header.layers.slice(1)] }, f.weights);
+    expect(() => Sequential.load(withLayer0({ padding: 'full' }), { backend: be })).toThrow(/not a valid normcore model file: a layer in the header is invalid \(Conv2d: options\.padding/);
+    expect(() => Sequential.load(withLayer0({ bias: 1 }), { backend: be })).toThrow(/layers\[0\]\.bias must be a boolean/);
+    expect(() => Sequential.load(withLayer0({ inChannels: 2 }), { backend: be })).toThrow(/not a valid normcore model file/);
+    for (const shape of [[4, -4, 1], 'big', [], [4, 4, 1.5]]) {
+      expect(() => Sequential.load(encodeModelFile({ ...header, inputShape: shape }, f.weights), { backend: be })).toThrow(/the inputShape is not an array of integers ≥ 1/);
+    }
+    // a shape too large for memory is refused before it is allocated
+    expect(() => Sequential.load(encodeModelFile({ ...header, inputShape: [100000, 100000, 1] }, f.weights), { backend: be })).toThrow(/not a valid normcore model file/);
+    const drop = new Sequential([new Dense(2, 2), new Dropout(0.5)], { backend: be });
+    const g = decodeModelFile(drop.save());
+    const dh = g.header as { layers: Array<Record<string, unknown>> };
+    expect(() => Sequential.load(encodeModelFile({ ...dh, layers: [dh.layers[0], { ...dh.layers[1], seed: 2 ** 32 }] }, g.weights), { backend: be })).toThrow(/layers\[1\]\.seed must be an integer in \[0, 4294967295\]/);
+  });
+});

@@ -172,7 +172,7 @@ describe('hostile model files', () => {
       ['2^53 features', (h, w) => [{ ...h, layers: [{ type: 'dense', inFeatures: 2 ** 53, outFeatures: 2 ** 53, bias: true, init: 'auto' }] }, w], /the topology needs/],
       ['features 1e308', (h, w) => [{ ...h, layers: [{ type: 'batchnorm', features: 1e308, eps: 1e-5, momentum: 0.1, affine: true, numBatchesTracked: 0 }] }, w], /the topology needs/],
       ['features as a string', (h, w) => [{ ...h, layers: [{ type: 'batchnorm', features: '12', eps: 1e-5, momentum: 0.1, affine: true, numBatchesTracked: 0 }] }, w], /features must be an integer ≥ 1, got "12"/],
-      ['an unknown layer type', (h, w) => [{ ...h, layers: [{ type: 'conv2d', filters: 64 }] }, w], /unknown layer type "conv2d"/],
+      ['an unknown layer type', (h, w) => [{ ...h, layers: [{ type: 'conv3d', filters: 64 }] }, w], /unknown layer type "conv3d"/],
       ['a layer that is null', (h, w) => [{ ...h, layers: [null] }, w], /a layer in the header is invalid/],
       ['Dense without a bias flag', (h, w) => [{ ...h, layers: [{ type: 'dense', inFeatures: 6, outFeatures: 3, init: 'auto' }] }, w], /layers\[0\]\.bias must be a boolean, got undefined/],
       ['a bad BatchNorm eps', (h, w) => [{ ...h, layers: (h.layers as Array<Record<string, unknown>>).map((l) => (l.type === 'batchnorm' ? { ...l, eps: -1 } : l)) }, w], /options\.eps must be a finite number/],

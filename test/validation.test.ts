@@ -66,7 +66,7 @@ const constructorCases: Case[] = [
   ['Sequential seed -1', ({ be }) => new Sequential([new Dense(4, 2)], { backend: be, seed: -1 }), RangeError, 'OUT_OF_RANGE', /^Sequential: options\.seed must be an integer in \[0, 4294967295\], got -1$/],
   // issue 15: seeds are 32-bit; 2^32 + 1 used to train exactly as seed 1
   ['Sequential seed 2^32 + 1', ({ be }) => new Sequential([new Dense(4, 2)], { backend: be, seed: 2 ** 32 + 1 }), RangeError, 'OUT_OF_RANGE', /^Sequential: options\.seed must be an integer in \[0, 4294967295\], got 4294967297$/],
-  ['Sequential misspelled option', ({ be }) => new Sequential([new Dense(4, 2)], bad({ backend: be, sed: 1 })), TypeError, 'UNKNOWN_OPTION', /^Sequential: unknown option options\.sed; expected one of backend, seed, fuse$/],
+  ['Sequential misspelled option', ({ be }) => new Sequential([new Dense(4, 2)], bad({ backend: be, sed: 1 })), TypeError, 'UNKNOWN_OPTION', /^Sequential: unknown option options\.sed; expected one of backend, seed, fuse, inputShape$/],
   ['Sequential a layer of another model', ({ m, be }) => new Sequential([m.layers[0]!, new Dense(12, 2)], { backend: be }), TypeError, 'INVALID_ARGUMENT', /^Sequential: layers\[0\] \(dense\) already belongs to another model/],
   ['Sequential more than 4 GiB', ({ be }) => new Sequential([new Dense(40000, 40000)], { backend: be }), RangeError, 'OUT_OF_RANGE', /^Sequential: the model needs \d+ bytes .* more than the 4294967296 bytes \(4 GiB\) a WebAssembly memory can hold$/],
 ];

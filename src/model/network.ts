@@ -58,14 +58,7 @@ export class Network {
     if (taken >= 0) {
       throw typeError(`Sequential: layers[${taken}] (${layers[taken]!.type}) already belongs to another model; create new layers for each model (or dispose the other model first)`, { argument: `layers[${taken}]` });
     }
-    const first = layers[0]!;
-    if (inputShape === undefined && first.widthFromPrevious) {
-      throw typeError(`Sequential: the first layer must be Dense or BatchNorm (an activation has no input width of its own), got ${first.type}; or give the model options.inputShape`, { argument: 'layers[0]', expected: 'a layer with an input width', received: first.type });
-    }
-    const input = inputShape ? [...inputShape] : [first.inFeatures];
-    const shapes: number[][] = [];
-    let shape: readonly number[] = input;
-    layers.forEach((l, i) => shapes.push((shape = l.outputShape(shape, i))));
+    const { input, shapes } = checkShapes(layers, inputShape);
     const widths = shapes.map(shapeSize);
     this.inputShape = input;
     this.shapes = shapes;
@@ -324,6 +317,19 @@ export class Network {
   checkAlive(where: string): void {
     if (this.arena === undefined) throw new StateError(`${where}: the model was disposed`);
   }
+}
+
+/** The input shape and each layer's output shape, or the first layer's SHAPE_MISMATCH error. */
+function checkShapes(layers: readonly Layer[], inputShape: readonly number[] | undefined): { input: number[]; shapes: number[][] } {
+  const first = layers[0]!;
+  if (inputShape === undefined && first.widthFromPrevious) {
+    throw typeError(`Sequential: the first layer must be Dense or BatchNorm (it has no input width of its own; or give the model options.inputShape), got ${first.type}`, { argument: 'layers[0]', expected: 'a layer with an input width', received: first.type });
+  }
+  const input = inputShape ? [...inputShape] : [first.inFeatures];
+  const shapes: number[][] = [];
+  let shape: readonly number[] = input;
+  layers.forEach((l, i) => shapes.push((shape = l.outputShape(shape, i))));
+  return { input, shapes };
 }
 
 export function sum(xs: number[]): number {
