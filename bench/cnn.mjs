@@ -10,7 +10,7 @@
 //
 //   node bench/cnn.mjs [--rounds 3] [--time 300]   (or through npm run bench)
 import { fileURLToPath } from 'node:url';
-import { BatchNorm, BatchNorm2d, Conv2d, createBackend, Dense, Flatten, MaxPool2d, ReLU, Sequential } from 'normcore';
+import { createBackend, mnistCnn, Sequential } from 'normcore';
 import { measure } from './lib/harness.mjs';
 
 const BATCH = 64;
@@ -19,16 +19,8 @@ const STEPS = { wasm: 8, js: 1 };
 /** 2·m·k·n of the forward's matmuls; a training step is 3× (the 1.63 GFLOP). */
 const FORWARD_FLOP = 2 * (BATCH * 784 * 9 * 32 + BATCH * 196 * 288 * 64 + BATCH * 3136 * 128 + BATCH * 128 * 10);
 
-export function cnnLayers() {
-  return [
-    new Conv2d(1, 32, 3, { padding: 'same' }), new BatchNorm2d(32), new ReLU(), new MaxPool2d(2),
-    new Conv2d(32, 64, 3, { padding: 'same' }), new BatchNorm2d(64), new ReLU(), new MaxPool2d(2),
-    new Flatten(), new Dense(3136, 128), new BatchNorm(128), new ReLU(), new Dense(128, 10),
-  ];
-}
-
 export function cnnModel(backend) {
-  return new Sequential(cnnLayers(), { backend, seed: 1, inputShape: [28, 28, 1] })
+  return new Sequential(mnistCnn(), { backend, seed: 1, inputShape: [28, 28, 1] })
     .compile({ loss: 'softmaxCrossEntropy', optimizer: { type: 'adam', lr: 1e-3 } });
 }
 

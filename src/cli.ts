@@ -16,7 +16,7 @@ import cliProgress from 'cli-progress';
 import {
   createBackend, loadMnist, loadModel, mlp, MNIST_AVAILABLE, MNIST_CLASSES, MNIST_FEATURES, saveModel,
   Sequential, trainingCurvesSvg, type Layer, writeFileAtomic, checkpointFile, readCheckpoint, type BackendName,
-  OPTIMIZER_TYPES, ACTIVATION_TYPES, BatchNorm, BatchNorm2d, Conv2d, Dense, Flatten, MaxPool2d, ReLU,
+  OPTIMIZER_TYPES, ACTIVATION_TYPES, mnistCnn,
 } from './node/index.js';
 import { experimentMain } from './experiment/cli.js';
 import { dispatch, flagLines, parseFlags, UsageError, type CommandLine, type Flags } from './node/flags.js';
@@ -259,14 +259,7 @@ export const MNIST_IMAGE = [28, 28, 1] as const;
  * cnn: issue 12's network; without batch norm the convolutions and the dense layer get biases.
  */
 export function buildLayers(c: Pick<TrainConfig, 'hidden' | 'activation' | 'batchNorm'> & { model?: TrainConfig['model'] }): Layer[] {
-  if (c.model === 'cnn') {
-    const norm = (channels: number) => (c.batchNorm ? [new BatchNorm2d(channels)] : []);
-    return [
-      new Conv2d(1, 32, 3, { padding: 'same' }), ...norm(32), new ReLU(), new MaxPool2d(2),
-      new Conv2d(32, 64, 3, { padding: 'same' }), ...norm(64), new ReLU(), new MaxPool2d(2),
-      new Flatten(), new Dense(7 * 7 * 64, 128), ...(c.batchNorm ? [new BatchNorm(128)] : []), new ReLU(), new Dense(128, MNIST_CLASSES),
-    ];
-  }
+  if (c.model === 'cnn') return mnistCnn({ batchNorm: c.batchNorm, classes: MNIST_CLASSES });
   return mlp({ inputs: MNIST_FEATURES, hidden: c.hidden, outputs: MNIST_CLASSES, activation: c.activation, batchNorm: c.batchNorm });
 }
 

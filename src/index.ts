@@ -22,8 +22,8 @@ export type { FitOptions, EpochLogs, BatchLogs, History, CheckpointOptions, Chec
 export { NormcoreError, StateError } from './errors.js';
 export type { ErrorCode, ErrorDetails, TaggedError } from './errors.js';
 export { Layer, Dense, BatchNorm, Activation, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, mlp, ACTIVATION_TYPES } from './model/layers.js';
-export { Conv2d, BatchNorm2d, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Dropout } from './model/layers.js';
-export type { Conv2dOptions, Pool2dOptions, Padding } from './model/layers.js';
+export { Conv2d, BatchNorm2d, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Dropout, mnistCnn } from './model/layers.js';
+export type { Conv2dOptions, Pool2dOptions, Padding, MnistCnnOptions } from './model/layers.js';
 export type {
   MlpOptions, DenseOptions, BatchNormOptions, LeakyReLUOptions, WeightInit, LayerConfig, LayerType, ActivationType, NamedParameter, BufferSpec, StateSpec, SavedSpec,
 } from './model/layers.js';

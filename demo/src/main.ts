@@ -59,6 +59,7 @@ function readConfig(): NetConfig {
   const epochs = num('epochs', 'Epochs', 1, 50, true);
   return {
     ...DEFAULT_CONFIG,
+    model: $<HTMLSelectElement>('model').value === 'cnn' ? 'cnn' : 'mlp',
     hidden,
     batchNorm: $<HTMLInputElement>('bn').checked,
     activation: $<HTMLSelectElement>('activation').value as NetConfig['activation'],
@@ -200,7 +201,10 @@ function useModel(bytes: Uint8Array, fileName: string, label: string): void {
   modelName = fileName;
   $('model-status').textContent = `Model: ${label}, ${model.parameterCount.toLocaleString('en')} parameters, ${bytes.length.toLocaleString('en')} bytes.`;
   $<HTMLButtonElement>('download').disabled = false;
-  $<HTMLButtonElement>('download-onnx').disabled = false;
+  // ONNX export maps Dense, BatchNorm and the activations; the CNN's layers have no mapping yet.
+  const onnx = $<HTMLButtonElement>('download-onnx');
+  onnx.disabled = model.inputShape.length > 1;
+  onnx.title = onnx.disabled ? 'ONNX export of convolutional layers is not available yet' : '';
   document.body.dataset.model = label;
   predict();
 }

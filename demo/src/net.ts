@@ -2,12 +2,14 @@
  * The network the demo's chooser describes, and the messages between the page
  * and the training worker.
  */
-import { mlp, Sequential, type Backend, type OptimizerType } from 'normcore';
+import { mlp, mnistCnn, Sequential, type Backend, type OptimizerType } from 'normcore';
 
 export type Activation = 'relu' | 'sigmoid' | 'tanh';
 export type Schedule = 'constant' | 'cosine';
 
 export interface NetConfig {
+  /** 'mlp': Dense layers of `hidden` widths; 'cnn': issue 12's convolutional network (mnistCnn) on 28×28×1 images. */
+  model: 'mlp' | 'cnn';
   /** Hidden layer widths, e.g. [256, 256]. */
   hidden: number[];
   /** Dense → BatchNorm → activation per hidden layer (else Dense → activation). */
@@ -23,16 +25,18 @@ export interface NetConfig {
 
 /** The defaults of `npm start` (src/cli.ts TRAIN_DEFAULTS), with fewer epochs. */
 export const DEFAULT_CONFIG: NetConfig = {
-  hidden: [256, 256], batchNorm: true, activation: 'relu', optimizer: 'adam', lr: 0.002, schedule: 'cosine', batchSize: 128, epochs: 5, seed: 1,
+  model: 'mlp', hidden: [256, 256], batchNorm: true, activation: 'relu', optimizer: 'adam', lr: 0.002, schedule: 'cosine', batchSize: 128, epochs: 5, seed: 1,
 };
 
 export function describeConfig(c: NetConfig): string {
+  if (c.model === 'cnn') return `CNN ${c.batchNorm ? 'BN' : 'no BN'}, ${c.optimizer} lr ${c.lr}${c.schedule === 'cosine' ? ' cosine' : ''}, batch ${c.batchSize}`;
   return `784-${c.hidden.join('-')}${c.hidden.length ? '-' : ''}10 ${c.batchNorm ? 'BN' : 'no BN'} ${c.activation}, ${c.optimizer} lr ${c.lr}${c.schedule === 'cosine' ? ' cosine' : ''}, batch ${c.batchSize}`;
 }
 
 export function buildModel(c: NetConfig, backend: Backend, features = 784, classes = 10): Sequential {
-  const layers = mlp({ inputs: features, hidden: c.hidden, outputs: classes, activation: c.activation, batchNorm: c.batchNorm });
-  const model = new Sequential(layers, { backend, seed: c.seed });
+  const model = c.model === 'cnn'
+    ? new Sequential(mnistCnn({ batchNorm: c.batchNorm, classes }), { backend, seed: c.seed, inputShape: [28, 28, 1] })
+    : new Sequential(mlp({ inputs: features, hidden: c.hidden, outputs: classes, activation: c.activation, batchNorm: c.batchNorm }), { backend, seed: c.seed });
   model.compile({
     loss: 'softmaxCrossEntropy',
     optimizer: { type: c.optimizer, lr: c.lr },

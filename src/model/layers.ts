@@ -29,6 +29,7 @@ export type { Pool2dOptions } from './pool2d.js';
 export { GlobalAvgPool2d } from './globalavgpool2d.js';
 export { Flatten } from './flatten.js';
 export { Dropout } from './dropout.js';
+export { mnistCnn, type MnistCnnOptions } from './cnn.js';
 export { mlp, ACTIVATION_TYPES, type MlpOptions } from './mlp.js';
 export type { Activation as ActivationType, LayerConfig, LayerType, Padding, WeightInit } from './config.js';
 
