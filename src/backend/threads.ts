@@ -39,7 +39,7 @@
  */
 import { NormcoreError } from '../errors.js';
 import type { Heap } from './heap.js';
-import type { Kernels, Ptr } from './types.js';
+import type { Kernels, MemoryLike, Ptr } from './types.js';
 
 /** The exports of the threaded builds: the kernels plus their range variants. */
 export interface PartExports extends Kernels {
@@ -227,8 +227,12 @@ export class Pool {
     this.canWait = !!g.process?.versions?.node || typeof g.window === 'undefined';
   }
 
-  /** Starts `threads − 1` workers on `module` and `memory`; each gets its own scratch region from `heap`. */
-  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, heap: Heap, scratchBytes: number, ex: PartExports): Promise<Pool> {
+  /**
+   * Starts `threads − 1` workers on `module` (a WebAssembly.Module) and
+   * `memory` (its shared WebAssembly.Memory); each gets its own scratch region
+   * from `heap`. Typed by contract, so the declarations need no DOM lib.
+   */
+  static async start(threads: number, module: object, memory: MemoryLike, heap: Heap, scratchBytes: number, ex: PartExports): Promise<Pool> {
     const ctl = heap.alloc(threads * SLOT_BYTES);
     new Int32Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 4).fill(0);
     const scratch: Ptr[] = [];
@@ -246,7 +250,7 @@ export class Pool {
       for (const h of workers) h.terminate();
       throw new NormcoreError(`createBackend: could not start the worker threads (${e instanceof Error ? e.message : String(e)})`, 'UNSUPPORTED', { cause: e });
     }
-    return new Pool(threads, memory, ctl, workers, heap, scratch, ex);
+    return new Pool(threads, memory as unknown as WebAssembly.Memory, ctl, workers, heap, scratch, ex);
   }
 
   /** Posts part `op(args…)` to worker w (1 ≤ w < threads); `join` waits for it. */
