@@ -162,7 +162,8 @@ export class Sequential {
       const params = l.paramSpecs().reduce((a, s) => a + s.size, 0);
       return `${String(i).padStart(3)}  ${l.describe().padEnd(18)} ${String(l.inFeatures).padStart(6)} → ${String(l.outFeatures).padEnd(6)} ${String(params).padStart(9)}`;
     });
-    return [`  #  layer              in      out      params`, ...rows, `trainable parameters: ${this.net.nParams}, backend: ${this.backend.name}`].join('\n');
+    const header = `${'#'.padStart(3)}  ${'layer'.padEnd(18)} ${'in'.padStart(6)}   ${'out'.padEnd(6)} ${'params'.padStart(9)}`;
+    return [header, ...rows, `trainable parameters: ${this.net.nParams}, backend: ${this.backend.name}`].join('\n');
   }
 
   /** The model as bytes: topology, options and weights including running statistics (see io/format.ts). */
