@@ -196,8 +196,8 @@ export async function runBnLandscape(options: BnLandscapeOptions): Promise<BnLan
   const backend = typeof backendOpt === 'string' ? await createBackend(backendOpt) : backendOpt;
   const { features, classes } = data;
   const etas = geometricGrid(0.5 * lr, 4 * lr, nEtas);
-  // ICS of a middle hidden layer and of the last hidden layer (layer 1 has nothing below it).
-  const icsDense = [Math.max(2, Math.ceil(depth / 2)), depth].filter((v, i, a) => a.indexOf(v) === i);
+  // ICS of a middle hidden layer and of the last hidden layer (layer 1 has nothing below it); with depth 2, layers 2 and 3 (the output).
+  const icsDense = depth >= 3 ? [Math.max(2, Math.ceil(depth / 2)), depth] : [2, 3];
   const config: BnLandscapeConfig = { steps, lr, depth, width, batchSize, seed, every, evalRows, etas, backend: backend.name, train: data.rows, features, classes, icsLayers: icsDense };
 
   // The batches: a seeded permutation per epoch, the same for every run; the evaluation batch: a fixed seeded sample.
