@@ -227,3 +227,23 @@ export function gatherRows(out: usize, src: usize, indices: usize, n: i32, cols:
     memory.copy(out + <usize>r * rowBytes, src + <usize>idx * rowBytes, rowBytes);
   }
 }
+
+// ---------------------------------------------------------------- finiteness
+
+/** How many of the n values at ptr are NaN or ±Infinity (x − x is NaN exactly for those). ptr: [n]. */
+export function countNonFinite(ptr: usize, n: i32): i32 {
+  let acc = i32x4.splat(0);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) {
+    const x = v128.load(at(ptr, i));
+    const d = f32x4.sub(x, x);
+    acc = i32x4.sub(acc, f32x4.ne(d, d));
+  }
+  let count = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+  for (; i < n; i++) {
+    const x = load<f32>(at(ptr, i));
+    if (x - x != x - x) count++;
+  }
+  return count;
+}

@@ -8,11 +8,14 @@
 
 export { setScratch, heapBase, scratchBytesNeeded } from './memory';
 export { matmul, matmulForward, matmulBackward } from './matmul';
+// Range variants for the threaded backend (src/backend/threads.ts); not kernels of their own.
+export { matmulPart } from './matmul';
+export { batchnormForwardPart, batchnormInferencePart, batchnormBackwardPart } from './batchnorm';
 export { batchnormForward, batchnormInference, batchnormBackward, batchnormReluForward, batchnormReluInference, batchnormReluBackward } from './batchnorm';
 export {
   reluForward, reluBackward, sigmoidForward, sigmoidBackward, tanhForward, tanhBackward,
   leakyReluForward, leakyReluBackward, geluForward, geluBackward,
-  biasForward, biasBackward, noiseForward, noiseBackward, fill, copy, gatherRows,
+  biasForward, biasBackward, noiseForward, noiseBackward, fill, copy, gatherRows, countNonFinite,
 } from './elementwise';
 export { softmaxCrossEntropy, softmaxForward, mseLoss, binaryCrossEntropy, maeLoss, huberLoss, countCorrect } from './loss';
 export { sgdUpdate, rmspropUpdate, adamUpdate, adamwUpdate } from './optim';

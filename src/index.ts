@@ -3,7 +3,7 @@
  * This entry uses no Node built-ins; file helpers live in 'normcore/node'.
  */
 export { createBackend, createBackendSync } from './backend/index.js';
-export type { Backend, BackendOptions, BackendName, Kernels, Ptr, TypedApi } from './backend/index.js';
+export type { Backend, BackendInfo, BackendOptions, BackendName, Kernels, Ptr, TypedApi, ThreadedFlavor, WasmFlavor } from './backend/index.js';
 export type {
   MatmulOptions, BatchNormForwardOptions, BatchNormForwardResult, BatchNormBackwardOptions, BatchNormBackwardResult,
 } from './backend/types.js';
@@ -41,3 +41,5 @@ export { DataError, MISSING_TOKENS, CLASSIFICATION_MAX_DISTINCT } from './data/t
 export { encodeRows, checkEncoding } from './data/apply.js';
 export type { EncodedRows, ApplyOptions } from './data/apply.js';
 export type { DataEncoding, ColumnEncoding, TargetInfo, EncodedTable, MissingPolicy, TaskKind, RawCell } from './data/table.js';
+// ONNX in and out: the separate entry 'normcore/onnx' (src/onnx.ts).
+export { NORMCORE_VERSION } from './version.js';

@@ -59,7 +59,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'status'; runId: number; text: string }
-  | { type: 'started'; runId: number; parameters: number; train: number; test: number }
+  | { type: 'started'; runId: number; parameters: number; train: number; test: number; threads: number; threadsReason: string }
   | { type: 'progress'; runId: number; epoch: number; batch: number; batches: number; loss: number }
   | ({ type: 'epoch'; runId: number } & EpochPoint)
   | { type: 'done'; runId: number; model: Uint8Array; stopped: boolean }

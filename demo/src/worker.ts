@@ -21,10 +21,11 @@ async function train(m: Extract<ToWorker, { type: 'train' }>): Promise<void> {
   post({ type: 'status', runId, text: 'Loading the digits…' });
   const data = await (digits ??= fetchDigits(m.digitsUrl));
   // One backend (one linear memory) for the worker's life; each run's model is disposed at its end.
-  const be = await (backend ??= createBackend('wasm'));
+  // threads: 'auto' uses every core where the page is cross-origin isolated (the demo server sends COOP/COEP), else one thread.
+  const be = await (backend ??= createBackend('wasm', { threads: 'auto' }));
   const model = buildModel(config, be, data.features, data.classes);
   try {
-    post({ type: 'started', runId, parameters: model.parameterCount, train: data.trainLabels.length, test: data.testLabels.length });
+    post({ type: 'started', runId, parameters: model.parameterCount, train: data.trainLabels.length, test: data.testLabels.length, threads: be.info.threads, threadsReason: be.info.reason });
     let lastPost = 0;
     await model.fit(data.trainImages, data.trainLabels, {
       epochs: config.epochs,

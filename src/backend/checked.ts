@@ -113,6 +113,7 @@ export const kernelSpecs: Record<KernelName, Spec> = {
       return firstOutside(words(s.indices!, s.n!), rowsInMemory, 'indices', `a row of src inside memory (0 … ${rowsInMemory - 1})`);
     },
   },
+  countNonFinite: { args: ['ptr', 'n'], sizes: { n: 1 }, buffers: { ptr: n } },
   softmaxCrossEntropy: {
     args: ['dlogits', 'logits', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dlogits: rc, logits: rc, labels: r },
     rule: (s, words) => firstOutside(words(s.labels!, s.rows!), s.cols!, 'labels', `a class index in [0, ${s.cols! - 1}]`),

@@ -58,6 +58,8 @@ export interface Kernels {
   copy(dst: Ptr, src: Ptr, n: number): void;
   /** out[r,:] = src[indices[r],:], 32-bit words, bit-exact; indices is i32[n]. */
   gatherRows(out: Ptr, src: Ptr, indices: Ptr, n: number, cols: number): void;
+  /** How many of the n f32 at ptr are NaN or ±Infinity. */
+  countNonFinite(ptr: Ptr, n: number): number;
   /** Returns the mean loss; dlogits = (softmax − onehot)/rows. labels: i32[rows]. */
   softmaxCrossEntropy(dlogits: Ptr, logits: Ptr, labels: Ptr, rows: number, cols: number): number;
   softmaxForward(probs: Ptr, logits: Ptr, rows: number, cols: number): void;

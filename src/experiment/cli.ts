@@ -7,11 +7,10 @@
  * the exit code (0 done, 1 failed, 2 bad command line) and writes through
  * `io`, so tests run it in-process.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dispatch, flagLines, parseFlags, type Flags } from '../node/flags.js';
 import { loadMnist } from '../node/mnist.js';
-import { writeFileAtomic } from '../node/fs.js';
+import { ensureWritableFolder, writeFileAtomic } from '../node/fs.js';
 import { BN_PAPER_DEFAULTS, medianDrift, runBnPaper, type BnPaperProgress } from './bn-paper.js';
 import { accuracyChartSvg, bnPaperHtml, bnPaperSummary, describeBnPaper, percentilesChartSvg } from './report.js';
 import { BN_LANDSCAPE_HELP, bnLandscape } from './landscape-cli.js';
@@ -96,6 +95,7 @@ async function bnPaper(args: string[], io: ExperimentIO): Promise<number> {
       io.stderr(`  step ${String(p.step).padStart(String(p.steps).length)}/${p.steps}  test acc ${(100 * p.accuracy).toFixed(1)}%  sigmoid input p15/p50/p85 ${p.p15.toFixed(2)} / ${p.p50.toFixed(2)} / ${p.p85.toFixed(2)}\n`);
     }
   };
+  await ensureWritableFolder('normcore experiment bn-paper', '--out', c.out);
   const result = await runBnPaper({
     data,
     steps: c.steps,
@@ -109,7 +109,6 @@ async function bnPaper(args: string[], io: ExperimentIO): Promise<number> {
   const command = ['normcore experiment bn-paper', ...args].join(' ');
   const [accuracySvg, percentilesSvg] = await Promise.all([accuracyChartSvg(result), percentilesChartSvg(result)]);
   const summary = bnPaperSummary(result);
-  await mkdir(c.out, { recursive: true });
   const paths = {
     html: join(c.out, 'bn-paper.html'),
     accuracy: join(c.out, 'bn-paper-accuracy.svg'),

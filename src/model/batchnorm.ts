@@ -6,7 +6,7 @@
  * (see Training in layer.ts) normalizes with batch statistics and changes no state.
  */
 import type { Kernels, Ptr } from '../backend/types.js';
-import { describe, expectInt, expectNumber, expectOptions, rangeError, typeError } from '../errors.js';
+import { describe, expectInt, expectF32Number, expectOptions, rangeError, typeError } from '../errors.js';
 import type { BatchNormConfig } from './config.js';
 import { Layer, widthMismatch, type Binding, type BufferSpec, type InitHint, type SavedSpec, type StateSpec, type Training } from './layer.js';
 
@@ -40,8 +40,8 @@ export class BatchNorm extends Layer {
     super();
     this.features = expectInt('BatchNorm', 'features', features);
     const o = expectOptions('BatchNorm', 'options', options, ['eps', 'momentum', 'affine']);
-    this.eps = expectNumber('BatchNorm', 'options.eps', o.eps ?? 1e-5, 0, Infinity, true);
-    this.momentum = o.momentum === null ? null : expectNumber('BatchNorm', 'options.momentum', o.momentum ?? 0.1, 0, 1, true);
+    this.eps = expectF32Number('BatchNorm', 'options.eps', o.eps ?? 1e-5, 0, Infinity, true);
+    this.momentum = o.momentum === null ? null : expectF32Number('BatchNorm', 'options.momentum', o.momentum ?? 0.1, 0, 1, true);
     if (o.affine !== undefined && typeof o.affine !== 'boolean') throw typeError(`BatchNorm: options.affine must be a boolean, got ${describe(o.affine)}`, { argument: 'options.affine', expected: 'a boolean', received: describe(o.affine) });
     this.affine = o.affine ?? true;
   }

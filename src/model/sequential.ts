@@ -8,11 +8,11 @@
  */
 import type { Backend } from '../backend/index.js';
 import { createBackendSync } from '../backend/index.js';
-import { describe, expectInt, expectOptions, typeError } from '../errors.js';
+import { describe, expectInt, MAX_SEED, expectOptions, typeError } from '../errors.js';
 import { ModelFormatError } from '../io/format.js';
 import { checkResume, encodeCheckpoint, encodeModel, parseFile } from '../io/model-file.js';
 import type { Labels } from '../train/data.js';
-import { checkFit, runFit, type CheckpointInfo, type FitOptions, type History, type Resume } from '../train/fit.js';
+import { checkFit, prepareFit, runFit, type CheckpointInfo, type FitOptions, type History, type Resume } from '../train/fit.js';
 import { evaluate, layerOutputs, predict, type InferOptions } from '../train/infer.js';
 import type { LossName } from '../train/losses.js';
 import { Trainer, type CompileOptions, type OptimizerState } from '../train/trainer.js';
@@ -57,7 +57,7 @@ export class Sequential {
   constructor(layers: Layer[], options?: SequentialOptions) {
     const o = expectOptions('Sequential', 'options', options, ['backend', 'seed', 'fuse']);
     if (o.fuse !== undefined && typeof o.fuse !== 'boolean') throw typeError(`Sequential: options.fuse must be a boolean, got ${describe(o.fuse)}`, { argument: 'options.fuse', expected: 'a boolean', received: describe(o.fuse) });
-    this.seed = o.seed === undefined ? 1 : expectInt('Sequential', 'options.seed', o.seed, 0);
+    this.seed = o.seed === undefined ? 1 : expectInt('Sequential', 'options.seed', o.seed, 0, MAX_SEED);
     this.backend = resolveBackend('Sequential', o.backend ?? 'wasm');
     this.net = new Network(layers, this.backend, o.fuse ?? true);
     this.layers = this.net.layers;
@@ -98,23 +98,25 @@ export class Sequential {
   async fit(x: Float32Array, y: Labels, options?: FitOptions): Promise<History> {
     this.net.checkAlive('fit');
     const run = checkFit(this.trainer, this.seed, x, y, options);
-    let resume: Resume | undefined;
-    if (run.options.resumeFrom) {
-      const f = checkResume(run.options.resumeFrom, this.net, this.trainer, this.seed, run.record!);
-      resume = {
-        epochsDone: f.fit.epochsDone,
-        optimizer: f.optimizer,
-        restore: () => {
-          this.net.writeWeights(f.weights);
-          this.net.writeTransientState(f.layers);
-        },
-      };
-    }
-    // Everything is validated: from here on the model changes.
+    const checkAlive = () => this.net.checkAlive('fit');
     this.trainer.training = true;
     try {
+      // The long checks, sliced; then everything is validated and from here on the model changes.
+      await prepareFit(run, checkAlive);
+      let resume: Resume | undefined;
+      if (run.options.resumeFrom) {
+        const f = checkResume(run.options.resumeFrom, this.net, this.trainer, this.seed, run.record!);
+        resume = {
+          epochsDone: f.fit.epochsDone,
+          optimizer: f.optimizer,
+          restore: () => {
+            this.net.writeWeights(f.weights);
+            this.net.writeTransientState(f.layers);
+          },
+        };
+      }
       return await runFit(this.trainer, run, {
-        checkAlive: () => this.net.checkAlive('fit'),
+        checkAlive,
         checkpointBytes: (done) => encodeCheckpoint(this.net, this.trainer, this.seed, run.record!, done),
         evaluate: (vx, vy) => evaluate(this.trainer, vx, vy, { checkInputs: false }),
       }, resume);

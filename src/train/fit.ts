@@ -5,11 +5,11 @@
  * snapshot, checkpoints, callbacks, and yields to the event loop.
  */
 import type { Ptr } from '../backend/types.js';
-import { describe, expectInt, expectOptions, rangeError, StateError, typeError } from '../errors.js';
-import { crc32 } from '../io/format.js';
+import { describe, expectInt, MAX_SEED, expectOptions, rangeError, StateError, typeError } from '../errors.js';
+import { crc32Update } from '../io/format.js';
 import { Random } from '../model/random.js';
 import { checkTargets, checkX, type Labels } from './data.js';
-import { DivergenceError, type OptimizerState, type Trainer } from './trainer.js';
+import { DivergenceError, type Diverged, type OptimizerState, type Trainer } from './trainer.js';
 
 export interface EpochLogs {
   epoch: number;
@@ -121,6 +121,8 @@ export interface FitRun {
   options: Partial<FitOptions>;
   checkpoint: Required<CheckpointOptions> | undefined;
   record: FitRecord | undefined;
+  /** Scan x for NaN/Infinity (in prepareFit). */
+  checkFinite: boolean;
 }
 
 const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validationData', 'onEpochEnd', 'onBatchEnd', 'checkInputs', 'signal', 'checkpoint', 'resumeFrom'];
@@ -134,7 +136,8 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
   const net = t.net;
   const checkFinite = o.checkInputs ?? true;
   if (typeof checkFinite !== 'boolean') throw typeError(`fit: options.checkInputs must be a boolean, got ${describe(checkFinite)}`, { argument: 'options.checkInputs', expected: 'a boolean', received: describe(checkFinite) });
-  const N = checkX(where, 'x', x, net.inFeatures, checkFinite);
+  // The finite scan of x (and of validation x) and the data fingerprint run sliced in prepareFit.
+  const N = checkX(where, 'x', x, net.inFeatures, false);
   const targets = checkTargets(where, 'y', y, N, net.outFeatures, c.lossSpec);
   const epochs = o.epochs === undefined ? 1 : expectInt(where, 'options.epochs', o.epochs);
   const batchSize = o.batchSize === undefined ? Math.min(32, N) : expectInt(where, 'options.batchSize', o.batchSize);
@@ -148,7 +151,7 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
     });
   }
   const shuffle = o.shuffle ?? true;
-  const seed = o.seed === undefined ? modelSeed : expectInt(where, 'options.seed', o.seed, 0);
+  const seed = o.seed === undefined ? modelSeed : expectInt(where, 'options.seed', o.seed, 0, MAX_SEED);
   const dropLast = o.dropLast ?? false;
   for (const [name, v] of [['shuffle', shuffle], ['dropLast', dropLast]] as const) {
     if (typeof v !== 'boolean') throw typeError(`fit: options.${name} must be a boolean, got ${describe(v)}`, { argument: `options.${name}`, expected: 'a boolean', received: describe(v) });
@@ -166,7 +169,7 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
       throw typeError(`fit: options.validationData must be [x, y], got ${describe(o.validationData)}`, { argument: 'options.validationData', expected: '[x, y]', received: describe(o.validationData) });
     }
     const [vx, vy] = o.validationData;
-    checkTargets(where, 'validationData[1]', vy, checkX(where, 'validationData[0]', vx, net.inFeatures, checkFinite), net.outFeatures, c.lossSpec);
+    checkTargets(where, 'validationData[1]', vy, checkX(where, 'validationData[0]', vx, net.inFeatures, false), net.outFeatures, c.lossSpec);
     val = { x: vx, y: vy };
   }
   const checkpoint = o.checkpoint === undefined ? undefined : checkCheckpointOption(o.checkpoint);
@@ -174,12 +177,57 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
     throw typeError(`fit: options.resumeFrom must be the bytes of a checkpoint (Uint8Array), got ${describe(o.resumeFrom)}`, { argument: 'options.resumeFrom', expected: 'a Uint8Array', received: describe(o.resumeFrom) });
   }
   const record: FitRecord | undefined = checkpoint || o.resumeFrom
-    ? { epochs, batchSize, shuffle, seed, dropLast, rows: N, features: net.inFeatures, data: fingerprint(x as Float32Array, targets) }
+    ? { epochs, batchSize, shuffle, seed, dropLast, rows: N, features: net.inFeatures, data: '' }
     : undefined;
   let batches = Math.floor(N / batchSize);
   const rest = N - batches * batchSize;
   if (rest > 0 && !dropLast && rest >= minRows) batches++;
-  return { x: x as Float32Array, targets, N, epochs, batchSize, batches, shuffle, seed, val, options: o, checkpoint, record };
+  return { x: x as Float32Array, targets, N, epochs, batchSize, batches, shuffle, seed, val, options: o, checkpoint, record, checkFinite };
+}
+
+/**
+ * The long passes over the data that a fit makes before training, sliced so
+ * the event loop runs every few milliseconds (a page training on its main
+ * thread stays usable): the finite scan of x and of validation x, and the
+ * fingerprint a checkpointed fit records. Throws as checkX would.
+ */
+export async function prepareFit(r: FitRun, checkAlive: () => void): Promise<void> {
+  const F = r.x.length / r.N;
+  if (r.checkFinite) {
+    await scanFinite('x', r.x, F, checkAlive);
+    if (r.val) await scanFinite('validationData[0]', r.val.x, F, checkAlive);
+  }
+  if (r.record) r.record.data = await fingerprint(r.x, r.targets, checkAlive);
+}
+
+/** Work between two yields to the event loop: about this many milliseconds. */
+const SLICE_MS = 8;
+/** Elements per check of the clock. */
+const SLICE = 1 << 16;
+
+/** Runs `work(start, end)` over [0, n) in slices, yielding to the event loop about every SLICE_MS. */
+export async function sliced(n: number, work: (start: number, end: number) => void, checkAlive: () => void): Promise<void> {
+  let last = performance.now();
+  for (let start = 0; start < n; start += SLICE) {
+    work(start, Math.min(n, start + SLICE));
+    if (performance.now() - last > SLICE_MS) {
+      await yieldNow();
+      checkAlive();
+      last = performance.now();
+    }
+  }
+}
+
+async function scanFinite(name: string, x: Float32Array, F: number, checkAlive: () => void): Promise<void> {
+  await sliced(x.length, (start, end) => {
+    for (let i = start; i < end; i++) {
+      if (!Number.isFinite(x[i]!)) {
+        throw rangeError(`fit: ${name} must hold finite numbers, got ${x[i]} at row ${Math.floor(i / F)}, feature ${i % F} (pass checkInputs: false to skip this check)`, {
+          code: 'NOT_FINITE', argument: name, expected: 'finite numbers', received: String(x[i]),
+        });
+      }
+    }
+  }, checkAlive);
 }
 
 /** Checks FitOptions.checkpoint. */
@@ -195,10 +243,15 @@ function checkCheckpointOption(c: unknown): Required<CheckpointOptions> {
   return { everyEpochs, save: o.save };
 }
 
-/** Identifies the training data of a checkpointed fit: CRC-32 of x and of the targets. */
-function fingerprint(x: Float32Array, targets: Int32Array | Float32Array): string {
-  const hex = (a: Float32Array | Int32Array) => crc32(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).toString(16).padStart(8, '0');
-  return `crc32:${hex(x)}:${hex(targets)}`;
+/** Identifies the training data of a checkpointed fit: CRC-32 of x and of the targets (sliced). */
+async function fingerprint(x: Float32Array, targets: Int32Array | Float32Array, checkAlive: () => void): Promise<string> {
+  const hex = async (a: Float32Array | Int32Array) => {
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    let c = 0xffffffff;
+    await sliced(bytes.length, (start, end) => { c = crc32Update(c, bytes, start, end); }, checkAlive);
+    return ((c ^ 0xffffffff) >>> 0).toString(16).padStart(8, '0');
+  };
+  return `crc32:${await hex(x)}:${await hex(targets)}`;
 }
 
 export function yieldNow(): Promise<void> {
@@ -221,6 +274,23 @@ export interface FitHooks {
   evaluate(x: Float32Array, y: Labels): { loss: number; accuracy: number };
 }
 
+/**
+ * Puts back the model with which the last finite loss was computed, resets the
+ * optimizer state, checks that model on the batch at hand (block 'x', `rows`
+ * rows) in inference mode, and throws the DivergenceError that says all of it.
+ */
+function diverge(t: Trainer, what: Diverged, happened: string, epoch: number, b: number, batches: number, rows: number): never {
+  t.snapshot('restore');
+  t.resetOptimizerState();
+  const net = t.net;
+  const out = net.forward(rows, false);
+  const usable = net.k.countNonFinite(out, rows * net.outFeatures) === 0;
+  const verdict = usable
+    ? 'the model keeps the weights with which the last finite loss was computed and its optimizer state is reset (lower the learning rate?)'
+    : 'the weights with which the last finite loss was computed are restored, but even they predict NaN or infinite values on this batch (running statistics): the model is not usable; load a checkpoint or start again with a lower learning rate';
+  throw new DivergenceError(`fit: ${happened} at epoch ${epoch + 1}, batch ${b + 1} of ${batches}; training stopped, ${verdict}`, epoch, b, what, usable);
+}
+
 /** The training loop of a validated fit. */
 export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Resume | undefined): Promise<History> {
   const { N, epochs, batchSize, batches, val, options: o } = r;
@@ -240,7 +310,8 @@ export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Res
       resume.restore();
       t.writeOptimizerState(resume.optimizer);
     }
-    heap.write(dx, r.x);
+    // The copy into linear memory, sliced too (a view per slice: memory does not grow during the copy).
+    await sliced(r.x.length, (start, end) => heap.f32(dx + start * 4, end - start).set(r.x.subarray(start, end)), hooks.checkAlive);
     heap.write(dy, r.targets);
     const order = new Int32Array(N);
     for (let i = 0; i < N; i++) order[i] = i;
@@ -266,17 +337,12 @@ export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Res
         const out = net.forward(rows, true);
         if (countCorrect) correct += k.countCorrect(out, net.block('y'), rows, K);
         const loss = t.lossAndGrad(out, rows);
-        if (!Number.isFinite(loss)) {
-          t.snapshot('restore');
-          t.resetOptimizerState();
-          throw new DivergenceError(
-            `fit: the training loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1} of ${batches}; training stopped, the model keeps the weights with which the last finite loss was computed and its optimizer state is reset (lower the learning rate?)`,
-            epoch, b,
-          );
-        }
+        if (!Number.isFinite(loss)) diverge(t, 'loss', `the training loss became ${loss}`, epoch, b, batches, rows);
         t.snapshot('commit');
         net.backward(rows);
         t.applyOptimizer(t.learningRate(epoch, epoch * batches + b, stepsInFit));
+        const bad = t.nonFinite(false);
+        if (bad) diverge(t, bad, `the ${bad} became NaN or infinite after the update`, epoch, b, batches, rows);
         lossSum += loss * rows;
         seen += rows;
         if (o.onBatchEnd) {
@@ -305,6 +371,9 @@ export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Res
       history.valAccuracy.push(logs.valAccuracy ?? NaN);
       history.seconds.push(seconds);
       const done = epoch + 1;
+      // Nothing non-finite reaches a checkpoint, the callbacks or the end of the fit.
+      const bad = t.nonFinite(true);
+      if (bad) diverge(t, bad, `the ${bad} became NaN or infinite`, epoch, batches - 1, batches, Math.min(batchSize, N - (batches - 1) * batchSize));
       if (r.checkpoint && (done % r.checkpoint.everyEpochs === 0 || done === epochs)) {
         await r.checkpoint.save(hooks.checkpointBytes(done), { ...r.record!, epochsDone: done, step: t.step });
         hooks.checkAlive();
