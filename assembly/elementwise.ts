@@ -177,6 +177,28 @@ export function biasBackward(dbias: usize, dout: usize, rows: i32, cols: i32): v
   }
 }
 
+// ---------------------------------------------------------------- noise (Santurkar et al. 2018, Algorithm 1)
+
+/**
+ * out = inp·scale + shift, element by element: the distributional noise of
+ * a Noise layer, its per-element scale and shift drawn in JS each step.
+ * out, inp, scale, shift: [n]. May run in place.
+ */
+export function noiseForward(out: usize, inp: usize, scale: usize, shift: usize, n: i32): void {
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) v128.store(at(out, i), f32x4.add(f32x4.mul(v128.load(at(inp, i)), v128.load(at(scale, i))), v128.load(at(shift, i))));
+  for (; i < n; i++) store<f32>(at(out, i), load<f32>(at(inp, i)) * load<f32>(at(scale, i)) + load<f32>(at(shift, i)));
+}
+
+/** Differentiates out = inp·scale + shift: dinp = dout·scale. dinp, dout, scale: [n]. */
+export function noiseBackward(dinp: usize, dout: usize, scale: usize, n: i32): void {
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) v128.store(at(dinp, i), f32x4.mul(v128.load(at(dout, i)), v128.load(at(scale, i))));
+  for (; i < n; i++) store<f32>(at(dinp, i), load<f32>(at(dout, i)) * load<f32>(at(scale, i)));
+}
+
 // ---------------------------------------------------------------- memory helpers
 
 /** ptr[0:n] = value. */

@@ -118,6 +118,7 @@ Usage:
   normcore train [flags]         train an MNIST classifier (npm start)
   normcore eval <model.nc>       evaluate a saved model on the test split
   normcore experiment bn-paper   reproduce the batch-norm paper's MNIST experiment (report with figures)
+  normcore experiment bn-landscape   the second answer: Santurkar et al. 2018 (noisy BN, measured ICS, loss landscape)
   normcore export <model.nc> --onnx <out.onnx>   write a saved model as ONNX
   normcore import <in.onnx> --out <model.nc>     read an ONNX model (PyTorch, tf2onnx MLPs) into a model file
   normcore <command> --help      flags of one command (or: normcore help <command>)

@@ -22,6 +22,7 @@ export type { FitOptions, EpochLogs, BatchLogs, History, CheckpointOptions, Chec
 export { NormcoreError, StateError } from './errors.js';
 export type { ErrorCode, ErrorDetails, TaggedError } from './errors.js';
 export { Layer, Dense, BatchNorm, Activation, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, mlp, ACTIVATION_TYPES } from './model/layers.js';
+export type { Training } from './model/layer.js';
 export type {
   MlpOptions, DenseOptions, BatchNormOptions, LeakyReLUOptions, WeightInit, LayerConfig, LayerType, ActivationType, NamedParameter, BufferSpec, StateSpec, SavedSpec,
 } from './model/layers.js';

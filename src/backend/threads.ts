@@ -57,6 +57,7 @@ const OPS = [
   'reluForward', 'reluBackward', 'sigmoidForward', 'sigmoidBackward', 'tanhForward', 'tanhBackward',
   'biasForward', 'fill', 'copy', 'gatherRows', 'sgdUpdate', 'rmspropUpdate', 'adamUpdate',
   'leakyReluForward', 'leakyReluBackward', 'geluForward', 'geluBackward', 'adamwUpdate',
+  'noiseForward', 'noiseBackward',
 ] as const;
 type Op = (typeof OPS)[number];
 const OP = Object.fromEntries(OPS.map((o, i) => [o, i])) as Record<Op, number>;
@@ -523,6 +524,8 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
       (rp, r) => ex.biasForward(rp[0]!, bias, r, cols),
       (w, rp, r) => pool.post(w, 'biasForward', rp[0]!, bias, r, cols)),
     biasBackward: (dbias, dout, rows, cols) => ex.biasBackward(dbias, dout, rows, cols),
+    noiseForward: (out, inp, scale, shift, n) => elementwise('noiseForward', [out, inp, scale, shift], n, []),
+    noiseBackward: (dinp, dout, scale, n) => elementwise('noiseBackward', [dinp, dout, scale], n, []),
     fill: (ptr, n, value) => elementwise('fill', [ptr], n, [value]),
     copy: (dst, src, n) => elementwise('copy', [dst, src], n, []),
     gatherRows: (out, src, indices, n, cols) => byRows('gatherRows', [out, indices], [src], n, cols,

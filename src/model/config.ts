@@ -18,3 +18,6 @@ export type ActivationConfig =
 
 export type LayerConfig = DenseConfig | BatchNormConfig | ActivationConfig;
 export type LayerType = LayerConfig['type'];
+
+/** Layers the model file never holds: experiment instruments inserted by code (model/noise.ts). */
+export type InternalLayerType = 'noise';
