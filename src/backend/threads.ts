@@ -33,9 +33,10 @@
  * there the caller only spins (the workers still sleep), so a training loop
  * is better run in a Worker.
  *
- * Memory growth: a shared memory grows in place; the workers' instances see
- * the new pages at once, and the control block, allocated first, stays
- * inside the views taken at start-up.
+ * Memory growth: a shared memory grows in place, and the control block,
+ * allocated first, stays inside the views taken at start-up. A worker's
+ * engine takes the new size on when it next enters wasm; after a growth the
+ * pool has every worker do so (an empty part) before it hands out real work.
  */
 import { NormcoreError } from '../errors.js';
 import type { Heap } from './heap.js';
@@ -207,6 +208,9 @@ export class Pool {
   private readonly args: Float64Array;
   private readonly ctl: Ptr;
   private seq = 0;
+  private readonly memory: WebAssembly.Memory;
+  /** Memory size when the workers last entered wasm (see split). */
+  private seenBytes: number;
   private readonly canWait: boolean;
   private closed = false;
 
@@ -221,6 +225,8 @@ export class Pool {
   ) {
     this.threads = threads;
     this.ctl = ctl;
+    this.memory = memory;
+    this.seenBytes = memory.buffer.byteLength;
     this.words = new Int32Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 4);
     this.args = new Float64Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 8);
     // Atomics.wait throws on a browser's main thread (a Window); Node's main thread and workers may wait.
@@ -327,6 +333,18 @@ export class Pool {
 
   /** How many parts a call may use now: `parts`, or 1 while backing off after a missed part. */
   split(parts: number): number {
+    if (parts > 1) {
+      // After memory grew, let every worker enter wasm once (an empty fill) before it gets real work:
+      // its engine takes the new size on at a call's entry, and under load a worker could otherwise
+      // still bounds-check its first part against the old size.
+      const bytes = this.memory.buffer.byteLength;
+      if (bytes !== this.seenBytes) {
+        this.seenBytes = bytes;
+        this.begin();
+        for (let w = 1; w < this.threads; w++) this.post(w, 'fill', this.ctl, 0, 0);
+        this.join(this.threads, 'memory growth');
+      }
+    }
     if (parts > 1 && this.backoff > 0) {
       this.backoff--;
       return 1;
