@@ -33,10 +33,9 @@
  * there the caller only spins (the workers still sleep), so a training loop
  * is better run in a Worker.
  *
- * Memory growth: a shared memory grows in place, and the control block,
- * allocated first, stays inside the views taken at start-up. A worker's
- * engine takes the new size on when it next enters wasm; after a growth the
- * pool has every worker do so (an empty part) before it hands out real work.
+ * Memory growth: a shared memory grows in place; the workers' instances see
+ * the new pages at once, and the control block, allocated first, stays
+ * inside the views taken at start-up.
  */
 import { NormcoreError } from '../errors.js';
 import type { Heap } from './heap.js';
@@ -208,9 +207,6 @@ export class Pool {
   private readonly args: Float64Array;
   private readonly ctl: Ptr;
   private seq = 0;
-  private readonly memory: WebAssembly.Memory;
-  /** Memory size when the workers last entered wasm (see split). */
-  private seenBytes: number;
   private readonly canWait: boolean;
   private closed = false;
 
@@ -225,8 +221,6 @@ export class Pool {
   ) {
     this.threads = threads;
     this.ctl = ctl;
-    this.memory = memory;
-    this.seenBytes = memory.buffer.byteLength;
     this.words = new Int32Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 4);
     this.args = new Float64Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 8);
     // Atomics.wait throws on a browser's main thread (a Window); Node's main thread and workers may wait.
@@ -288,16 +282,25 @@ export class Pool {
     const joinStart = performance.now();
     // a worker's part is as large as the caller's: waiting much longer than the caller's own part took means it was descheduled
     const patience = Math.max(0.1, 0.5 * (joinStart - this.started));
+    // Every part is waited for (or run here) before a failure is thrown: no part may outlive its call.
+    let trapped: unknown;
     for (let w = 1; w < upTo; w++) {
       const i = (w * SLOT_BYTES) / 4;
-      if (Atomics.load(this.words, i + 1) === seq) continue;
+      if (Atomics.load(this.words, i + 1) === seq) {
+        trapped ??= this.failure(i, name); // done before the caller got here: its error flag still counts
+        continue;
+      }
       const c = Atomics.load(this.words, i + 4);
       if (c !== seq && Atomics.compareExchange(this.words, i + 4, c, seq) === c) {
         this.stolen++;
         // A worker that was awake and still did not start its part was descheduled: the machine is
         // busier than the pool. Run the next calls whole here for a while rather than wait on it.
         if (Atomics.load(this.words, i + 5) === 0) this.contended();
-        this.runHere(w);
+        try {
+          this.runHere(w);
+        } catch (e) {
+          trapped ??= e;
+        }
         continue;
       }
       const t0 = performance.now();
@@ -309,11 +312,16 @@ export class Pool {
       }
       if (performance.now() - joinStart > patience) this.contended();
       else this.penalty >>= 1;
-      if (this.words[i + 3] !== 0) {
-        this.words[i + 3] = 0;
-        throw new NormcoreError(`${name}: a worker thread failed (out-of-bounds memory access or a trap in the kernel)`, 'INVALID_STATE');
-      }
+      trapped ??= this.failure(i, name);
     }
+    if (trapped !== undefined) throw trapped;
+  }
+
+  /** The error of the worker at control word i if it trapped in its part (its flag is cleared), else undefined. */
+  private failure(i: number, name: string): NormcoreError | undefined {
+    if (this.words[i + 3] === 0) return undefined;
+    this.words[i + 3] = 0;
+    return new NormcoreError(`${name}: a worker thread failed (out-of-bounds memory access or a trap in the kernel)`, 'INVALID_STATE');
   }
 
   /** Parts handed to workers so far. */
@@ -333,18 +341,6 @@ export class Pool {
 
   /** How many parts a call may use now: `parts`, or 1 while backing off after a missed part. */
   split(parts: number): number {
-    if (parts > 1) {
-      // After memory grew, let every worker enter wasm once (an empty fill) before it gets real work:
-      // its engine takes the new size on at a call's entry, and under load a worker could otherwise
-      // still bounds-check its first part against the old size.
-      const bytes = this.memory.buffer.byteLength;
-      if (bytes !== this.seenBytes) {
-        this.seenBytes = bytes;
-        this.begin();
-        for (let w = 1; w < this.threads; w++) this.post(w, 'fill', this.ctl, 0, 0);
-        this.join(this.threads, 'memory growth');
-      }
-    }
     if (parts > 1 && this.backoff > 0) {
       this.backoff--;
       return 1;
