@@ -12,7 +12,7 @@ export { batchnormForward, batchnormInference, batchnormBackward, batchnormReluF
 export {
   reluForward, reluBackward, sigmoidForward, sigmoidBackward, tanhForward, tanhBackward,
   leakyReluForward, leakyReluBackward, geluForward, geluBackward,
-  biasForward, biasBackward, fill, copy, gatherRows,
+  biasForward, biasBackward, fill, copy, gatherRows, scaleRows,
 } from './elementwise';
 export { softmaxCrossEntropy, softmaxForward, mseLoss, binaryCrossEntropy, maeLoss, huberLoss, countCorrect } from './loss';
 export { sgdUpdate, rmspropUpdate, adamUpdate, adamwUpdate } from './optim';

@@ -287,7 +287,7 @@ async function train(args: string[], io: CliIO): Promise<number> {
       onEpochEnd: (_epoch, logs) => {
         stopBar();
         io.out(
-          `${epochLabel(logs.epoch + 1)}  loss ${logs.loss.toFixed(4)}  train acc ${pct(logs.accuracy)}` +
+          `${epochLabel(logs.epoch + 1)}  loss ${logs.loss.toFixed(4)}  train acc ${pct(logs.accuracy ?? NaN)}` +
             `  test acc ${logs.valAccuracy === undefined ? '–' : pct(logs.valAccuracy)}` +
             `  ${logs.seconds.toFixed(2)} s  ${Math.round(logs.samplesPerSecond)} samples/s\n`,
         );
@@ -296,8 +296,9 @@ async function train(args: string[], io: CliIO): Promise<number> {
     const seconds = history.seconds.reduce((a, b) => a + b, 0);
     if (abort.signal.aborted) io.out(`stopped after ${history.loss.length} of ${c.epochs} epochs\n`);
     const final = model.evaluate(data.testImages, data.testLabels);
+    const finalAccuracy = final.accuracy ?? NaN;
     io.out(
-      `test accuracy ${pct(final.accuracy)} (${Math.round(final.accuracy * c.test)}/${c.test} digits), loss ${final.loss.toFixed(4)}; ` +
+      `test accuracy ${pct(finalAccuracy)} (${Math.round(finalAccuracy * c.test)}/${c.test} digits), loss ${final.loss.toFixed(4)}; ` +
         `training took ${seconds.toFixed(2)} s on the ${c.backend} backend\n`,
     );
 
@@ -305,7 +306,7 @@ async function train(args: string[], io: CliIO): Promise<number> {
     const modelPath = join(c.out, 'model.nc');
     const chartPath = join(c.out, 'training.svg');
     await saveModel(model, modelPath);
-    const title = `${[MNIST_FEATURES, ...c.hidden, MNIST_CLASSES].join('-')} ${c.batchNorm ? 'with' : 'without'} batch norm, ${c.optimizer}, test accuracy ${pct(final.accuracy)}`;
+    const title = `${[MNIST_FEATURES, ...c.hidden, MNIST_CLASSES].join('-')} ${c.batchNorm ? 'with' : 'without'} batch norm, ${c.optimizer}, test accuracy ${pct(finalAccuracy)}`;
     await writeFileAtomic(chartPath, await trainingCurvesSvg(history, { title }));
     io.out(`model: ${modelPath}\nchart: ${chartPath}\n`);
     return abort.signal.aborted ? 130 : 0;
@@ -330,7 +331,7 @@ async function evaluate(args: string[], io: CliIO): Promise<number> {
   const split = splitFlags(f);
   const model = await loadModel(path, { backend });
   const data = loadMnist(split);
-  const { loss, accuracy } = model.evaluate(data.testImages, data.testLabels);
+  const { loss, accuracy = NaN } = model.evaluate(data.testImages, data.testLabels);
   io.out(
     `${path}: test loss ${loss.toFixed(4)}, accuracy ${pct(accuracy)} ` +
       `(${Math.round(accuracy * split.test)}/${split.test} digits, seed ${split.seed}, ${backend} backend)\n`,

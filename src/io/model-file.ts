@@ -38,7 +38,7 @@ export function header(kind: string, net: Network, t: Trainer, seed: number): He
     kind,
     layers: net.layers.map((l) => l.config()),
     seed,
-    compile: c ? { loss: lossConfig(c.loss), optimizer: c.optimizer, lrSchedule: c.schedule } : null,
+    compile: c ? { loss: lossConfig(c.loss), optimizer: c.optimizer, lrSchedule: c.schedule, ...(c.metricNames ? { metrics: c.metricNames } : {}) } : null,
   };
 }
 

@@ -16,5 +16,7 @@ export type ActivationConfig =
   | { type: 'relu' | 'sigmoid' | 'tanh' | 'gelu'; features: number }
   | { type: 'leakyrelu'; features: number; alpha: number };
 
-export type LayerConfig = DenseConfig | BatchNormConfig | ActivationConfig;
+export type NormalizationConfig = { type: 'normalization'; features: number; eps: number };
+
+export type LayerConfig = DenseConfig | BatchNormConfig | ActivationConfig | NormalizationConfig;
 export type LayerType = LayerConfig['type'];
