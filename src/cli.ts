@@ -21,6 +21,7 @@ import {
 } from './node/index.js';
 import { experimentMain } from './experiment/cli.js';
 import { dispatch, flagLines, parseFlags, type CommandLine, type Flags } from './node/flags.js';
+import { dataEval, dataPredict, dataTrain, wantsData, DATA_EVAL_HELP, DATA_PREDICT_HELP, DATA_TRAIN_HELP } from './cli-data.js';
 
 // Relaxed SIMD (a fused multiply-add in matmul, ~20% faster here) is on by
 // default in browsers and Node ≥ 22; Node 20 and 21 have it behind a V8 flag,
@@ -117,12 +118,17 @@ const HELP = `normcore: batch-normalized neural networks on WebAssembly
 
 Usage:
   normcore train [flags]         train an MNIST classifier (npm start)
-  normcore eval <model.nc>       evaluate a saved model on the test split
+  normcore train --data <file.csv> --target <column>   train on your own table
+  normcore eval <model.nc>       evaluate a saved model on the test split (or --data <file.csv>)
+  normcore predict <model.nc> --data <file.csv>        predict the rows of a table
   normcore experiment bn-paper   reproduce the batch-norm paper's MNIST experiment (report with figures)
   normcore <command> --help      flags of one command
 
 ${TRAIN_HELP}
-${EVAL_HELP}`;
+${EVAL_HELP}
+${DATA_TRAIN_HELP}
+${DATA_EVAL_HELP}
+${DATA_PREDICT_HELP}`;
 
 function hiddenFlag(f: CommandLine): number[] {
   const raw = f.string('hidden');
@@ -217,7 +223,7 @@ function describeConfig(c: TrainConfig): string {
 async function train(args: string[], io: CliIO): Promise<number> {
   const c = trainConfig(args);
   if (c === 'help') {
-    io.out(TRAIN_HELP);
+    io.out(TRAIN_HELP + '\n' + DATA_TRAIN_HELP);
     return 0;
   }
   io.out(describeConfig(c) + '\n');
@@ -320,7 +326,7 @@ async function evaluate(args: string[], io: CliIO): Promise<number> {
   const f = parseFlags('normcore eval', args, EVAL_FLAGS, { positionals: true });
   const positionals = f.positionals;
   if (f.help) {
-    io.out(EVAL_HELP);
+    io.out(EVAL_HELP + '\n' + DATA_EVAL_HELP);
     return 0;
   }
   if (positionals.length !== 1) {
@@ -344,14 +350,15 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   return dispatch('normcore', argv, {
     help: HELP,
     commands: {
-      train: (args) => train(args, io),
-      eval: (args) => evaluate(args, io),
+      train: (args) => (wantsData(args) ? dataTrain(args, io) : train(args, io)),
+      eval: (args) => (wantsData(args) ? dataEval(args, io) : evaluate(args, io)),
+      predict: (args) => dataPredict(args, io),
       experiment: (args) => experimentMain(args, { stdout: io.out, stderr: io.err }),
     },
     unknown: (word) =>
       word.startsWith('-')
-        ? `normcore: unknown flag ${word} before the command; expected train, eval, experiment or --help`
-        : `normcore: unknown command ${JSON.stringify(word)}; expected train, eval, experiment or --help`,
+        ? `normcore: unknown flag ${word} before the command; expected train, eval, predict, experiment or --help`
+        : `normcore: unknown command ${JSON.stringify(word)}; expected train, eval, predict, experiment or --help`,
     out: io.out,
     err: io.err,
   });

@@ -56,6 +56,7 @@ export class Sequential implements TrainingModel {
   readonly seed: number;
   private readonly net: Network;
   private readonly trainer: Trainer;
+  #preprocessing: Record<string, unknown> | undefined;
 
   /**
    * @param layers  the stack; each layer's input width must match the previous output width
@@ -88,6 +89,22 @@ export class Sequential implements TrainingModel {
   /** The compiled loss, if any. */
   get lossName(): LossName | undefined {
     return this.trainer.compiled?.loss.name;
+  }
+
+  /**
+   * A JSON object saved in the model file's header and given back by load
+   * (e.g. the CSV encoding `normcore train --data` applies to raw rows), or undefined.
+   */
+  get preprocessing(): Record<string, unknown> | undefined {
+    return this.#preprocessing;
+  }
+
+  set preprocessing(p: Record<string, unknown> | undefined) {
+    if (p !== undefined && (typeof p !== 'object' || p === null || Array.isArray(p))) {
+      throw typeError(`preprocessing must be a JSON object or undefined, got ${describe(p)}`, { argument: 'preprocessing', expected: 'a JSON object', received: describe(p) });
+    }
+    // a copy through JSON: what the file will hold, and a value that cannot change behind the model's back
+    this.#preprocessing = p === undefined ? undefined : JSON.parse(JSON.stringify(p)) as Record<string, unknown>;
   }
 
   /** Set to true (e.g. in a callback) to end the running fit after the current batch. */
@@ -271,7 +288,7 @@ export class Sequential implements TrainingModel {
   /** The model as bytes: topology, options and weights including running statistics (see io/format.ts). */
   save(): Uint8Array {
     this.net.checkAlive('save');
-    return encodeModel(this.net, this.trainer, this.seed);
+    return encodeModel(this.net, this.trainer, this.seed, this.#preprocessing);
   }
 
   /**
@@ -314,6 +331,7 @@ export class Sequential implements TrainingModel {
       }
     }
     if (f.optimizer) m.trainer.writeOptimizerState(f.optimizer);
+    if (f.preprocessing) m.#preprocessing = f.preprocessing;
     return model;
   }
 
