@@ -35,7 +35,7 @@ const DATA_TRAIN_FLAGS: Flags = {
   data: { type: 'string', value: '<file.csv>', help: 'a CSV file with a header row (required for this form)' },
   target: { type: 'string', value: '<column>', help: 'the column to predict (required)' },
   task: { type: 'string', value: TASKS.join('|'), help: 'default: inferred (non-numeric, or at most 20 distinct integers → classification)' },
-  categorical: { type: 'string', value: '<col,col,…>', help: 'feature columns to one-hot encode (non-numeric columns are found and encoded anyway)' },
+  categorical: { type: 'string', value: '<col,col,…>', help: 'feature columns to one-hot encode (a column with text in its first row is one-hot encoded anyway)' },
   hidden: { type: 'string', value: '<n,n,…>', default: DATA_DEFAULTS.hidden, help: 'hidden layer widths (Dense → BatchNorm → ReLU each)' },
   'no-bn': { type: 'boolean', help: 'no BatchNorm in the hidden layers' },
   epochs: { type: 'string', value: '<n>', default: DATA_DEFAULTS.epochs, help: 'most passes over the training rows (early stopping usually ends sooner)' },
@@ -119,9 +119,10 @@ async function reading<T>(command: string, read: () => Promise<T>): Promise<T> {
 }
 
 /**
- * loadCsv, with every column that holds text one-hot encoded: a non-numeric
- * cell in a feature column adds that column to the categorical ones and the
- * file is read again (once per such column).
+ * loadCsv, with every column that holds text from its first row on one-hot
+ * encoded: such a cell adds its column to the categorical ones and the file
+ * is read again (once per such column). Text met later in a numeric column
+ * is an error naming row and column.
  */
 async function loadTable(command: string, file: string, target: string, categorical: string[], missing: MissingPolicy, task: TaskKind | undefined): Promise<CsvData> {
   for (;;) {
@@ -129,10 +130,13 @@ async function loadTable(command: string, file: string, target: string, categori
       return await loadCsv(file, { target, categorical, missing, ...(task ? { task } : {}) });
     } catch (e) {
       const column = e instanceof DataError ? e.column : undefined;
-      if (column !== undefined && column !== target && !categorical.includes(column) && /expected a number/.test(e instanceof Error ? e.message : '')) {
+      const notNumber = column !== undefined && column !== target && !categorical.includes(column) && /expected a number/.test(e instanceof Error ? e.message : '');
+      // text from the first row on: a column of categories; a number first and text later: a bad cell
+      if (notNumber && (e as DataError).row === 2) {
         categorical.push(column);
         continue;
       }
+      if (notNumber) throw new UsageError(`${command}: ${(e as Error).message} (if ${JSON.stringify(column)} holds categories, pass --categorical ${column})`);
       return reading(command, () => Promise.reject(e));
     }
   }
