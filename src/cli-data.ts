@@ -261,7 +261,7 @@ export async function dataTrain(args: string[], io: DataIO): Promise<number> {
   await mkdir(outDir, { recursive: true });
   const modelPath = join(outDir, 'model.nc');
   await saveModel(model, modelPath);
-  io.out(`model: ${modelPath}\n`);
+  io.out(`saved: ${modelPath} (with the preprocessing)\n`);
   const testRows = outer.xTest.length / F;
   if (classification) {
     const e = model.evaluate(outer.xTest, outer.yTest);
