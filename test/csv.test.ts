@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DataError, encodeRows, type DataEncoding } from '../src/data/table.js';
+import { encodeRows } from '../src/data/apply.js';
+import { DataError, type DataEncoding } from '../src/data/table.js';
 import { loadCsv, loadCsvEncoded } from '../src/node/csv.js';
 import { NormcoreError } from '../src/errors.js';
 
