@@ -215,7 +215,7 @@ export async function dataTrain(args: string[], io: DataIO): Promise<number> {
   const classes = table.target.classes ?? [];
   const inferred = task === undefined ? 'inferred' : 'as asked';
   io.out(`${file}: ${table.rows} rows, ${encoding.columns.length} feature columns → ${table.features} features` +
-    `${categorical.length ? ` (one-hot: ${categorical.join(', ')})` : ''}${table.droppedRows ? `, ${table.droppedRows} rows with missing cells dropped` : ''}\n`);
+    `${categorical.length ? ` (one-hot: ${categorical.join(', ')})` : ''}${table.droppedRows ? `, ${table.droppedRows} rows with ${missing === 'impute' ? 'a missing target' : 'missing cells'} dropped` : ''}${missing === 'impute' ? ', missing features imputed' : ''}\n`);
   io.out(classification
     ? `task: classification of ${JSON.stringify(target)} into ${classes.length} classes (${inferred}): ${classes.slice(0, 10).join(', ')}${classes.length > 10 ? ', …' : ''}\n`
     : `task: regression of ${JSON.stringify(target)} (${inferred})\n`);

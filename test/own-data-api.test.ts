@@ -104,6 +104,12 @@ describe.each(BACKENDS)('your own data on the %s backend', (name) => {
     // the constant feature maps to 0; its neighbours are standardized
     expect(out[2]).toBe(0);
     m.dispose();
+    // adapt needs a Normalization first; a bad width is named
+    const d = new Sequential([new Dense(3, 2)], { backend: be });
+    expect(() => d.adapt(xs)).toThrow(/^adapt: the model's first layer \(dense\) computes no statistics; put a Normalization\(3\) first$/);
+    d.dispose();
+    expect(() => new Normalization(2).adapt([[1, 2, 3]])).toThrow(/^Normalization\.adapt: x must have 2 features per row, got 3$/);
+    expect(new Normalization(2).describe()).toBe('normalization (not adapted)');
   });
 
   it('Normalization in a model: its statistics survive save/load and training (nothing in it is trained); adapt from an async iterable equals adapt on all rows', async () => {
