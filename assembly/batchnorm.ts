@@ -240,7 +240,7 @@ function scaleCols(acc: usize, k: f32, cw: i32): void {
 @inline function forwardImpl(
   out: usize, mean: usize, variance: usize, invstd: usize,
   inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
-  rows: i32, cols: i32, eps: f32, momentum: f32, relu: bool,
+  rows: i32, cols: i32, eps: f32, momentum: f32, relu: bool, cb: i32, ce: i32,
 ): void {
   const invN: f32 = <f32>1 / <f32>rows;
   const unbias: f32 = rows > 1 ? <f32>rows / <f32>(rows - 1) : <f32>1;
@@ -248,10 +248,14 @@ function scaleCols(acc: usize, k: f32, cw: i32): void {
   const s1 = temp(0); //    a block's Σe, e = d − mean(d) of the rows before it
   const s2 = temp(1); //    a block's Σe²
   const scale = temp(2); // γ·invstd
-  for (let c0 = 0; c0 < cols; c0 += COL_CHUNK) {
-    const cw = min(COL_CHUNK, cols - c0);
+  for (let g = 0; g < cols; g += COL_CHUNK) {
+    // the columns of chunk g..g+gw inside cb..ce (all of them on a whole-matrix call)
+    const gw = min(COL_CHUNK, cols - g);
+    const c0 = max(g, cb);
+    const cw = min(g + gw, ce) - c0;
+    if (cw <= 0) continue;
     const cv = cw & ~3;
-    const rb = max(4, (ROW_BLOCK_FLOATS / cw) & ~3);
+    const rb = max(4, (ROW_BLOCK_FLOATS / gw) & ~3); // from the full chunk: a column range rounds as the whole call
     const s = at(inp, c0); //       row 0: the shift
     const md = at(mean, c0); //     mean(d) over the rows so far (μ at the chunk's end)
     const q = at(variance, c0); //  Σ(d − md)² over the rows so far (σ² at the chunk's end)
@@ -352,7 +356,7 @@ export function batchnormForward(
   inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
   rows: i32, cols: i32, eps: f32, momentum: f32,
 ): void {
-  forwardImpl(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, false);
+  forwardImpl(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, false, 0, cols);
 }
 
 /**
@@ -365,7 +369,7 @@ export function batchnormReluForward(
   inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
   rows: i32, cols: i32, eps: f32, momentum: f32,
 ): void {
-  forwardImpl(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, true);
+  forwardImpl(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, true, 0, cols);
 }
 
 /**
@@ -378,11 +382,15 @@ export function batchnormReluForward(
 // @ts-ignore: decorator
 @inline function inferenceImpl(
   out: usize, inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
-  rows: i32, cols: i32, eps: f32, relu: bool,
+  rows: i32, cols: i32, eps: f32, relu: bool, cb: i32, ce: i32,
 ): void {
   const scale = temp(0);
-  for (let c0 = 0; c0 < cols; c0 += COL_CHUNK) {
-    const cw = min(COL_CHUNK, cols - c0);
+  for (let g = 0; g < cols; g += COL_CHUNK) {
+    // the columns of chunk g..g+gw inside cb..ce (all of them on a whole-matrix call)
+    const gw = min(COL_CHUNK, cols - g);
+    const c0 = max(g, cb);
+    const cw = min(g + gw, ce) - c0;
+    if (cw <= 0) continue;
     const cv = cw & ~3;
     for (let j = 0; j < cw; j++) {
       const o = <usize>j << 2;
@@ -409,7 +417,7 @@ export function batchnormInference(
   out: usize, inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
   rows: i32, cols: i32, eps: f32,
 ): void {
-  inferenceImpl(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, false);
+  inferenceImpl(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, false, 0, cols);
 }
 
 /** batchnormInference followed by ReLU, fused: out = max(0, …). May run in place. */
@@ -417,7 +425,7 @@ export function batchnormReluInference(
   out: usize, inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
   rows: i32, cols: i32, eps: f32,
 ): void {
-  inferenceImpl(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, true);
+  inferenceImpl(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, true, 0, cols);
 }
 
 /**
@@ -435,15 +443,19 @@ export function batchnormReluInference(
 @inline function backwardImpl(
   dinp: usize, dgamma: usize, dbeta: usize,
   dout: usize, out: usize, inp: usize, gamma: usize, mean: usize, invstd: usize,
-  rows: i32, cols: i32, relu: bool,
+  rows: i32, cols: i32, relu: bool, cb: i32, ce: i32,
 ): void {
   const sdy = temp(0); //  Σdy, then a·Σdy/N
   const sdx = temp(1); //  Σdy·(x − μ), then the (x − μ) coefficient
   const ka = temp(2); //   a = γ·invstd
   const invN: f32 = <f32>1 / <f32>rows;
   const rowBytes = <usize>cols << 2;
-  for (let c0 = 0; c0 < cols; c0 += COL_CHUNK) {
-    const cw = min(COL_CHUNK, cols - c0);
+  for (let g = 0; g < cols; g += COL_CHUNK) {
+    // the columns of chunk g..g+gw inside cb..ce (all of them on a whole-matrix call)
+    const gw = min(COL_CHUNK, cols - g);
+    const c0 = max(g, cb);
+    const cw = min(g + gw, ce) - c0;
+    if (cw <= 0) continue;
     const cv = cw & ~3;
     const mu = at(mean, c0);
     memory.fill(sdy, 0, <usize>cw << 2);
@@ -567,7 +579,7 @@ export function batchnormBackward(
   dout: usize, inp: usize, gamma: usize, mean: usize, invstd: usize,
   rows: i32, cols: i32,
 ): void {
-  backwardImpl(dinp, dgamma, dbeta, dout, dout, inp, gamma, mean, invstd, rows, cols, false);
+  backwardImpl(dinp, dgamma, dbeta, dout, dout, inp, gamma, mean, invstd, rows, cols, false, 0, cols);
 }
 
 /**
@@ -581,5 +593,38 @@ export function batchnormReluBackward(
   dout: usize, out: usize, inp: usize, gamma: usize, mean: usize, invstd: usize,
   rows: i32, cols: i32,
 ): void {
-  backwardImpl(dinp, dgamma, dbeta, dout, out, inp, gamma, mean, invstd, rows, cols, true);
+  backwardImpl(dinp, dgamma, dbeta, dout, out, inp, gamma, mean, invstd, rows, cols, true, 0, cols);
+}
+
+// Column ranges, for the threaded backend (src/backend/threads.ts): the same
+// arguments as the kernel above plus columns cb..ce (multiples of 4, or ce =
+// cols). Each feature's statistics and outputs are computed exactly as in the
+// whole-matrix call (per-feature sums only, row blocking from the full
+// chunk), so columns split over threads give bit-identical results.
+
+export function batchnormForwardPart(
+  out: usize, mean: usize, variance: usize, invstd: usize,
+  inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
+  rows: i32, cols: i32, eps: f32, momentum: f32, relu: i32, cb: i32, ce: i32,
+): void {
+  if (relu != 0) forwardImpl(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, true, cb, ce);
+  else forwardImpl(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, false, cb, ce);
+}
+
+export function batchnormInferencePart(
+  out: usize, inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
+  rows: i32, cols: i32, eps: f32, relu: i32, cb: i32, ce: i32,
+): void {
+  if (relu != 0) inferenceImpl(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, true, cb, ce);
+  else inferenceImpl(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, false, cb, ce);
+}
+
+/** `out` is read only when relu != 0 (pass dout otherwise). */
+export function batchnormBackwardPart(
+  dinp: usize, dgamma: usize, dbeta: usize,
+  dout: usize, out: usize, inp: usize, gamma: usize, mean: usize, invstd: usize,
+  rows: i32, cols: i32, relu: i32, cb: i32, ce: i32,
+): void {
+  if (relu != 0) backwardImpl(dinp, dgamma, dbeta, dout, out, inp, gamma, mean, invstd, rows, cols, true, cb, ce);
+  else backwardImpl(dinp, dgamma, dbeta, dout, dout, inp, gamma, mean, invstd, rows, cols, false, cb, ce);
 }

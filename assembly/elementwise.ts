@@ -195,6 +195,28 @@ export function scaleRows(out: usize, inp: usize, weights: usize, rows: i32, col
   }
 }
 
+// ---------------------------------------------------------------- noise (Santurkar et al. 2018, Algorithm 1)
+
+/**
+ * out = inp·scale + shift, element by element: the distributional noise of
+ * a Noise layer, its per-element scale and shift drawn in JS each step.
+ * out, inp, scale, shift: [n]. May run in place.
+ */
+export function noiseForward(out: usize, inp: usize, scale: usize, shift: usize, n: i32): void {
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) v128.store(at(out, i), f32x4.add(f32x4.mul(v128.load(at(inp, i)), v128.load(at(scale, i))), v128.load(at(shift, i))));
+  for (; i < n; i++) store<f32>(at(out, i), load<f32>(at(inp, i)) * load<f32>(at(scale, i)) + load<f32>(at(shift, i)));
+}
+
+/** Differentiates out = inp·scale + shift: dinp = dout·scale. dinp, dout, scale: [n]. */
+export function noiseBackward(dinp: usize, dout: usize, scale: usize, n: i32): void {
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) v128.store(at(dinp, i), f32x4.mul(v128.load(at(dout, i)), v128.load(at(scale, i))));
+  for (; i < n; i++) store<f32>(at(dinp, i), load<f32>(at(dout, i)) * load<f32>(at(scale, i)));
+}
+
 // ---------------------------------------------------------------- memory helpers
 
 /** ptr[0:n] = value. */
@@ -222,4 +244,24 @@ export function gatherRows(out: usize, src: usize, indices: usize, n: i32, cols:
     const idx = load<i32>(at(indices, r));
     memory.copy(out + <usize>r * rowBytes, src + <usize>idx * rowBytes, rowBytes);
   }
+}
+
+// ---------------------------------------------------------------- finiteness
+
+/** How many of the n values at ptr are NaN or ±Infinity (x − x is NaN exactly for those). ptr: [n]. */
+export function countNonFinite(ptr: usize, n: i32): i32 {
+  let acc = i32x4.splat(0);
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) {
+    const x = v128.load(at(ptr, i));
+    const d = f32x4.sub(x, x);
+    acc = i32x4.sub(acc, f32x4.ne(d, d));
+  }
+  let count = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+  for (; i < n; i++) {
+    const x = load<f32>(at(ptr, i));
+    if (x - x != x - x) count++;
+  }
+  return count;
 }

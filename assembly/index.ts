@@ -8,11 +8,18 @@
 
 export { setScratch, heapBase, scratchBytesNeeded } from './memory';
 export { matmul, matmulForward, matmulBackward } from './matmul';
+// Range variants for the threaded backend (src/backend/threads.ts); not kernels of their own.
+export { matmulPart } from './matmul';
+export { batchnormForwardPart, batchnormInferencePart, batchnormBackwardPart } from './batchnorm';
 export { batchnormForward, batchnormInference, batchnormBackward, batchnormReluForward, batchnormReluInference, batchnormReluBackward } from './batchnorm';
 export {
   reluForward, reluBackward, sigmoidForward, sigmoidBackward, tanhForward, tanhBackward,
   leakyReluForward, leakyReluBackward, geluForward, geluBackward,
-  biasForward, biasBackward, fill, copy, gatherRows, scaleRows,
+  biasForward, biasBackward, noiseForward, noiseBackward, fill, copy, gatherRows, countNonFinite, scaleRows,
 } from './elementwise';
 export { softmaxCrossEntropy, softmaxForward, mseLoss, binaryCrossEntropy, maeLoss, huberLoss, countCorrect } from './loss';
 export { sgdUpdate, rmspropUpdate, adamUpdate, adamwUpdate } from './optim';
+export {
+  im2col, col2im, maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward,
+  globalAvgPoolForward, globalAvgPoolBackward, dropoutForward, dropoutBackward,
+} from './conv';

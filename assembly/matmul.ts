@@ -224,22 +224,40 @@ function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: 
 /**
  * C = op(A)·op(B), or C += op(A)·op(B) when accumulate != 0.
  * c: [m×n]; a: [m×k] (or [k×m] if transA); b: [k×n] (or [n×k] if transB).
+ * Fewer than 4 rows (m < SMALL_M, e.g. predict of one row) take the unpacked
+ * `matmulSmall` path; otherwise the packed path over the whole of C.
  * Called by: the typed-array `matmul`, `matmulForward`, `matmulBackward`.
  */
 export function matmul(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, transA: i32, transB: i32, accumulate: i32): void {
+  if (m < SMALL_M) matmulSmall(c, a, b, m, k, n, transA != 0, transB != 0, accumulate != 0);
+  else matmulPart(c, a, b, m, k, n, transA, transB, accumulate, 0, m, 0, n);
+}
+
+/**
+ * The packed product restricted to rows i0..i1 and columns j0..j1 of C
+ * (same c, a, b, sizes and flags as `matmul`; C's leading dimension is n).
+ * Every element of C is computed exactly as the full call computes it: the
+ * depth blocking depends on k alone, each element's sum runs over p in the
+ * same order, and the 4×8 tile's lanes are independent (an edge tile rounds
+ * like a full one). So a product split into row or column blocks over
+ * threads is bit-identical to one call. Only for m ≥ SMALL_M (a smaller m
+ * takes `matmulSmall` in `matmul`).
+ * Called by: `matmul`, and the threaded backend (src/backend/threads.ts) per worker.
+ */
+export function matmulPart(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, transA: i32, transB: i32, accumulate: i32, i0: i32, i1: i32, j0: i32, j1: i32): void {
   const apack = scratchPtr + APACK_OFFSET;
   const bpack = scratchPtr + BPACK_OFFSET;
   // depth blocks of equal size (a multiple of 4 when k allows), at most KC
   const nkb = (k + KC - 1) / KC;
   const kb = min(KC, (((k + nkb - 1) / nkb) + 3) & ~3);
-  for (let jc = 0; jc < n; jc += NC) {
-    const nc = min(NC, n - jc);
+  for (let jc = j0; jc < j1; jc += NC) {
+    const nc = min(NC, j1 - jc);
     for (let pc = 0; pc < k; pc += kb) {
       const kc = min(kb, k - pc);
       packB(bpack, b, transB != 0, k, n, pc, jc, kc, nc);
       const acc = accumulate != 0 || pc > 0;
-      for (let ic = 0; ic < m; ic += MC) {
-        const mc = min(MC, m - ic);
+      for (let ic = i0; ic < i1; ic += MC) {
+        const mc = min(MC, i1 - ic);
         packA(apack, a, transA != 0, m, k, ic, pc, mc, kc);
         for (let jr = 0; jr < nc; jr += 8) {
           const nr = min(8, nc - jr);
@@ -251,6 +269,188 @@ export function matmul(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, tra
       }
     }
   }
+}
+
+/** Below this many rows of C, `matmul` skips packing (`matmulSmall`). */
+export const SMALL_M: i32 = 4;
+
+/** Widest row of C that `matmulSmall` sums in scratch (the A-panel region, unused on that path). */
+const SMALL_ROW_MAX: i32 = MC * KC;
+
+/**
+ * C (+)= op(A)·op(B) for a few rows of C, without packing: packing the whole
+ * of B costs as much as the product when m is 1–3 (a GEMV). Each element's
+ * sum runs over p in order, in f32 (one rounding per step, fused on the
+ * relaxed build), so it differs from the packed path only by where the
+ * depth blocks' partial sums are added: agreement is to rounding, not bits.
+ *   B stored k×n: C's row summed in scratch, 4 depths per pass over it (4
+ *     rows of B read with unit stride); a row wider than the scratch: 32
+ *     columns of C at a time in 8 f32x4 registers;
+ *   B stored n×k: 4 columns of C at a time as 4 dot products along k, then
+ *     one horizontal sum each.
+ */
+function matmulSmall(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, accumulate: bool): void {
+  // op(A)[i, p] is at a + 4·(i·k + p), or a + 4·(p·m + i) when transA
+  const aRow: usize = transA ? 4 : <usize>k << 2; // stride between rows i (bytes)
+  const aDepth: usize = transA ? <usize>m << 2 : 4; // stride between depths p (bytes)
+  const ldb = <usize>n << 2;
+  for (let i = 0; i < m; i++) {
+    const ai = a + <usize>i * aRow;
+    const ci = at(c, i * n);
+    if (!transB && n <= SMALL_ROW_MAX) {
+      // B stored k×n, C's row summed in scratch: for each 4 depths, one pass over the row,
+      // reading 4 rows of B with unit stride (measured ~1.4× the strip-wise order below).
+      const acc = scratchPtr + APACK_OFFSET;
+      memory.fill(acc, 0, <usize>n << 2);
+      const nv = n & ~3;
+      let p = 0;
+      for (; p + 4 <= k; p += 4) {
+        const ap = ai + <usize>p * aDepth;
+        const x0 = load<f32>(ap), x1 = load<f32>(ap + aDepth), x2 = load<f32>(ap + 2 * aDepth), x3 = load<f32>(ap + 3 * aDepth);
+        const a0 = f32x4.splat(x0), a1 = f32x4.splat(x1), a2 = f32x4.splat(x2), a3 = f32x4.splat(x3);
+        const b0 = at(b, p * n), b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
+        let j = 0;
+        for (; j < nv; j += 4) {
+          const o = <usize>j << 2;
+          let v = v128.load(acc + o);
+          v = madd(a0, v128.load(b0 + o), v);
+          v = madd(a1, v128.load(b1 + o), v);
+          v = madd(a2, v128.load(b2 + o), v);
+          v = madd(a3, v128.load(b3 + o), v);
+          v128.store(acc + o, v);
+        }
+        for (; j < n; j++) {
+          const o = <usize>j << 2;
+          let t = load<f32>(acc + o);
+          t = fmadd(x0, load<f32>(b0 + o), t);
+          t = fmadd(x1, load<f32>(b1 + o), t);
+          t = fmadd(x2, load<f32>(b2 + o), t);
+          t = fmadd(x3, load<f32>(b3 + o), t);
+          store<f32>(acc + o, t);
+        }
+      }
+      for (; p < k; p++) {
+        const x0 = load<f32>(ai + <usize>p * aDepth);
+        const a0 = f32x4.splat(x0);
+        const b0 = at(b, p * n);
+        let j = 0;
+        for (; j < nv; j += 4) {
+          const o = <usize>j << 2;
+          v128.store(acc + o, madd(a0, v128.load(b0 + o), v128.load(acc + o)));
+        }
+        for (; j < n; j++) {
+          const o = <usize>j << 2;
+          store<f32>(acc + o, fmadd(x0, load<f32>(b0 + o), load<f32>(acc + o)));
+        }
+      }
+      if (accumulate) {
+        let j = 0;
+        for (; j < nv; j += 4) {
+          const o = <usize>j << 2;
+          v128.store(ci + o, f32x4.add(v128.load(acc + o), v128.load(ci + o)));
+        }
+        for (; j < n; j++) {
+          const o = <usize>j << 2;
+          store<f32>(ci + o, load<f32>(acc + o) + load<f32>(ci + o));
+        }
+      } else {
+        memory.copy(ci, acc, <usize>n << 2);
+      }
+    } else if (!transB) {
+      // a row wider than the scratch: 32 columns of C at a time in registers, B's rows streamed
+      let j = 0;
+      for (; j + 32 <= n; j += 32) {
+        let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+        let s4 = f32x4.splat(0), s5 = f32x4.splat(0), s6 = f32x4.splat(0), s7 = f32x4.splat(0);
+        let bp = at(b, j);
+        let ap = ai;
+        for (let p = 0; p < k; p++) {
+          const av = v128.load32_splat(ap);
+          s0 = madd(av, v128.load(bp), s0); s1 = madd(av, v128.load(bp, 16), s1);
+          s2 = madd(av, v128.load(bp, 32), s2); s3 = madd(av, v128.load(bp, 48), s3);
+          s4 = madd(av, v128.load(bp, 64), s4); s5 = madd(av, v128.load(bp, 80), s5);
+          s6 = madd(av, v128.load(bp, 96), s6); s7 = madd(av, v128.load(bp, 112), s7);
+          bp += ldb;
+          ap += aDepth;
+        }
+        const d = ci + (<usize>j << 2);
+        if (accumulate) {
+          s0 = f32x4.add(s0, v128.load(d)); s1 = f32x4.add(s1, v128.load(d, 16));
+          s2 = f32x4.add(s2, v128.load(d, 32)); s3 = f32x4.add(s3, v128.load(d, 48));
+          s4 = f32x4.add(s4, v128.load(d, 64)); s5 = f32x4.add(s5, v128.load(d, 80));
+          s6 = f32x4.add(s6, v128.load(d, 96)); s7 = f32x4.add(s7, v128.load(d, 112));
+        }
+        v128.store(d, s0); v128.store(d, s1, 16); v128.store(d, s2, 32); v128.store(d, s3, 48);
+        v128.store(d, s4, 64); v128.store(d, s5, 80); v128.store(d, s6, 96); v128.store(d, s7, 112);
+      }
+      for (; j + 4 <= n; j += 4) {
+        let s0 = f32x4.splat(0);
+        let bp = at(b, j);
+        let ap = ai;
+        for (let p = 0; p < k; p++) {
+          s0 = madd(v128.load32_splat(ap), v128.load(bp), s0);
+          bp += ldb;
+          ap += aDepth;
+        }
+        const d = ci + (<usize>j << 2);
+        v128.store(d, accumulate ? f32x4.add(s0, v128.load(d)) : s0);
+      }
+      for (; j < n; j++) {
+        let s: f32 = 0;
+        let bp = at(b, j);
+        let ap = ai;
+        for (let p = 0; p < k; p++) {
+          s = fmadd(load<f32>(ap), load<f32>(bp), s);
+          bp += ldb;
+          ap += aDepth;
+        }
+        const d = ci + (<usize>j << 2);
+        store<f32>(d, accumulate ? s + load<f32>(d) : s);
+      }
+    } else {
+      // B stored n×k: column j of op(B) is row j of B, contiguous over p.
+      const kv = transA ? 0 : k & ~3; // op(A)'s row is contiguous only without transA
+      const ldbk = <usize>k << 2;
+      for (let j = 0; j < n; j += 4) {
+        const nr = min(4, n - j);
+        const b0 = at(b, j * k);
+        const b1 = nr > 1 ? b0 + ldbk : b0, b2 = nr > 2 ? b1 + ldbk : b0, b3 = nr > 3 ? b2 + ldbk : b0;
+        let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+        let p = 0;
+        for (; p < kv; p += 4) {
+          const o = <usize>p << 2;
+          const av = v128.load(ai + o);
+          s0 = madd(av, v128.load(b0 + o), s0); s1 = madd(av, v128.load(b1 + o), s1);
+          s2 = madd(av, v128.load(b2 + o), s2); s3 = madd(av, v128.load(b3 + o), s3);
+        }
+        // horizontal sums, then the depth tail in scalar
+        let t0 = hsum(s0), t1 = hsum(s1), t2 = hsum(s2), t3 = hsum(s3);
+        for (; p < k; p++) {
+          const av = load<f32>(ai + <usize>p * aDepth);
+          const o = <usize>p << 2;
+          t0 = fmadd(av, load<f32>(b0 + o), t0); t1 = fmadd(av, load<f32>(b1 + o), t1);
+          t2 = fmadd(av, load<f32>(b2 + o), t2); t3 = fmadd(av, load<f32>(b3 + o), t3);
+        }
+        const d = ci + (<usize>j << 2);
+        store<f32>(d, accumulate ? t0 + load<f32>(d) : t0);
+        if (nr > 1) store<f32>(d, accumulate ? t1 + load<f32>(d, 4) : t1, 4);
+        if (nr > 2) store<f32>(d, accumulate ? t2 + load<f32>(d, 8) : t2, 8);
+        if (nr > 3) store<f32>(d, accumulate ? t3 + load<f32>(d, 12) : t3, 12);
+      }
+    }
+  }
+}
+
+/** (v0 + v1) + (v2 + v3) of an f32x4. */
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/** s + a·b in f32 (the scalar tail of `matmulSmall`: lane 0 of `madd`, so it rounds as the vector lanes do). */
+// @ts-ignore: decorator
+@inline function fmadd(a: f32, b: f32, s: f32): f32 {
+  return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(s)), 0);
 }
 
 /**

@@ -17,7 +17,7 @@ import { BatchNorm, createBackend, Dense, Random, ReLU, Sequential, type Backend
 export type BackendName = 'wasm' | 'js';
 
 export interface BenchResult {
-  id: 'matmul' | 'batchnorm' | 'trainStep';
+  id: 'matmul' | 'batchnorm' | 'trainStep' | 'trainStep2t';
   name: string;
   unit: 'GFLOP/s' | 'ms' | 'ms/step';
   higherIsBetter: boolean;
@@ -145,6 +145,9 @@ const BENCHMARKS = [
   { id: 'matmul', name: 'matmul [128×784]·[784×256]', unit: 'GFLOP/s', higherIsBetter: true, run: matmul },
   { id: 'batchnorm', name: 'batch norm forward + backward, 1024×1024', unit: 'ms', higherIsBetter: false, run: batchnorm },
   { id: 'trainStep', name: 'training step 784-256-256-10 BN, batch 128, Adam', unit: 'ms/step', higherIsBetter: false, run: trainStep },
+  // The threaded wasm backend (the js column stays empty). Needs shared memory: a cross-origin-isolated page
+  // (the demo server sends COOP/COEP) or Node; elsewhere the row is empty and says why in `builds`.
+  { id: 'trainStep2t', name: 'training step, wasm with 2 threads', unit: 'ms/step', higherIsBetter: false, run: trainStep, threads: 2 },
 ] as const;
 
 /** Runs every benchmark on each backend (one fresh backend per benchmark). */
@@ -155,13 +158,25 @@ export async function runBrowserBenchmarks(options: BenchOptions = {}): Promise<
   for (const b of BENCHMARKS) {
     const values = { wasm: NaN, js: NaN }, samples = { wasm: 0, js: 0 }, builds = { wasm: '', js: '' };
     for (const name of backends) {
+      const threads = 'threads' in b ? b.threads : undefined;
+      if (threads !== undefined && name !== 'wasm') continue;
       options.onProgress?.(`${b.name} on ${name}…`);
       await pause();
-      const backend = await createBackend(name);
+      let backend: Backend;
+      try {
+        backend = await createBackend(name, threads === undefined ? {} : { threads });
+      } catch (e) {
+        builds[name] = `unavailable: ${(e as Error).message}`;
+        continue;
+      }
       builds[name] = backend.build;
-      const r = await b.run(backend, budgetMs);
-      values[name] = r.value;
-      samples[name] = r.samples;
+      try {
+        const r = await b.run(backend, budgetMs);
+        values[name] = r.value;
+        samples[name] = r.samples;
+      } finally {
+        backend.dispose();
+      }
     }
     out.push({ id: b.id, name: b.name, unit: b.unit, higherIsBetter: b.higherIsBetter, values, samples, builds });
   }

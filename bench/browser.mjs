@@ -27,6 +27,8 @@ const { values: flags } = parseArgs({
 });
 // Node 20 validates relaxed SIMD only behind a flag, set before any module compiles; Chromium has it on.
 if (!flags['no-relaxed']) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+// createBackend turns the flag on by itself on Node 20–21; the baseline build needs the opt-out.
+else process.env.NORMCORE_SIMD = 'baseline';
 const budgetMs = Number(flags.budget);
 if (!(budgetMs > 0)) {
   console.error(`bench:browser: --budget must be a positive number of ms, got ${flags.budget}`);

@@ -7,6 +7,7 @@
 // Imports normcore by its package name, i.e. dist/ (npm run bench builds it
 // first), as a user would. See bench/lib/harness.mjs for how the rounds
 // interleave the peers.
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import v8 from 'node:v8';
@@ -16,15 +17,17 @@ import { measure } from './lib/harness.mjs';
 import { createPeers, tf } from './lib/peers.mjs';
 import { lossOptimCases } from './loss-optim.mjs';
 import { matmulCases } from './matmul.mjs';
-import { digits, profileStep, stepCases } from './step.mjs';
+import { digits, profileStep, stepCases, threadSync } from './step.mjs';
 
 const args = process.argv.slice(2);
 // Relaxed SIMD (fused multiply-add in matmul) is on by default in browsers and
 // Node ≥ 22; Node 20 has it behind a V8 flag, set here before any wasm is
 // compiled. The 'wasm' column then runs the relaxed build where the engine
 // validates it; the 'wasm baseline' column (matmul) shows the plain SIMD build.
-// --no-relaxed measures Node 20's default.
+// --no-relaxed measures the baseline SIMD build (NORMCORE_SIMD=baseline).
 if (!args.includes('--no-relaxed')) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+// createBackend turns the flag on by itself on Node 20–21; the baseline build needs the opt-out.
+else process.env.NORMCORE_SIMD = 'baseline';
 const opt = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
@@ -33,7 +36,8 @@ const ROUNDS = opt('rounds', 3);
 const TIME_MS = opt('time', 100);
 const EPOCH = !args.includes('--no-epoch');
 const PROFILE = !args.includes('--no-profile');
-const PEERS = ['wasm', 'wasm-baseline', 'js', 'tfjs-cpu', 'tfjs-wasm'];
+const PEERS = ['wasm', 'wasm-2t', 'wasm-auto', 'wasm-baseline', 'js', 'tfjs-cpu', 'tfjs-wasm'];
+const JAX = !args.includes('--no-jax');
 const log = (s) => process.stderr.write(`${s}\n`);
 
 const started = performance.now();
@@ -54,6 +58,28 @@ if (EPOCH) {
   cases.push(epoch);
 }
 const profile = PROFILE ? await profileStep(data) : undefined;
+const sync = await threadSync(data, setup.wasm2, setup.wasm);
+
+// JAX/XLA on CPU, the native reference for the same step, when python3 can import jax (optional).
+let jax;
+if (!JAX) jax = { absent: '--no-jax' };
+else {
+  let importable = false;
+  try {
+    execFileSync('python3', ['-c', 'import jax'], { stdio: 'ignore' });
+    importable = true;
+  } catch (e) {
+    jax = { absent: e.code === 'ENOENT' ? 'python3 not found' : 'jax is not installed (python3 cannot import jax)' };
+  }
+  if (importable) {
+    log('JAX/XLA step (bench/jax_step.py)…');
+    try {
+      jax = JSON.parse(execFileSync('python3', [fileURLToPath(new URL('./jax_step.py', import.meta.url))], { encoding: 'utf8' }).trim().split('\n').pop());
+    } catch (e) {
+      jax = { absent: `bench/jax_step.py failed: ${String(e.message).split('\n')[0]}` };
+    }
+  }
+}
 
 // ------------------------------------------------------------------ results
 
@@ -92,6 +118,14 @@ if (st) {
 }
 const ep = find('training', 'one epoch');
 if (ep) target('one epoch ≤ 0.5 s', ep.peers.wasm.ms <= 500, `${(ep.peers.wasm.ms / 1000).toFixed(2)} s`);
+// issue 13: threads
+if (st?.peers['wasm-2t']) {
+  target('training step, 2 threads ≤ 2.0 ms', st.peers['wasm-2t'].ms <= 2, `${st.peers['wasm-2t'].ms.toFixed(2)} ms`);
+  const x = st.peers.wasm.ms / st.peers['wasm-2t'].ms;
+  target('training step, 2 threads ≥ 1.6× one thread', x >= 1.6, `×${x.toFixed(2)}`);
+  if (jax?.stepMs) target('training step, 2 threads ≤ JAX/XLA-CPU', st.peers['wasm-2t'].ms <= jax.stepMs, `${st.peers['wasm-2t'].ms.toFixed(2)} vs ${jax.stepMs.toFixed(2)} ms`);
+}
+if (ep?.peers['wasm-2t']) target('one epoch, 2 threads ≤ 0.2 s', ep.peers['wasm-2t'].ms <= 200, `${(ep.peers['wasm-2t'].ms / 1000).toFixed(2)} s`);
 
 const machine = {
   cpu: os.cpus()[0]?.model ?? 'unknown',
@@ -99,6 +133,8 @@ const machine = {
   os: `${os.type()} ${os.release()} ${os.arch()}`,
   node: process.version,
   wasmBuild: setup.wasm.build,
+  threads: { '2t': setup.wasm2.info, auto: setup.wasmAuto.info },
+  load: os.loadavg(),
   v8: process.versions.v8,
   tfjs: tf.version_core,
   date: new Date().toISOString(),
@@ -110,6 +146,8 @@ const out = {
   results,
   targets,
   ...(profile ? { stepProfile: profile } : {}),
+  threadSync: sync,
+  jax,
 };
 writeFileSync(fileURLToPath(new URL('./results.json', import.meta.url)), `${JSON.stringify(out, null, 2)}\n`);
 
@@ -123,7 +161,7 @@ const cell = (r, p) => {
   return e.gbps ? `${ms} (${e.gbps >= 1 ? e.gbps.toFixed(1) : e.gbps.toPrecision(2)} GB/s)` : ms;
 };
 const times = (x) => (x === undefined ? '—' : `×${x >= 100 ? x.toFixed(0) : x.toFixed(1)}`);
-const rows = [['workload', 'normcore wasm', 'wasm baseline', 'normcore js', 'tfjs cpu', 'tfjs wasm', 'wasm vs js', 'wasm vs tfjs-wasm']];
+const rows = [['workload', 'normcore wasm', 'wasm 2 threads', `wasm auto (${setup.wasmAuto.info.threads})`, 'wasm baseline', 'normcore js', 'tfjs cpu', 'tfjs wasm', 'wasm vs js', 'wasm vs tfjs-wasm']];
 for (const r of results) rows.push([`${r.section}: ${r.workload}`, ...PEERS.map((p) => cell(r, p)), times(r.speedup.wasmVsJs), times(r.speedup.wasmVsTfjsWasm)]);
 const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
 const line = (row) => `| ${row.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join(' | ')} |`;
@@ -131,12 +169,18 @@ const table = [line(rows[0]), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat
 
 console.log(`\n${machine.cpu} (${machine.cpus} vCPU), ${machine.os}, Node ${machine.node}, TensorFlow.js ${machine.tfjs}, ${machine.date.slice(0, 10)}`);
 console.log(`normcore wasm build: ${setup.wasm.build}${setup.wasm.build === 'relaxed' ? ' (relaxed SIMD; "wasm baseline" = plain SIMD build)' : ''}`);
-console.log(`medians of ${ROUNDS} interleaved rounds; "wasm vs X" = X's time / wasm's time\n`);
+console.log(`medians of ${ROUNDS} interleaved rounds; "wasm vs X" = X's time / wasm's time; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
 console.log(table);
-console.log('\ntargets (issue 4):');
+console.log(jax?.stepMs
+  ? `\nJAX/XLA CPU (${jax.jax}, same network and step, jitted): step ${jax.stepMs.toFixed(2)} ms, epoch of 10,000 rows ${(jax.epochMs / 1000).toFixed(2)} s`
+  : `\nJAX/XLA CPU: not measured (${jax?.absent})`);
+console.log(`threads: sync per split kernel ${sync.syncUsPerKernel.toFixed(1)} µs (2 threads); ${sync.partsPerStep.toFixed(0)} parts handed to workers per step, ${(sync.ranByCallerShare * 100).toFixed(0)}% run by the caller because the worker had not started (busy machine)`);
+console.log('\ntargets (issues 4, 13):');
 for (const t of targets) console.log(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.target}: ${t.measured}`);
 if (profile) {
   console.log(`\nwhere a normcore wasm training step goes (${profile.stepMs.toFixed(2)} ms per step, every kernel call timed):`);
   for (const k of profile.kernels) console.log(`  ${(k.share * 100).toFixed(1).padStart(5)}%  ${k.msPerStep.toFixed(3).padStart(7)} ms  ${k.kernel}${k.calls ? ` (${+k.calls.toFixed(1)} call${k.calls === 1 ? '' : 's'})` : ''}`);
 }
 console.log(`\nwrote bench/results.json (${seconds.toFixed(0)} s)`);
+setup.wasm2.dispose();
+setup.wasmAuto.dispose();

@@ -15,7 +15,7 @@ import { onEachTfBackend, tf } from './lib/peers.mjs';
 
 const BATCH = 128;
 /** Batches per timed normcore fit: enough to amortize fit's setup, few enough for the js backend. */
-const STEPS = { wasm: 10, js: 2 };
+const STEPS = { wasm: 10, 'wasm-2t': 10, 'wasm-auto': 10, js: 2 };
 
 /** The 10,000 digits as one set: x [10000×784] in [0, 1], labels 0…9. */
 export function digits() {
@@ -60,16 +60,17 @@ function oneHot(labels, classes) {
 /**
  * @returns {Promise<{ step: import('./lib/harness.mjs').Case, epoch: import('./lib/harness.mjs').Case }>}
  */
-export async function stepCases({ wasm, js, tfjs }, data) {
+export async function stepCases({ wasm, wasm2, wasmAuto, js, tfjs }, data) {
   const step = { section: 'training', name: 'training step, batch 128', unit: 'ms', tasks: {}, perCall: {}, timeMs: 400, warmupIterations: 1 };
   const epoch = { section: 'training', name: `one epoch, ${data.rows.toLocaleString('en-US')} digits, batch 128`, unit: 'ms', tasks: {}, timeMs: 1, warmupIterations: 0 };
-  for (const be of [wasm, js]) {
+  for (const [peer, be] of [['wasm', wasm], ['wasm-2t', wasm2], ['wasm-auto', wasmAuto], ['js', js]]) {
+    if (!be) continue;
     const model = normcoreModel(be);
-    const rows = STEPS[be.name] * BATCH;
+    const rows = STEPS[peer] * BATCH;
     const xs = data.x.subarray(0, rows * 784), ys = data.y.subarray(0, rows);
-    step.tasks[be.name] = async () => { await model.fit(xs, ys, { epochs: 1, batchSize: BATCH, shuffle: false, checkInputs: false }); };
-    step.perCall[be.name] = STEPS[be.name];
-    epoch.tasks[be.name] = async () => { await model.fit(data.x, data.y, { epochs: 1, batchSize: BATCH, shuffle: true }); };
+    step.tasks[peer] = async () => { await model.fit(xs, ys, { epochs: 1, batchSize: BATCH, shuffle: false, checkInputs: false }); };
+    step.perCall[peer] = STEPS[peer];
+    epoch.tasks[peer] = async () => { await model.fit(data.x, data.y, { epochs: 1, batchSize: BATCH, shuffle: true }); };
   }
   const yAll = oneHot(data.y, 10);
   const tfTasks = await onEachTfBackend(tfjs, () => {
@@ -129,4 +130,40 @@ export async function profileStep(data, steps = 30) {
   kernels.push({ kernel: '(outside kernels: fit loop, JS↔wasm calls)', msPerStep: stepMs - inKernels, share: (stepMs - inKernels) / stepMs, calls: 0 });
   kernels.sort((a, b) => b.msPerStep - a.msPerStep);
   return { stepMs, kernels };
+}
+
+/**
+ * The threaded backend's synchronization cost: a kernel split over 2 threads
+ * (fill of 2·n values, n per thread, ~1–2 µs of work each) against the same
+ * work of one part on one thread; the difference is one hand-off and join.
+ * Also the parts handed out per training step, and how many of them the
+ * calling thread ran itself (their worker had not started: a busy machine).
+ * @returns {Promise<{ syncUsPerKernel: number, partsPerStep: number, ranByCallerShare: number }>}
+ */
+export async function threadSync(data, threaded, single, steps = 20) {
+  const n = 1 << 14;
+  const p2 = threaded.heap.allocF32(2 * n), p1 = single.heap.allocF32(n);
+  const med = (f) => {
+    const ts = [];
+    for (let r = 0; r < 15; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 2000; i++) f();
+      ts.push((performance.now() - t0) / 2000);
+    }
+    return ts.sort((a, b) => a - b)[7];
+  };
+  const split = med(() => threaded.unchecked.fill(p2, 2 * n, 1));
+  const whole = med(() => single.unchecked.fill(p1, n, 1));
+  threaded.heap.free(p2);
+  single.heap.free(p1);
+  const model = normcoreModel(threaded);
+  const rows = steps * BATCH;
+  const xs = data.x.subarray(0, rows * 784), ys = data.y.subarray(0, rows);
+  await model.fit(xs, ys, { epochs: 1, batchSize: BATCH, shuffle: false, checkInputs: false });
+  const s0 = threaded.threadStats();
+  await model.fit(xs, ys, { epochs: 1, batchSize: BATCH, shuffle: false, checkInputs: false });
+  const s1 = threaded.threadStats();
+  model.dispose();
+  const posted = s1.posted - s0.posted;
+  return { syncUsPerKernel: (split - whole) * 1000, partsPerStep: posted / steps, ranByCallerShare: posted ? (s1.ranByCaller - s0.ranByCaller) / posted : 0 };
 }

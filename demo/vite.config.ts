@@ -4,11 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 export default defineConfig({
   root: here('.'),
   base: './',
-  resolve: { alias: { normcore: here('../src/index.ts') } },
+  resolve: { alias: [{ find: /^normcore$/, replacement: here('../src/index.ts') }, { find: /^normcore\/onnx$/, replacement: here('../src/onnx.ts') }] },
   worker: { format: 'es' },
   build: {
     outDir: here('../dist-demo'),
@@ -16,6 +17,7 @@ export default defineConfig({
     target: 'es2022',
     rollupOptions: { input: { demo: here('index.html'), bench: here('bench.html') } },
   },
-  server: { host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
+  // Cross-origin isolation (COOP/COEP): SharedArrayBuffer, so the training worker can run normcore's threaded backend.
+  server: { host: '127.0.0.1', headers: ISOLATION },
+  preview: { host: '127.0.0.1', headers: ISOLATION },
 });

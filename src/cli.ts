@@ -3,16 +3,15 @@
  * The normcore command:
  *   normcore train [flags]       train an MNIST classifier, write <out>/model.nc and <out>/training.svg
  *   normcore eval <model.nc>     loss and accuracy of a saved model on the test split
- *   normcore [<command>] --help
+ *   normcore [<command>] --help, normcore help <command>
+ *   normcore --version
  *
  * `main(argv, io)` returns the exit code (0 done, 1 failed, 2 bad command line)
  * and writes through `io`, so tests run it in-process.
  */
-import { realpathSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import v8 from 'node:v8';
 import cliProgress from 'cli-progress';
 import {
   createBackend, loadMnist, loadModel, mlp, MNIST_AVAILABLE, MNIST_CLASSES, MNIST_FEATURES, saveModel,
@@ -20,17 +19,16 @@ import {
   OPTIMIZER_TYPES, ACTIVATION_TYPES,
 } from './node/index.js';
 import { experimentMain } from './experiment/cli.js';
-import { dispatch, flagLines, parseFlags, type CommandLine, type Flags } from './node/flags.js';
+import { dispatch, flagLines, parseFlags, UsageError, type CommandLine, type Flags } from './node/flags.js';
+import { ensureWritableFolder } from './node/fs.js';
+import { NormcoreError } from './errors.js';
+import { EXPORT_HELP, IMPORT_HELP } from './cli/onnx-flags.js';
 import { dataEval, dataPredict, dataTrain, wantsData, DATA_EVAL_HELP, DATA_PREDICT_HELP, DATA_TRAIN_HELP } from './cli-data.js';
 
 // Relaxed SIMD (a fused multiply-add in matmul, ~20% faster here) is on by
-// default in browsers and Node ≥ 22; Node 20 and 21 have it behind a V8 flag,
-// which this command sets before any wasm is compiled. createBackend('wasm')
-// then picks the relaxed build (tested in test/relaxed-simd.test.ts).
+// default in browsers and Node ≥ 22; on Node 20 and 21 createBackend('wasm')
+// sets V8's flag itself before its first compile (test/relaxed-simd-node.test.ts).
 // NORMCORE_SIMD=baseline keeps the plain SIMD build.
-if (Number(process.versions.node.split('.')[0]) < 22 && process.env.NORMCORE_SIMD !== 'baseline') {
-  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
-}
 
 /** Where the command writes. `tty`, if given, is a terminal stream for the progress bar. */
 export interface CliIO {
@@ -103,7 +101,8 @@ const EVAL_FLAGS: Flags = {
 
 const TRAIN_HELP = `normcore train [flags]
   Trains 784-[hidden]-10 (Dense → BatchNorm → activation per hidden layer, then Dense → softmax)
-  on the MNIST digits of the mnist package; writes <out>/model.nc and <out>/training.svg.
+  on the MNIST digits of the mnist package; writes <out>/model.nc and <out>/training.svg
+  (the chart needs the optional packages vega and vega-lite).
 
 ${flagLines(TRAIN_FLAGS)}
 `;
@@ -122,13 +121,31 @@ Usage:
   normcore eval <model.nc>       evaluate a saved model on the test split (or --data <file.csv>)
   normcore predict <model.nc> --data <file.csv>        predict the rows of a table
   normcore experiment bn-paper   reproduce the batch-norm paper's MNIST experiment (report with figures)
-  normcore <command> --help      flags of one command
+  normcore experiment bn-landscape   the second answer: Santurkar et al. 2018 (noisy BN, measured ICS, loss landscape)
+  normcore export <model.nc> --onnx <out.onnx>   write a saved model as ONNX
+  normcore import <in.onnx> --out <model.nc>     read an ONNX model (PyTorch, tf2onnx MLPs) into a model file
+  normcore <command> --help      flags of one command (or: normcore help <command>)
+  normcore --version             the installed version
 
 ${TRAIN_HELP}
 ${EVAL_HELP}
 ${DATA_TRAIN_HELP}
 ${DATA_EVAL_HELP}
-${DATA_PREDICT_HELP}`;
+${DATA_PREDICT_HELP}
+${EXPORT_HELP}
+${IMPORT_HELP}`;
+
+/** The ONNX commands, loaded on use: they need the optional peer dependency @bufbuild/protobuf. */
+async function onnxCommands(): Promise<typeof import('./cli/onnx.js')> {
+  try {
+    return await import('./cli/onnx.js');
+  } catch (e) {
+    if (/@bufbuild\/protobuf/.test(String((e as Error).message))) {
+      throw new NormcoreError('normcore: ONNX export and import need the optional package @bufbuild/protobuf; install it with: npm install @bufbuild/protobuf@^2.17.0', 'UNAVAILABLE', { cause: e });
+    }
+    throw e;
+  }
+}
 
 function hiddenFlag(f: CommandLine): number[] {
   const raw = f.string('hidden');
@@ -186,7 +203,7 @@ export function trainConfig(args: string[]): TrainConfig | 'help' {
   const f = parseFlags('normcore train', args, TRAIN_FLAGS);
   if (f.help) return 'help';
   const out = f.path('out', 'a folder path');
-  return {
+  const c: TrainConfig = {
     checkpoint: f.optional('checkpoint', (n) => f.path(n, 'a file path')),
     resume: f.optional('resume', (n) => f.path(n, 'a file path')),
     hidden: hiddenFlag(f),
@@ -202,6 +219,22 @@ export function trainConfig(args: string[]): TrainConfig | 'help' {
     ...splitFlags(f),
     out,
   };
+  // What fit would refuse only after the data is loaded, refused here (exit 2, nothing trained).
+  if (c.batchSize > c.train) f.fail(`--batch-size must be ≤ --train (${c.train} digits), got ${c.batchSize}`);
+  if (c.batchNorm && c.batchSize < 2) f.fail(`--batch-size must be ≥ 2 with batch norm (the variance of one sample is undefined; --no-bn allows 1), got ${c.batchSize}`);
+  return c;
+}
+
+/** Output paths are checked before any training: an unwritable --out or --checkpoint folder is a usage error (exit 2), not a lost model. */
+async function checkOutputs(command: string, paths: Array<[flag: string, folder: string]>): Promise<void> {
+  for (const [flag, folder] of paths) {
+    try {
+      await ensureWritableFolder(command, flag, folder);
+    } catch (e) {
+      if (e instanceof NormcoreError && e.code === 'IO') throw new UsageError(e.message);
+      throw e;
+    }
+  }
 }
 
 /** Dense → [BatchNorm] → activation per hidden width, then Dense to the classes. */
@@ -226,6 +259,7 @@ async function train(args: string[], io: CliIO): Promise<number> {
     io.out(TRAIN_HELP + '\n' + DATA_TRAIN_HELP);
     return 0;
   }
+  await checkOutputs('normcore train', [['--out', c.out], ...(c.checkpoint === undefined ? [] : [['--checkpoint', dirname(resolve(c.checkpoint))] as [string, string]])]);
   io.out(describeConfig(c) + '\n');
   const data = loadMnist({ train: c.train, test: c.test, seed: c.seed });
   const backend = await createBackend(c.backend);
@@ -308,13 +342,19 @@ async function train(args: string[], io: CliIO): Promise<number> {
         `training took ${seconds.toFixed(2)} s on the ${c.backend} backend\n`,
     );
 
-    await mkdir(c.out, { recursive: true });
     const modelPath = join(c.out, 'model.nc');
     const chartPath = join(c.out, 'training.svg');
     await saveModel(model, modelPath);
     const title = `${[MNIST_FEATURES, ...c.hidden, MNIST_CLASSES].join('-')} ${c.batchNorm ? 'with' : 'without'} batch norm, ${c.optimizer}, test accuracy ${pct(finalAccuracy)}`;
-    await writeFileAtomic(chartPath, await trainingCurvesSvg(history, { title }));
-    io.out(`model: ${modelPath}\nchart: ${chartPath}\n`);
+    io.out(`model: ${modelPath}\n`);
+    try {
+      await writeFileAtomic(chartPath, await trainingCurvesSvg(history, { title }));
+      io.out(`chart: ${chartPath}\n`);
+    } catch (e) {
+      // The chart renderer is an optional dependency: without it the model is still trained and saved.
+      if ((e as { code?: unknown }).code !== 'UNAVAILABLE') throw e;
+      io.err(`chart: skipped, ${(e as Error).message}\n`);
+    }
     return abort.signal.aborted ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);
@@ -336,6 +376,9 @@ async function evaluate(args: string[], io: CliIO): Promise<number> {
   const backend = f.choice('backend', BACKENDS);
   const split = splitFlags(f);
   const model = await loadModel(path, { backend });
+  if (model.inFeatures !== MNIST_FEATURES || model.outFeatures !== MNIST_CLASSES) {
+    f.fail(`${path} maps ${model.inFeatures} inputs to ${model.outFeatures} outputs; evaluating on the MNIST digits needs ${MNIST_FEATURES} → ${MNIST_CLASSES} (for a model of your own data, use --data and --target)`);
+  }
   const data = loadMnist(split);
   const { loss, accuracy = NaN } = model.evaluate(data.testImages, data.testLabels);
   io.out(
@@ -345,8 +388,19 @@ async function evaluate(args: string[], io: CliIO): Promise<number> {
   return 0;
 }
 
+/** The package's version, from its package.json (one folder up from dist/ and from src/). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** Runs the command line `argv` (without node and the script). Returns the exit code. */
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    io.out(`normcore ${version()}\n`);
+    return 0;
+  }
+  // `normcore help <command>` is `normcore <command> --help` (an unknown command is reported as such).
+  if (argv.length === 2 && argv[0] === 'help') return main([argv[1]!, '--help'], io);
   return dispatch('normcore', argv, {
     help: HELP,
     commands: {
@@ -354,11 +408,13 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       eval: (args) => (wantsData(args) ? dataEval(args, io) : evaluate(args, io)),
       predict: (args) => dataPredict(args, io),
       experiment: (args) => experimentMain(args, { stdout: io.out, stderr: io.err }),
+      export: async (args) => (await onnxCommands()).exportCommand(args, io),
+      import: async (args) => (await onnxCommands()).importCommand(args, io),
     },
     unknown: (word) =>
       word.startsWith('-')
-        ? `normcore: unknown flag ${word} before the command; expected train, eval, predict, experiment or --help`
-        : `normcore: unknown command ${JSON.stringify(word)}; expected train, eval, predict, experiment or --help`,
+        ? `normcore: unknown flag ${word} before the command; expected train, eval, predict, experiment, export, import, --help or --version`
+        : `normcore: unknown command ${JSON.stringify(word)}; expected train, eval, predict, experiment, export, import or --help`,
     out: io.out,
     err: io.err,
   });

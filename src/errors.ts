@@ -30,8 +30,16 @@ export type ErrorCode =
   | 'CHECKPOINT_MISMATCH'
   /** DivergenceError: the training loss became NaN or infinite. */
   | 'DIVERGED'
+  /** The engine lacks a feature the call asks for (relaxed SIMD; shared memory and workers for options.threads). */
+  | 'UNSUPPORTED'
+  /** A file could not be read or written (missing, unwritable, not a folder…); `cause` holds the system error. */
+  | 'IO'
   /** DataError: a data file or raw records that cannot be read as a table (empty, ragged rows, text in a numeric column, an unseen category). */
-  | 'DATA_FORMAT';
+  | 'DATA_FORMAT'
+  /** OnnxUnsupportedError: a valid ONNX model with a node or pattern fromOnnx cannot map onto layers. */
+  | 'ONNX_UNSUPPORTED'
+  /** An optional part is not installed: the chart renderer (vega, vega-lite), or the debug kernels outside this repository. */
+  | 'UNAVAILABLE';
 
 /** Optional details of an argument error. */
 export interface ErrorDetails {
@@ -63,6 +71,21 @@ export interface TaggedError extends Error {
   argument?: string;
   expected?: string;
   received?: string;
+}
+
+/**
+ * A number option that a kernel reads as f32: as expectNumber, and also
+ * representable in f32 (|v| ≤ 3.4e38, and not flushed to 0 when 0 is excluded).
+ */
+export function expectF32Number(where: string, name: string, value: unknown, lo = -Infinity, hi = Infinity, loOpen = false): number {
+  const v = expectNumber(where, name, value, lo, hi, loOpen);
+  const f = Math.fround(v);
+  if (!Number.isFinite(f) || (v !== 0 && f === 0)) {
+    throw rangeError(`${where}: ${name} must be representable as a 32-bit float (magnitude at most 3.4e38, and not so small that it rounds to 0), got ${describe(value)}`, {
+      argument: name, expected: 'a number within the f32 range', received: describe(value),
+    });
+  }
+  return v;
 }
 
 /**
@@ -114,13 +137,17 @@ export function describe(v: unknown): string {
 }
 
 /** A positive (or ≥ min) integer. */
-export function expectInt(where: string, name: string, value: unknown, min = 1): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+export function expectInt(where: string, name: string, value: unknown, min = 1, max = Infinity): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const make = typeof value === 'number' ? rangeError : typeError;
-    throw make(`${where}: ${name} must be an integer ≥ ${min}, got ${describe(value)}`, { argument: name, expected: `an integer ≥ ${min}`, received: describe(value) });
+    const range = max === Infinity ? `≥ ${min}` : `in [${min}, ${max}]`;
+    throw make(`${where}: ${name} must be an integer ${range}, got ${describe(value)}`, { argument: name, expected: `an integer ${range}`, received: describe(value) });
   }
   return value;
 }
+
+/** Seeds are 32-bit: a larger one would be cut silently, so it is refused. */
+export const MAX_SEED = 0xffffffff;
 
 /** A finite number, optionally within [lo, hi]. */
 export function expectNumber(where: string, name: string, value: unknown, lo = -Infinity, hi = Infinity, loOpen = false): number {

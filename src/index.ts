@@ -3,7 +3,7 @@
  * This entry uses no Node built-ins; file helpers live in 'normcore/node'.
  */
 export { createBackend, createBackendSync } from './backend/index.js';
-export type { Backend, BackendOptions, BackendName, Kernels, Ptr, TypedApi } from './backend/index.js';
+export type { Backend, BackendInfo, BackendOptions, BackendName, Kernels, Ptr, TypedApi, ThreadedFlavor, WasmFlavor } from './backend/index.js';
 export type {
   MatmulOptions, BatchNormForwardOptions, BatchNormForwardResult, BatchNormBackwardOptions, BatchNormBackwardResult,
 } from './backend/types.js';
@@ -24,6 +24,7 @@ export type { Callback, TrainingModel, EarlyStopping, EarlyStoppingOptions, Redu
 export { NormcoreError, StateError } from './errors.js';
 export type { ErrorCode, ErrorDetails, TaggedError } from './errors.js';
 export { Layer, Dense, BatchNorm, Normalization, Activation, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, mlp, ACTIVATION_TYPES } from './model/layers.js';
+export type { Training } from './model/layer.js';
 export type {
   MlpOptions, DenseOptions, BatchNormOptions, NormalizationOptions, LeakyReLUOptions, WeightInit, LayerConfig, LayerType, ActivationType, NamedParameter, BufferSpec, StateSpec, SavedSpec,
 } from './model/layers.js';
@@ -42,3 +43,5 @@ export { DataError, MISSING_TOKENS, CLASSIFICATION_MAX_DISTINCT } from './data/t
 export { encodeRows, checkEncoding } from './data/apply.js';
 export type { EncodedRows, ApplyOptions } from './data/apply.js';
 export type { DataEncoding, ColumnEncoding, TargetInfo, EncodedTable, MissingPolicy, TaskKind, RawCell } from './data/table.js';
+// ONNX in and out: the separate entry 'normcore/onnx' (src/onnx.ts).
+export { NORMCORE_VERSION } from './version.js';

@@ -262,7 +262,7 @@ describe('createBackend', () => {
 
   it('rejects unknown options', async () => {
     await expect(createBackend('js', { debg: true } as unknown as { debug: boolean })).rejects.toThrow(TypeError);
-    await expect(createBackend('js', { debg: true } as unknown as { debug: boolean })).rejects.toThrow(/^createBackend: unknown option options\.debg; expected one of debug, simd$/);
+    await expect(createBackend('js', { debg: true } as unknown as { debug: boolean })).rejects.toThrow(/^createBackend: unknown option options\.debg; expected one of debug, simd, threads$/);
   });
 
   it('returns a backend of the requested name', async () => {

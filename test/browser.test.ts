@@ -14,6 +14,7 @@ import { CHROMIUM_PATH, chromiumAvailable, launchChromium, ROOT, serveDemo } fro
 import { createBackend, Sequential } from '../src/index.js';
 import { loadMnist } from '../src/node/mnist.js';
 import { servePlainPage } from './browser/plain-server.js';
+import { runOrt, worstRelative } from './helpers/onnx.js';
 
 const available = chromiumAvailable();
 const inCI = process.env.CI === 'true';
@@ -115,6 +116,11 @@ describe.skipIf(!available && !inCI)('the demo page in headless Chromium', () =>
     expect(await page.textContent('#runs tbody')).toContain('784-256-256-10 BN relu');
     expect(page.workers().map((w) => w.url()).join(' '), 'the training worker').toMatch(/worker/);
     expect(gap, 'longest main-thread stall during training, ms').toBeLessThan(500);
+    // the demo server sends COOP/COEP, so the worker's backend (threads: 'auto') runs on every core
+    const hw = await page.evaluate(() => navigator.hardwareConcurrency);
+    expect(await page.evaluate(() => crossOriginIsolated), 'the page is cross-origin isolated').toBe(true);
+    expect(Number(await page.getAttribute('body', 'data-threads')), 'threads of the training worker').toBe(Math.min(hw, 16));
+    expect(await page.getAttribute('#status', 'title'), 'why this many threads').toMatch(/threads: 'auto'/);
   }, 45_000);
 
   check('overlays a run with BatchNorm and one without on both charts', async () => {
@@ -175,6 +181,19 @@ describe.skipIf(!available && !inCI)('the demo page in headless Chromium', () =>
     expect(`${(100 * accuracy).toFixed(2)}%`).toBe(lastRun);
   }, 30_000);
 
+  check('Download ONNX gives the page’s model as ONNX: ONNX Runtime gives what the model predicts, to 1e-5', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-onnx')]);
+    expect(download.suggestedFilename()).toMatch(/\.onnx$/);
+    const file = join(ROOT, 'test', 'artifacts', 'demo-model.onnx');
+    await download.saveAs(file);
+    const model = Sequential.load(new Uint8Array(readFileSync(join(ROOT, 'test', 'artifacts', 'demo-model.nc'))), { backend: await createBackend('wasm') });
+    const x = loadMnist({ train: 100, test: 100 }).testImages;
+    const expected = model.predict(x);
+    model.dispose();
+    const got = await runOrt(new Uint8Array(readFileSync(file)), x, 100);
+    expect(worstRelative(got, expected, 10).rel).toBeLessThanOrEqual(1e-5);
+  }, 30_000);
+
   check('runs the wasm-vs-js kernel parity checks inside the page, all ≤ 1e-4', async () => {
     await page.click('#parity-run');
     await page.waitForSelector('body[data-parity]', { state: 'attached', timeout: 30_000 });
@@ -209,12 +228,13 @@ describe.skipIf(!available && !inCI)('the demo page in headless Chromium', () =>
     try {
       await p.goto(plain.url);
       const result = await p.waitForFunction(() => (window as unknown as { result?: unknown }).result, undefined, { timeout: 20_000 });
-      const r = (await result.jsonValue()) as { error?: string; backend: string; firstLoss: number; lastLoss: number; accuracy: number; sameAfterLoad: boolean };
+      const r = (await result.jsonValue()) as { error?: string; backend: string; firstLoss: number; lastLoss: number; accuracy: number; sameAfterLoad: boolean; sameAfterOnnx: boolean };
       expect(r.error).toBeUndefined();
       expect(r.backend).toBe('wasm');
       expect(r.lastLoss).toBeLessThan(r.firstLoss / 2);
       expect(r.accuracy).toBeGreaterThan(0.9);
       expect(r.sameAfterLoad).toBe(true);
+      expect(r.sameAfterOnnx).toBe(true);
       expect(failed).toEqual([]);
     } finally {
       await p.close();

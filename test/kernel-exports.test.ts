@@ -27,6 +27,8 @@ v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 /** Function exports that are not kernels: src/backend/wasm.ts calls them once at start-up. */
 const HOST_EXPORTS = ['setScratch', 'heapBase', 'scratchBytesNeeded'];
+/** The range entry points the threaded backend hands to its workers (src/backend/threads.ts), exported by every build. */
+const PART_EXPORTS = ['matmulPart', 'batchnormForwardPart', 'batchnormInferencePart', 'batchnormBackwardPart'];
 /** Methods of JsKernels that are not kernels: its constructor and private helpers. */
 const JS_HELPERS = ['constructor', 'views', 'colTemps'];
 
@@ -74,7 +76,7 @@ describe.each(FLAVORS)('the %s wasm build', (flavor, base64) => {
 
   it.skipIf(skip)(`exports no function that is neither a kernel nor a host helper${skip ? ' (skipped: this engine does not validate relaxed SIMD)' : ''}`, () => {
     const functions = Object.keys(exports).filter((k) => typeof exports[k] === 'function');
-    const known = new Set<string>([...KERNELS, ...HOST_EXPORTS]);
+    const known = new Set<string>([...KERNELS, ...HOST_EXPORTS, ...PART_EXPORTS]);
     expect(functions.filter((k) => !known.has(k)), 'function exports missing from kernelSpecs').toEqual([]);
     expect(HOST_EXPORTS.filter((k) => typeof exports[k] !== 'function'), 'host helpers missing').toEqual([]);
     expect(exports.memory).toBeInstanceOf(WebAssembly.Memory);

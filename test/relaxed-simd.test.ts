@@ -19,7 +19,19 @@ function rand(n: number, seed: number): Float32Array {
   return out;
 }
 
+const { supportsRelaxedSimd, validatesBuild, RELAXED_SIMD_PROBE } = await import('../src/backend/wasm.js');
+
 describe('relaxed-SIMD wasm build', () => {
+  it('is detected by a 36-byte probe, which this engine (flag on) validates as it validates the build', async () => {
+    expect(RELAXED_SIMD_PROBE.length).toBe(36);
+    expect(await validatesBuild('relaxed')).toBe(true);
+    expect(await supportsRelaxedSimd()).toBe(true);
+    // The probe without its relaxed instruction (the swizzle replaced by a drop and a splat's v128 kept) is plain SIMD: the opcode is what needs the feature.
+    const plain = RELAXED_SIMD_PROBE.slice();
+    plain.set([0x1a, 0x01, 0x01], 32); // drop, nop, nop
+    expect(WebAssembly.validate(plain)).toBe(true);
+  });
+
   it('is picked by default when the engine validates it, and can be refused', async () => {
     expect((await createBackend('wasm')).build).toBe('relaxed');
     expect((await createBackend('wasm', { simd: 'baseline' })).build).toBe('release');

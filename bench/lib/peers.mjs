@@ -13,13 +13,16 @@ export { tf };
 /** @typedef {import('./harness.mjs').Peer} Peer */
 
 /**
- * @returns {Promise<{ peers: Peer[], wasm: import('normcore').Backend, js: import('normcore').Backend, tfjs: { cpu: Peer, wasm: Peer } }>}
+ * @returns {Promise<{ peers: Peer[], wasm: import('normcore').Backend, wasm2: import('normcore').Backend, wasmAuto: import('normcore').Backend, js: import('normcore').Backend, tfjs: { cpu: Peer, wasm: Peer } }>}
  */
 export async function createPeers() {
   const wasm = await createBackend('wasm');
   // The baseline SIMD build (no fused multiply-add): what Node 20 runs without the relaxed-SIMD flag.
   const wasmBaseline = await createBackend('wasm', { simd: 'baseline' });
   const js = await createBackend('js');
+  // The threaded backend (training step and epoch only): 2 threads, and 'auto' (every hardware thread).
+  const wasm2 = await createBackend('wasm', { threads: 2 });
+  const wasmAuto = await createBackend('wasm', { threads: 'auto' });
   const tfPeer = (backend) => ({
     name: /** @type {const} */ (`tfjs-${backend}`),
     async activate() {
@@ -44,8 +47,10 @@ export async function createPeers() {
   if (!tf.env().getBool('WASM_HAS_SIMD_SUPPORT')) throw new Error('TensorFlow.js wasm: SIMD is not available');
   const none = async () => {};
   return {
-    peers: [{ name: 'wasm', activate: none }, { name: 'wasm-baseline', activate: none }, { name: 'js', activate: none }, tfCpu, tfWasm],
+    peers: [{ name: 'wasm', activate: none }, { name: 'wasm-2t', activate: none }, { name: 'wasm-auto', activate: none }, { name: 'wasm-baseline', activate: none }, { name: 'js', activate: none }, tfCpu, tfWasm],
     wasm,
+    wasm2,
+    wasmAuto,
     wasmBaseline,
     js,
     tfjs: { cpu: tfCpu, wasm: tfWasm },

@@ -4,10 +4,12 @@
  * the in-page kernel parity check.
  */
 import { createBackend, Sequential, type Backend } from 'normcore';
+import { toOnnx } from 'normcore/onnx';
 import { EpochChart, type Curve } from './charts.js';
 import { fetchDigits, type Digits } from './digits.js';
 import { attachPad, canvasGrey, paintDigit, toMnist } from './draw.js';
 import { DEFAULT_CONFIG, describeConfig, type EpochPoint, type FromWorker, type NetConfig, type ToWorker } from './net.js';
+import { initLandscape } from './landscape.js';
 import { runParity } from './parity.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -97,8 +99,11 @@ function setTraining(on: boolean): void {
 
 // ------------------------------------------------------------------ worker
 
+const landscapeMessage = initLandscape(send, digitsUrl);
+
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
+  if (landscapeMessage(m)) return;
   const run = runs.find((r) => r.id === m.runId);
   if (!run) return;
   const status = $('status');
@@ -108,7 +113,9 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       break;
     case 'started':
       run.state = 'training';
-      status.textContent = `Run ${run.id}: training ${m.parameters.toLocaleString('en')} parameters on ${m.train.toLocaleString('en')} digits…`;
+      status.textContent = `Run ${run.id}: training ${m.parameters.toLocaleString('en')} parameters on ${m.train.toLocaleString('en')} digits with ${m.threads} thread${m.threads === 1 ? '' : 's'}…`;
+      status.title = m.threadsReason;
+      document.body.dataset.threads = String(m.threads);
       break;
     case 'progress':
       $<HTMLProgressElement>('progress').value = (m.batch + 1) / m.batches;
@@ -197,18 +204,27 @@ function useModel(bytes: Uint8Array, fileName: string, label: string): void {
   modelName = fileName;
   $('model-status').textContent = `Model: ${label}, ${model.parameterCount.toLocaleString('en')} parameters, ${bytes.length.toLocaleString('en')} bytes.`;
   $<HTMLButtonElement>('download').disabled = false;
+  $<HTMLButtonElement>('download-onnx').disabled = false;
   document.body.dataset.model = label;
   predict();
 }
 
-$('download').addEventListener('click', () => {
-  if (!modelBytes) return;
-  const url = URL.createObjectURL(new Blob([modelBytes as BlobPart], { type: 'application/octet-stream' }));
+function saveBytes(bytes: Uint8Array, name: string): void {
+  const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
   const a = document.createElement('a');
   a.href = url;
-  a.download = modelName;
+  a.download = name;
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+$('download').addEventListener('click', () => {
+  if (modelBytes) saveBytes(modelBytes, modelName);
+});
+
+// The same model as ONNX (opset 15, ending in Softmax): ONNX Runtime gives the probabilities the pad shows.
+$('download-onnx').addEventListener('click', () => {
+  if (modelBytes) saveBytes(toOnnx(modelBytes), modelName.replace(/\.nc$/, '') + '.onnx');
 });
 
 $<HTMLInputElement>('load-model').addEventListener('change', async (e) => {

@@ -65,6 +65,66 @@ const adamSpec: Spec = {
   buffers: { params: n, grads: n, m: n, v: n },
   scalars: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay'],
 };
+// ---------------------------------------------------------------- NHWC convolution helpers, pooling, dropout
+
+const image = (s: Sizes) => s.n! * s.h! * s.w! * s.c!;
+const pooled = (s: Sizes) => s.n! * s.outH! * s.outW! * s.c!;
+const imageSizes = { n: 1, h: 1, w: 1, c: 1 } as const;
+
+/** Byte ranges [a, a + 4·na) and [b, b + 4·nb) overlap. */
+const overlap = (a: number, na: number, b: number, nb: number) => a < b + 4 * nb && b < a + 4 * na;
+
+/**
+ * outH of a window of `k` moving by `stride` over `size` pixels with `padBefore` zeros in front must be
+ * floor((size + padBefore + padAfter − k)/stride) + 1 for padAfter = padBefore or padBefore + 1 (TF/Keras 'same'
+ * puts the odd pixel after; 'valid' and a symmetric number fit the first).
+ */
+function windowRule(out: string, size: string, k: string, pad: string, s: Sizes): string | undefined {
+  const n = s[size]!, kk = s[k]!, p = s[pad]!, st = s.stride!, o = s[out]!;
+  if (p >= kk) return `${pad} must be < ${k} = ${kk} (a window entirely in the padding), got ${p}`;
+  if (n + 2 * p + 1 < kk) return `${k} = ${kk} must fit in ${size} + 2·${pad} + 1 = ${n + 2 * p + 1}`;
+  const lo = Math.floor((n + 2 * p - kk) / st) + 1, hi = Math.floor((n + 2 * p + 1 - kk) / st) + 1;
+  if (o !== lo && o !== hi) {
+    const allowed = lo === hi || lo < 1 ? `${Math.max(lo, hi)}` : `${lo} or ${hi}`;
+    return `${out} must be floor((${size} + ${pad} + padAfter − ${k})/stride) + 1 with padAfter = ${pad} or ${pad} + 1, i.e. ${allowed} for ${size} = ${n}, ${k} = ${kk}, ${pad} = ${p}, stride = ${st}; got ${o}`;
+  }
+  return undefined;
+}
+
+const im2colArgs = ['n', 'h', 'w', 'c', 'kh', 'kw', 'stride', 'padTop', 'padLeft', 'outH', 'outW'] as const;
+const im2colSizes = { ...imageSizes, kh: 1, kw: 1, stride: 1, padTop: 0, padLeft: 0, outH: 1, outW: 1 };
+const colsLen = (s: Sizes) => s.n! * s.outH! * s.outW! * s.kh! * s.kw! * s.c!;
+const im2colRule = (colsArg: string, imgArg: string) => (s: Sizes): string | undefined =>
+  windowRule('outH', 'h', 'kh', 'padTop', s) ?? windowRule('outW', 'w', 'kw', 'padLeft', s)
+  ?? (overlap(s[colsArg]!, colsLen(s), s[imgArg]!, image(s)) ? `${colsArg} must not overlap ${imgArg}` : undefined);
+
+/** Pooling windows are valid (no padding): outH = floor((h − size)/stride) + 1. */
+function poolRule(s: Sizes): string | undefined {
+  for (const [o, d] of [['outH', 'h'], ['outW', 'w']] as const) {
+    if (s.size! > s[d]!) return `size must be ≤ ${d} = ${s[d]} (pooling windows are not padded), got ${s.size}`;
+    const want = Math.floor((s[d]! - s.size!) / s.stride!) + 1;
+    if (s[o] !== want) return `${o} must be floor((${d} − size)/stride) + 1 = ${want} for ${d} = ${s[d]}, size = ${s.size}, stride = ${s.stride}; got ${s[o]}`;
+  }
+  return undefined;
+}
+const poolArgs = ['n', 'h', 'w', 'c', 'size', 'stride', 'outH', 'outW'] as const;
+const poolSizes = { ...imageSizes, size: 1, stride: 1, outH: 1, outW: 1 };
+
+/** A message for the first argmax that is not an input index inside its own output's window, or undefined. */
+function argmaxOutside(s: Sizes, arg: Int32Array): string | undefined {
+  const { h, w, c, size, stride, outH, outW } = s as Required<Sizes>;
+  for (let j = 0; j < arg.length; j++) {
+    const a = arg[j]!, ci = j % c!, pix = (j - ci) / c!, ox = pix % outW!, oy = ((pix - ox) / outW!) % outH!, b = Math.floor(pix / (outW! * outH!));
+    const y0 = oy * stride!, x0 = ox * stride!;
+    const iy = Math.floor(a / (w! * c!)) - b * h!, ix = Math.floor(a / c!) % w!;
+    if (!(Number.isInteger(a) && a >= 0 && a % c! === ci && iy >= y0 && iy < y0 + size! && ix >= x0 && ix < x0 + size!)) {
+      return `argmax[${j}] must be the flat index of an input pixel in output ${j}'s window (image ${b}, rows ${y0}…${y0 + size! - 1}, columns ${x0}…${x0 + size! - 1}, channel ${ci}), as maxPoolForward writes it; got ${a}`;
+    }
+  }
+  return undefined;
+}
+
+const U32_MAX = 4294967295;
 
 export const kernelSpecs: Record<KernelName, Spec> = {
   matmul: {
@@ -103,6 +163,8 @@ export const kernelSpecs: Record<KernelName, Spec> = {
   biasForward: { args: ['out', 'bias', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { out: rc, bias: c } },
   biasBackward: { args: ['dbias', 'dout', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dbias: c, dout: rc } },
   scaleRows: { args: ['out', 'inp', 'weights', 'rows', 'cols', 'scale'], sizes: { rows: 1, cols: 1 }, buffers: { out: rc, inp: rc, weights: r }, scalars: ['scale'] },
+  noiseForward: { args: ['out', 'inp', 'scale', 'shift', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n, scale: n, shift: n } },
+  noiseBackward: elementwise('dinp', 'dout', 'scale'),
   fill: { args: ['ptr', 'n', 'value'], sizes: { n: 1 }, buffers: { ptr: n }, scalars: [] },
   copy: { args: ['dst', 'src', 'n'], sizes: { n: 1 }, buffers: { dst: n, src: n } },
   gatherRows: {
@@ -112,6 +174,7 @@ export const kernelSpecs: Record<KernelName, Spec> = {
       return firstOutside(words(s.indices!, s.n!), rowsInMemory, 'indices', `a row of src inside memory (0 … ${rowsInMemory - 1})`);
     },
   },
+  countNonFinite: { args: ['ptr', 'n'], sizes: { n: 1 }, buffers: { ptr: n } },
   softmaxCrossEntropy: {
     args: ['dlogits', 'logits', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dlogits: rc, logits: rc, labels: r },
     rule: (s, words) => firstOutside(words(s.labels!, s.rows!), s.cols!, 'labels', `a class index in [0, ${s.cols! - 1}]`),
@@ -142,6 +205,45 @@ export const kernelSpecs: Record<KernelName, Spec> = {
   },
   adamUpdate: adamSpec,
   adamwUpdate: adamSpec,
+  im2col: {
+    args: ['cols', 'inp', ...im2colArgs], sizes: im2colSizes, buffers: { cols: colsLen, inp: image }, rule: im2colRule('cols', 'inp'),
+  },
+  col2im: {
+    args: ['dinp', 'dcols', ...im2colArgs], sizes: im2colSizes, buffers: { dinp: image, dcols: colsLen }, rule: im2colRule('dcols', 'dinp'),
+  },
+  maxPoolForward: {
+    args: ['out', 'argmax', 'inp', ...poolArgs], sizes: poolSizes, buffers: { out: pooled, argmax: pooled, inp: image },
+    rule: (s) => poolRule(s) ?? (overlap(s.out!, pooled(s), s.inp!, image(s)) ? 'out must not overlap inp' : undefined),
+  },
+  maxPoolBackward: {
+    args: ['dinp', 'dout', 'argmax', ...poolArgs], sizes: poolSizes, buffers: { dinp: image, dout: pooled, argmax: pooled },
+    rule: (s, words) => poolRule(s) ?? (overlap(s.dinp!, image(s), s.dout!, pooled(s)) ? 'dinp must not overlap dout' : argmaxOutside(s, words(s.argmax!, pooled(s)))),
+  },
+  avgPoolForward: {
+    args: ['out', 'inp', ...poolArgs], sizes: poolSizes, buffers: { out: pooled, inp: image },
+    rule: (s) => poolRule(s) ?? (overlap(s.out!, pooled(s), s.inp!, image(s)) ? 'out must not overlap inp' : undefined),
+  },
+  avgPoolBackward: {
+    args: ['dinp', 'dout', ...poolArgs], sizes: poolSizes, buffers: { dinp: image, dout: pooled },
+    rule: (s) => poolRule(s) ?? (overlap(s.dinp!, image(s), s.dout!, pooled(s)) ? 'dinp must not overlap dout' : undefined),
+  },
+  globalAvgPoolForward: {
+    args: ['out', 'inp', 'n', 'h', 'w', 'c'], sizes: imageSizes, buffers: { out: (s) => s.n! * s.c!, inp: image },
+    rule: (s) => (overlap(s.out!, s.n! * s.c!, s.inp!, image(s)) ? 'out must not overlap inp' : undefined),
+  },
+  globalAvgPoolBackward: {
+    args: ['dinp', 'dout', 'n', 'h', 'w', 'c'], sizes: imageSizes, buffers: { dinp: image, dout: (s) => s.n! * s.c! },
+    rule: (s) => (overlap(s.dinp!, image(s), s.dout!, s.n! * s.c!) ? 'dinp must not overlap dout' : undefined),
+  },
+  dropoutForward: {
+    args: ['out', 'mask', 'inp', 'n', 'rate', 'seed', 'offset'], sizes: { n: 1, seed: 0, offset: 0 },
+    buffers: { out: n, mask: n, inp: n }, scalars: ['rate'],
+    rule: (s) => (!(s.rate! >= 0 && s.rate! < 1) ? `rate must be in [0, 1), got ${s.rate}`
+      : s.seed! > U32_MAX ? `seed must be an integer in [0, 2³² − 1], got ${s.seed}`
+      : s.offset! > U32_MAX ? `offset must be an integer in [0, 2³² − 1] (take it modulo 2³²), got ${s.offset}`
+      : s.mask === s.inp || s.mask === s.out ? 'mask must not alias inp or out' : undefined),
+  },
+  dropoutBackward: elementwise('dinp', 'dout', 'mask'),
 };
 
 /** A message for the first value of the f32 words `w` outside [0, 1] (NaN included), or undefined. */

@@ -83,7 +83,8 @@ export class Heap {
    * Resizes a block to `bytes`, keeping its first `keep` bytes. Grows in
    * place when the block ends at the top of the heap or a large enough free
    * block follows it, so a model's arena can grow without holding two copies;
-   * otherwise allocates, copies `keep` bytes and frees the old block.
+   * a block at the top that memory cannot grow for slides down over the free
+   * space before it; otherwise allocates, copies `keep` bytes and frees the old block.
    * On failure (out of memory) the old block is left as it was.
    */
   realloc(ptr: Ptr, bytes: number, keep: number): Ptr {
@@ -100,10 +101,26 @@ export class Heap {
       return ptr;
     }
     if (ptr + size === this.top) {
-      this.ensure(ptr + want);
-      this.top = ptr + want;
-      this.used.set(ptr, want);
-      return ptr;
+      try {
+        this.ensure(ptr + want);
+        this.top = ptr + want;
+        this.used.set(ptr, want);
+        return ptr;
+      } catch (outOfMemory) {
+        // Memory cannot grow that far: slide the block down over the free space before it
+        // (a disposed model's arena), which needs less growth or none.
+        const j = this.freeList.length - 1;
+        const prev = this.freeList[j];
+        if (!prev || prev[0] + prev[1] !== ptr) throw outOfMemory;
+        const start = prev[0];
+        this.ensure(start + want);
+        new Uint8Array(this.memory.buffer).copyWithin(start, ptr, ptr + Math.min(keep, size));
+        this.freeList.splice(j, 1);
+        this.used.delete(ptr);
+        this.used.set(start, want);
+        this.top = start + want;
+        return start;
+      }
     }
     const i = this.freeList.findIndex((b) => b[0] === ptr + size);
     const next = this.freeList[i];

@@ -1,13 +1,14 @@
 /**
  * createBackend('wasm' | 'js'): one interface, two implementations.
  */
-import { describe, expectOptions, typeError } from '../errors.js';
+import { describe, expectOptions, NormcoreError, rangeError, StateError, typeError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
 import { JsKernels, JsMemory } from './js-kernels.js';
 import { typedApi } from './typed.js';
 import type { BackendName, Kernels, TypedApi } from './types.js';
-import { loadWasm, loadWasmSync, supportsRelaxedSimd, type WasmFlavor, type WasmParts } from './wasm.js';
+import { hardwareThreads, threadsUnavailable, type Pool } from './threads.js';
+import { loadWasm, loadWasmSync, loadWasmThreaded, supportsRelaxedSimd, type WasmFlavor, type WasmParts } from './wasm.js';
 
 export interface Backend extends TypedApi {
   /** 'wasm' or 'js'. */
@@ -22,8 +23,27 @@ export interface Backend extends TypedApi {
   readonly unchecked: Kernels;
   /** The linear memory the kernels run on, and its allocator. */
   readonly heap: Heap;
-  /** Which kernels run: 'js', or the wasm build ('release', 'relaxed' or 'debug'). */
+  /** Which kernels run: 'js', or the wasm build ('release', 'relaxed', 'debug', or the threaded 'release-mt', 'relaxed-mt'). */
   readonly build: 'js' | WasmFlavor;
+  /** How the kernels run: threads used (the caller included), the build, and why (e.g. why 'auto' fell back to one thread). */
+  readonly info: BackendInfo;
+  /**
+   * Releases what the backend holds outside its memory: a threaded backend
+   * stops its workers (they also never keep a Node process alive). The
+   * backend must not be used afterwards. A no-op for one thread.
+   */
+  dispose(): void;
+  /** Kernel parts handed to worker threads so far, and how many of them the calling thread ran itself because their worker had not started them (busy machine). Zeros for one thread. */
+  threadStats(): { posted: number; ranByCaller: number };
+}
+
+export interface BackendInfo {
+  /** Threads that run each kernel call: 1, or the caller plus threads − 1 workers. */
+  threads: number;
+  /** The build, as `build`. */
+  flavor: 'js' | WasmFlavor;
+  /** Why this many threads, in words. */
+  reason: string;
 }
 
 export interface BackendOptions {
@@ -35,10 +55,24 @@ export interface BackendOptions {
    * 'baseline' always uses the baseline build; 'relaxed' requires relaxed SIMD.
    */
   simd?: 'auto' | 'baseline' | 'relaxed';
+  /**
+   * wasm only: threads that run each kernel (default 1). n > 1 starts n − 1
+   * workers (Node worker_threads or Web Workers) on one shared memory; results
+   * are bit-identical to one thread. 'auto' uses every hardware thread, or
+   * falls back to one where shared memory is unavailable (a page without
+   * COOP/COEP headers) and says so in `info.reason`; an explicit n > 1 there
+   * is an error with code 'UNSUPPORTED'.
+   */
+  threads?: number | 'auto';
 }
 
-function fromParts(name: BackendName, build: Backend['build'], kernels: Kernels, unchecked: Kernels, heap: Heap): Backend {
-  return { name, build, kernels, unchecked, heap, ...typedApi(kernels, heap) };
+function fromParts(name: BackendName, build: Backend['build'], kernels: Kernels, unchecked: Kernels, heap: Heap, info?: BackendInfo, pool?: Pool): Backend {
+  return {
+    name, build, kernels, unchecked, heap, ...typedApi(kernels, heap),
+    info: info ?? { threads: 1, flavor: build, reason: 'one thread (the default)' },
+    dispose: () => pool?.close(),
+    threadStats: () => ({ posted: pool?.posted ?? 0, ranByCaller: pool?.stolen ?? 0 }),
+  };
 }
 
 function jsBackend(): Backend {
@@ -55,8 +89,41 @@ function checkName(where: string, name: unknown): BackendName {
   return name;
 }
 
-function wasmBackend(parts: WasmParts, flavor: WasmFlavor): Backend {
-  return fromParts('wasm', flavor, parts.kernels, parts.unchecked, parts.heap);
+function wasmBackend(parts: WasmParts, flavor: WasmFlavor, info?: BackendInfo, pool?: Pool): Backend {
+  return fromParts('wasm', flavor, parts.kernels, parts.unchecked, parts.heap, info, pool);
+}
+
+function checkThreads(where: string, threads: unknown): number | 'auto' | undefined {
+  if (threads === undefined || threads === 'auto') return threads;
+  if (typeof threads !== 'number' || !Number.isInteger(threads)) {
+    throw typeError(`${where}: options.threads must be a positive integer or 'auto', got ${describe(threads)}`, {
+      argument: 'options.threads', expected: "a positive integer or 'auto'", received: describe(threads),
+    });
+  }
+  if (threads < 1 || threads > 256) {
+    throw rangeError(`${where}: options.threads must be an integer in [1, 256] or 'auto', got ${threads}`, {
+      argument: 'options.threads', expected: "an integer in [1, 256] or 'auto'", received: String(threads),
+    });
+  }
+  return threads;
+}
+
+/**
+ * Node 20 and 21 validate relaxed SIMD only behind a V8 flag: set it before the
+ * first compile, unless NORMCORE_SIMD=baseline. Node's v8 module is imported
+ * only when running on Node, so the core stays browser-safe.
+ */
+async function enableRelaxedSimdOnNode(): Promise<void> {
+  const proc = (globalThis as { process?: { versions?: { node?: string }; env?: Record<string, string | undefined> } }).process;
+  const node = proc?.versions?.node;
+  if (!node || Number(node.split('.')[0]) >= 22 || proc.env?.NORMCORE_SIMD === 'baseline') return;
+  try {
+    const spec = 'node:v8';
+    const v8 = await import(/* @vite-ignore */ spec) as { setFlagsFromString(flags: string): void };
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    // a bundle for another runtime that only claims to be Node: keep the baseline build
+  }
 }
 
 function checkSimd(where: string, simd: unknown): 'auto' | 'baseline' | 'relaxed' {
@@ -76,17 +143,50 @@ let lastAutoFlavor: WasmFlavor = 'release';
  */
 export async function createBackend(name: BackendName = 'wasm', options?: BackendOptions): Promise<Backend> {
   const n = checkName('createBackend', name);
-  const o = expectOptions('createBackend', 'options', options, ['debug', 'simd']);
+  const o = expectOptions('createBackend', 'options', options, ['debug', 'simd', 'threads']);
   const simd = checkSimd('createBackend', o.simd);
-  if (n === 'js') return jsBackend();
+  const threads = checkThreads('createBackend', o.threads);
+  if (n === 'js') {
+    if (threads !== undefined && threads !== 1) {
+      throw rangeError(`createBackend: options.threads is for the wasm backend; the js backend runs on one thread, got ${describe(threads)}`, {
+        argument: 'options.threads', expected: "1 or no threads option with 'js'", received: describe(threads),
+      });
+    }
+    return jsBackend();
+  }
+  if (simd !== 'baseline' && !o.debug) await enableRelaxedSimdOnNode();
   let flavor: WasmFlavor;
   if (o.debug) flavor = 'debug';
   else if (simd === 'baseline') flavor = 'release';
   else if (await supportsRelaxedSimd()) flavor = 'relaxed';
-  else if (simd === 'relaxed') throw new Error(`createBackend: options.simd is 'relaxed' but this engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)`);
+  else if (simd === 'relaxed') throw new NormcoreError(`createBackend: options.simd is 'relaxed' but this engine does not support relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)`, 'UNSUPPORTED');
   else flavor = 'release';
   if (simd === 'auto' && !o.debug) lastAutoFlavor = flavor;
-  return wasmBackend(await loadWasm(flavor), flavor);
+  if (threads === undefined || threads === 1) {
+    return wasmBackend(await loadWasm(flavor), flavor, { threads: 1, flavor, reason: threads === 1 ? 'one thread (options.threads: 1)' : 'one thread (the default)' });
+  }
+  const unavailable = threadsUnavailable();
+  if (threads === 'auto') {
+    const hw = await hardwareThreads();
+    if (unavailable || hw <= 1 || o.debug) {
+      const reason = unavailable ? `one thread: ${unavailable}` : o.debug ? 'one thread: the debug build is single-threaded' : 'one thread: the machine has one hardware thread';
+      return wasmBackend(await loadWasm(flavor), flavor, { threads: 1, flavor, reason });
+    }
+    return threadedBackend(flavor, Math.min(hw, 16), `threads: 'auto', ${hw} hardware threads`);
+  }
+  if (unavailable) {
+    throw new NormcoreError(`createBackend: options.threads is ${threads}, but ${unavailable}; use threads: 'auto' to fall back to one thread`, 'UNSUPPORTED');
+  }
+  if (o.debug) {
+    throw new NormcoreError(`createBackend: options.threads is ${threads}, but the debug build is single-threaded; drop debug or threads`, 'UNSUPPORTED');
+  }
+  return threadedBackend(flavor, threads, `threads: ${threads}`);
+}
+
+async function threadedBackend(flavor: WasmFlavor, threads: number, why: string): Promise<Backend> {
+  const mt = flavor === 'relaxed' ? 'relaxed-mt' : 'release-mt';
+  const parts = await loadWasmThreaded(mt, threads);
+  return wasmBackend(parts, mt, { threads, flavor: mt, reason: `${why}: the caller and ${threads - 1} worker${threads === 2 ? '' : 's'} on one shared memory` }, parts.pool);
 }
 
 /**
@@ -96,15 +196,20 @@ export async function createBackend(name: BackendName = 'wasm', options?: Backen
  */
 export function createBackendSync(name: BackendName = 'wasm', options?: BackendOptions): Backend {
   const n = checkName('createBackendSync', name);
-  const o = expectOptions('createBackendSync', 'options', options, ['debug', 'simd']);
+  const o = expectOptions('createBackendSync', 'options', options, ['debug', 'simd', 'threads']);
   const simd = checkSimd('createBackendSync', o.simd);
+  const threads = checkThreads('createBackendSync', o.threads);
+  if (threads !== undefined && threads !== 1) {
+    throw new NormcoreError(`createBackendSync: options.threads must be 1 here (workers start asynchronously), got ${describe(threads)}; use "await createBackend('wasm', { threads })"`, 'UNSUPPORTED');
+  }
   if (n === 'js') return jsBackend();
   const flavor: WasmFlavor = o.debug ? 'debug' : simd === 'baseline' ? 'release' : simd === 'relaxed' ? 'relaxed' : lastAutoFlavor;
   const parts = loadWasmSync(flavor);
   if (!parts) {
-    throw new Error(`createBackendSync: the wasm module is not compiled yet; call "await createBackend('wasm')" once first`);
+    throw new StateError(`createBackendSync: the wasm module is not compiled yet; call "await createBackend('wasm')" once first`);
   }
   return wasmBackend(parts, flavor);
 }
 
 export type { BackendName, Kernels, Ptr, TypedApi } from './types.js';
+export type { ThreadedFlavor, WasmFlavor } from './wasm.js';

@@ -7,7 +7,7 @@ import type { Ptr } from './types.js';
 export class JsDenseKernels extends JsView {
   matmul(c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void {
     const f = this.views();
-    const C = c >> 2, A = a >> 2, B = b >> 2;
+    const C = c >>> 2, A = a >>> 2, B = b >>> 2;
     if (!accumulate) f.fill(0, C, C + m * n);
     if (!transA && !transB) {
       for (let i = 0; i < m; i++) {
@@ -55,7 +55,7 @@ export class JsDenseKernels extends JsView {
 
   batchnormForward(out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number): void {
     const f = this.views();
-    const X = inp >> 2, Y = out >> 2;
+    const X = inp >>> 2, Y = out >>> 2;
     const unbias = rows > 1 ? rows / (rows - 1) : 1;
     const invN = Math.fround(1 / rows);
     // Row by row (unit stride), one f32 accumulator per column; per column
@@ -80,10 +80,10 @@ export class JsDenseKernels extends JsView {
       const v = Math.fround(q[c]! * invN);
       const is = Math.fround(1 / Math.fround(Math.sqrt(Math.fround(v + eps))));
       q[c] = v;
-      scale[c] = f[(gamma >> 2) + c]! * is;
-      f[(invstd >> 2) + c] = is;
+      scale[c] = f[(gamma >>> 2) + c]! * is;
+      f[(invstd >>> 2) + c] = is;
     }
-    const B = beta >> 2;
+    const B = beta >>> 2;
     for (let r = 0; r < rows; r++) {
       const xr = X + r * cols, yr = Y + r * cols;
       for (let c = 0; c < cols; c++) {
@@ -94,10 +94,10 @@ export class JsDenseKernels extends JsView {
     for (let c = 0; c < cols; c++) {
       const mu = Math.fround(shift[c]! + md[c]!);
       const v = q[c]!;
-      f[(mean >> 2) + c] = mu;
-      f[(variance >> 2) + c] = v;
+      f[(mean >>> 2) + c] = mu;
+      f[(variance >>> 2) + c] = v;
       if (momentum > 0) {
-        const rm = (runMean >> 2) + c, rv = (runVar >> 2) + c;
+        const rm = (runMean >>> 2) + c, rv = (runVar >>> 2) + c;
         f[rm] = (1 - momentum) * f[rm]! + momentum * mu;
         f[rv] = (1 - momentum) * f[rv]! + momentum * v * unbias;
       }
@@ -106,17 +106,17 @@ export class JsDenseKernels extends JsView {
 
   batchnormInference(out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number): void {
     const f = this.views();
-    const X = inp >> 2, Y = out >> 2;
+    const X = inp >>> 2, Y = out >>> 2;
     for (let c = 0; c < cols; c++) {
-      const scale = Math.fround(f[(gamma >> 2) + c]! / Math.fround(Math.sqrt(Math.fround(f[(runVar >> 2) + c]! + eps))));
-      const mu = f[(runMean >> 2) + c]!, b = f[(beta >> 2) + c]!;
+      const scale = Math.fround(f[(gamma >>> 2) + c]! / Math.fround(Math.sqrt(Math.fround(f[(runVar >>> 2) + c]! + eps))));
+      const mu = f[(runMean >>> 2) + c]!, b = f[(beta >>> 2) + c]!;
       for (let r = 0; r < rows; r++) f[Y + r * cols + c] = Math.fround(f[X + r * cols + c]! - mu) * scale + b;
     }
   }
 
   batchnormBackward(dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number): void {
     const f = this.views();
-    const X = inp >> 2, G = dout >> 2, D = dinp >> 2, M = mean >> 2, S = invstd >> 2;
+    const X = inp >>> 2, G = dout >>> 2, D = dinp >>> 2, M = mean >>> 2, S = invstd >>> 2;
     // Row by row, one (double) accumulator per column, as in the forward.
     const { f64a: sdy, f64b: sdyx, f64c: ka, f64d: kb, f64e: kx } = this.colTemps(cols);
     sdy.fill(0, 0, cols);
@@ -130,9 +130,9 @@ export class JsDenseKernels extends JsView {
       }
     }
     for (let c = 0; c < cols; c++) {
-      f[(dbeta >> 2) + c] = f[(dbeta >> 2) + c]! + sdy[c]!;
-      f[(dgamma >> 2) + c] = f[(dgamma >> 2) + c]! + sdyx[c]!;
-      const a = f[(gamma >> 2) + c]! * f[S + c]!;
+      f[(dbeta >>> 2) + c] = f[(dbeta >>> 2) + c]! + sdy[c]!;
+      f[(dgamma >>> 2) + c] = f[(dgamma >>> 2) + c]! + sdyx[c]!;
+      const a = f[(gamma >>> 2) + c]! * f[S + c]!;
       ka[c] = a;
       kb[c] = (a * sdy[c]!) / rows;
       kx[c] = (a * sdyx[c]!) / rows;

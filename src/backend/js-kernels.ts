@@ -8,13 +8,13 @@
  * norm also merges row blocks of large inputs with Chan's update, so the two
  * agree to f32 rounding, not bit for bit.
  */
-import { JsDenseKernels } from './js-dense.js';
+import { JsConvKernels } from './js-conv.js';
 import type { Kernels, Ptr } from './types.js';
 
 export { JsMemory } from './js-memory.js';
 
-/** Every kernel: matmul and batch norm from JsDenseKernels, the element-wise ones, losses and optimizers here. */
-export class JsKernels extends JsDenseKernels implements Kernels {
+/** Every kernel: matmul and batch norm from JsDenseKernels, convolution helpers, pooling and dropout from JsConvKernels, the element-wise ones, losses and optimizers here. */
+export class JsKernels extends JsConvKernels implements Kernels {
   batchnormReluForward(out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number): void {
     this.batchnormForward(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum);
     this.reluForward(out, out, rows * cols);
@@ -33,19 +33,19 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   reluForward(out: Ptr, inp: Ptr, n: number): void {
     const f = this.views();
-    const O = out >> 2, I = inp >> 2;
+    const O = out >>> 2, I = inp >>> 2;
     for (let j = 0; j < n; j++) { const x = f[I + j]!; f[O + j] = x < 0 ? 0 : x; } // NaN propagates, as in wasm's f32x4.max
   }
 
   reluBackward(dinp: Ptr, dout: Ptr, out: Ptr, n: number): void {
     const f = this.views();
-    const D = dinp >> 2, G = dout >> 2, O = out >> 2;
+    const D = dinp >>> 2, G = dout >>> 2, O = out >>> 2;
     for (let j = 0; j < n; j++) f[D + j] = f[O + j]! > 0 ? f[G + j]! : 0;
   }
 
   sigmoidForward(out: Ptr, inp: Ptr, n: number): void {
     const f = this.views();
-    const O = out >> 2, I = inp >> 2;
+    const O = out >>> 2, I = inp >>> 2;
     for (let j = 0; j < n; j++) {
       const x = f[I + j]!;
       if (x >= 0) f[O + j] = 1 / (1 + Math.exp(-x));
@@ -55,37 +55,37 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   sigmoidBackward(dinp: Ptr, dout: Ptr, out: Ptr, n: number): void {
     const f = this.views();
-    const D = dinp >> 2, G = dout >> 2, O = out >> 2;
+    const D = dinp >>> 2, G = dout >>> 2, O = out >>> 2;
     for (let j = 0; j < n; j++) { const y = f[O + j]!; f[D + j] = f[G + j]! * y * (1 - y); }
   }
 
   tanhForward(out: Ptr, inp: Ptr, n: number): void {
     const f = this.views();
-    const O = out >> 2, I = inp >> 2;
+    const O = out >>> 2, I = inp >>> 2;
     for (let j = 0; j < n; j++) f[O + j] = Math.tanh(f[I + j]!);
   }
 
   tanhBackward(dinp: Ptr, dout: Ptr, out: Ptr, n: number): void {
     const f = this.views();
-    const D = dinp >> 2, G = dout >> 2, O = out >> 2;
+    const D = dinp >>> 2, G = dout >>> 2, O = out >>> 2;
     for (let j = 0; j < n; j++) { const y = f[O + j]!; f[D + j] = f[G + j]! * (1 - y * y); }
   }
 
   leakyReluForward(out: Ptr, inp: Ptr, n: number, alpha: number): void {
     const f = this.views();
-    const O = out >> 2, I = inp >> 2;
+    const O = out >>> 2, I = inp >>> 2;
     for (let j = 0; j < n; j++) { const x = f[I + j]!; f[O + j] = x > 0 ? x : alpha * x; }
   }
 
   leakyReluBackward(dinp: Ptr, dout: Ptr, inp: Ptr, n: number, alpha: number): void {
     const f = this.views();
-    const D = dinp >> 2, G = dout >> 2, I = inp >> 2;
+    const D = dinp >>> 2, G = dout >>> 2, I = inp >>> 2;
     for (let j = 0; j < n; j++) { const g = f[G + j]!; f[D + j] = f[I + j]! > 0 ? g : alpha * g; }
   }
 
   geluForward(out: Ptr, inp: Ptr, n: number): void {
     const f = this.views();
-    const O = out >> 2, I = inp >> 2;
+    const O = out >>> 2, I = inp >>> 2;
     for (let j = 0; j < n; j++) {
       const x = f[I + j]!;
       f[O + j] = 0.5 * x * (1 + Math.tanh(GELU_BETA * (x + GELU_KAPPA * x * x * x)));
@@ -94,7 +94,7 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   geluBackward(dinp: Ptr, dout: Ptr, inp: Ptr, n: number): void {
     const f = this.views();
-    const D = dinp >> 2, G = dout >> 2, I = inp >> 2;
+    const D = dinp >>> 2, G = dout >>> 2, I = inp >>> 2;
     for (let j = 0; j < n; j++) {
       const x = f[I + j]!;
       const th = Math.tanh(GELU_BETA * (x + GELU_KAPPA * x * x * x));
@@ -105,38 +105,58 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   biasForward(out: Ptr, bias: Ptr, rows: number, cols: number): void {
     const f = this.views();
-    const O = out >> 2, B = bias >> 2;
+    const O = out >>> 2, B = bias >>> 2;
     for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) f[O + r * cols + j] = f[O + r * cols + j]! + f[B + j]!;
   }
 
   biasBackward(dbias: Ptr, dout: Ptr, rows: number, cols: number): void {
     const f = this.views();
-    const B = dbias >> 2, G = dout >> 2;
+    const B = dbias >>> 2, G = dout >>> 2;
     for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) f[B + j] = f[B + j]! + f[G + r * cols + j]!;
   }
 
+  noiseForward(out: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, n: number): void {
+    const f = this.views();
+    const O = out >> 2, I = inp >> 2, S = scale >> 2, M = shift >> 2;
+    for (let j = 0; j < n; j++) f[O + j] = Math.fround(f[I + j]! * f[S + j]!) + f[M + j]!;
+  }
+
+  noiseBackward(dinp: Ptr, dout: Ptr, scale: Ptr, n: number): void {
+    const f = this.views();
+    const D = dinp >> 2, G = dout >> 2, S = scale >> 2;
+    for (let j = 0; j < n; j++) f[D + j] = f[G + j]! * f[S + j]!;
+  }
+
   fill(ptr: Ptr, n: number, value: number): void {
-    this.views().fill(value, ptr >> 2, (ptr >> 2) + n);
+    this.views().fill(value, ptr >>> 2, (ptr >>> 2) + n);
   }
 
   copy(dst: Ptr, src: Ptr, n: number): void {
     this.views();
-    this.i.copyWithin(dst >> 2, src >> 2, (src >> 2) + n);
+    this.i.copyWithin(dst >>> 2, src >>> 2, (src >>> 2) + n);
   }
 
   gatherRows(out: Ptr, src: Ptr, indices: Ptr, n: number, cols: number): void {
     this.views();
     const w = this.i;
-    const O = out >> 2, S = src >> 2, I = indices >> 2;
+    const O = out >>> 2, S = src >>> 2, I = indices >>> 2;
     for (let r = 0; r < n; r++) {
       const from = S + w[I + r]! * cols;
       w.copyWithin(O + r * cols, from, from + cols);
     }
   }
 
+  countNonFinite(ptr: Ptr, n: number): number {
+    const f = this.views();
+    const P = ptr >>> 2;
+    let count = 0;
+    for (let i = 0; i < n; i++) if (!Number.isFinite(f[P + i]!)) count++;
+    return count;
+  }
+
   softmaxCrossEntropy(dlogits: Ptr, logits: Ptr, labels: Ptr, rows: number, cols: number): number {
     const f = this.views();
-    const D = dlogits >> 2, L = logits >> 2, T = labels >> 2;
+    const D = dlogits >>> 2, L = logits >>> 2, T = labels >>> 2;
     let total = 0;
     for (let r = 0; r < rows; r++) {
       const lr = L + r * cols, dr = D + r * cols;
@@ -155,7 +175,7 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   softmaxForward(probs: Ptr, logits: Ptr, rows: number, cols: number): void {
     const f = this.views();
-    const P = probs >> 2, L = logits >> 2;
+    const P = probs >>> 2, L = logits >>> 2;
     for (let r = 0; r < rows; r++) {
       const lr = L + r * cols, pr = P + r * cols;
       let mx = f[lr]!;
@@ -168,7 +188,7 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   mseLoss(dpred: Ptr, pred: Ptr, target: Ptr, rows: number, cols: number): number {
     const f = this.views();
-    const D = dpred >> 2, P = pred >> 2, T = target >> 2;
+    const D = dpred >>> 2, P = pred >>> 2, T = target >>> 2;
     const n = rows * cols;
     let total = 0;
     for (let j = 0; j < n; j++) {
@@ -181,7 +201,7 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   binaryCrossEntropy(dlogits: Ptr, logits: Ptr, targets: Ptr, rows: number, cols: number): number {
     const f = this.views();
-    const D = dlogits >> 2, L = logits >> 2, T = targets >> 2;
+    const D = dlogits >>> 2, L = logits >>> 2, T = targets >>> 2;
     const n = rows * cols;
     let total = 0;
     for (let j = 0; j < n; j++) {
@@ -196,7 +216,7 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   maeLoss(dpred: Ptr, pred: Ptr, target: Ptr, rows: number, cols: number): number {
     const f = this.views();
-    const D = dpred >> 2, P = pred >> 2, T = target >> 2;
+    const D = dpred >>> 2, P = pred >>> 2, T = target >>> 2;
     const n = rows * cols;
     let total = 0;
     for (let j = 0; j < n; j++) {
@@ -209,7 +229,7 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   huberLoss(dpred: Ptr, pred: Ptr, target: Ptr, rows: number, cols: number, delta: number): number {
     const f = this.views();
-    const D = dpred >> 2, P = pred >> 2, T = target >> 2;
+    const D = dpred >>> 2, P = pred >>> 2, T = target >>> 2;
     const n = rows * cols;
     let total = 0;
     for (let j = 0; j < n; j++) {
@@ -223,7 +243,7 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   countCorrect(scores: Ptr, labels: Ptr, rows: number, cols: number): number {
     const f = this.views();
-    const S = scores >> 2, T = labels >> 2;
+    const S = scores >>> 2, T = labels >>> 2;
     let correct = 0;
     for (let r = 0; r < rows; r++) {
       let best = 0, bv = f[S + r * cols]!;
@@ -235,7 +255,7 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   sgdUpdate(params: Ptr, grads: Ptr, velocity: Ptr, n: number, lr: number, momentum: number, weightDecay: number): void {
     const f = this.views();
-    const P = params >> 2, G = grads >> 2, V = velocity >> 2;
+    const P = params >>> 2, G = grads >>> 2, V = velocity >>> 2;
     for (let j = 0; j < n; j++) {
       const p = f[P + j]!;
       const g = f[G + j]! + weightDecay * p;
@@ -251,7 +271,7 @@ export class JsKernels extends JsDenseKernels implements Kernels {
 
   rmspropUpdate(params: Ptr, grads: Ptr, sq: Ptr, n: number, lr: number, rho: number, eps: number, weightDecay: number): void {
     const f = this.views();
-    const P = params >> 2, G = grads >> 2, S = sq >> 2;
+    const P = params >>> 2, G = grads >>> 2, S = sq >>> 2;
     for (let j = 0; j < n; j++) {
       const p = f[P + j]!;
       const g = f[G + j]! + weightDecay * p;
@@ -275,7 +295,7 @@ export class JsKernels extends JsDenseKernels implements Kernels {
  * p ← p·(1 − lr·wd), the decay never entering m or v), over the memory view f.
  */
 function adamStep(f: Float32Array, params: Ptr, grads: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number, decoupled: boolean): void {
-  const P = params >> 2, G = grads >> 2, M = m >> 2, V = v >> 2;
+  const P = params >>> 2, G = grads >>> 2, M = m >>> 2, V = v >>> 2;
   const stepSize = lr / (1 - Math.pow(beta1, t));
   const sqrtBc2 = Math.sqrt(1 - Math.pow(beta2, t));
   const decay = 1 - lr * weightDecay;

@@ -51,11 +51,17 @@ export interface Kernels {
   biasBackward(dbias: Ptr, dout: Ptr, rows: number, cols: number): void;
   /** out[r,:] = inp[r,:]·(weights[r]·scale) (sample and class weights on a loss gradient). out, inp: [rows×cols]; weights: [rows]. May run in place. */
   scaleRows(out: Ptr, inp: Ptr, weights: Ptr, rows: number, cols: number, scale: number): void;
+  /** out = inp·scale + shift, element by element (the Noise layer). May run in place. */
+  noiseForward(out: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, n: number): void;
+  /** dinp = dout·scale (takes the forward's scale). */
+  noiseBackward(dinp: Ptr, dout: Ptr, scale: Ptr, n: number): void;
   fill(ptr: Ptr, n: number, value: number): void;
   /** 32-bit words, bit-exact. */
   copy(dst: Ptr, src: Ptr, n: number): void;
   /** out[r,:] = src[indices[r],:], 32-bit words, bit-exact; indices is i32[n]. */
   gatherRows(out: Ptr, src: Ptr, indices: Ptr, n: number, cols: number): void;
+  /** How many of the n f32 at ptr are NaN or ±Infinity. */
+  countNonFinite(ptr: Ptr, n: number): number;
   /** Returns the mean loss; dlogits = (softmax − onehot)/rows. labels: i32[rows]. */
   softmaxCrossEntropy(dlogits: Ptr, logits: Ptr, labels: Ptr, rows: number, cols: number): number;
   softmaxForward(probs: Ptr, logits: Ptr, rows: number, cols: number): void;
@@ -80,6 +86,34 @@ export interface Kernels {
   adamUpdate(params: Ptr, grads: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void;
   /** AdamW (decoupled weight decay, as torch.optim.AdamW): p ← p·(1 − lr·weightDecay), then the Adam step on grads. t ≥ 1. */
   adamwUpdate(params: Ptr, grads: Ptr, m: Ptr, v: Ptr, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number): void;
+  // NHWC images: n images of h×w pixels, c channels (channel fastest). Windows kh×kw (pooling: size×size) move by
+  // stride; padTop / padLeft zero pixels precede the image, the bottom / right padding is implied by outH / outW.
+  /**
+   * cols: [n·outH·outW × kh·kw·c] = each output pixel's window as one row, columns in (ky, kx, ci) order, 0 in the
+   * padding; inp: [n×h×w×c]. With W [kh·kw·c × outC], conv = matmulForward(out, cols, W, n·outH·outW, kh·kw·c, outC).
+   */
+  im2col(cols: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, outH: number, outW: number): void;
+  /** Backward of im2col: dinp [n×h×w×c] OVERWRITTEN with the sum of dcols [n·outH·outW × kh·kw·c] over the windows. */
+  col2im(dinp: Ptr, dcols: Ptr, n: number, h: number, w: number, c: number, kh: number, kw: number, stride: number, padTop: number, padLeft: number, outH: number, outW: number): void;
+  /** out: [n×outH×outW×c] window maxima (valid windows); argmax: i32, same shape, flat input index of the first maximum; inp: [n×h×w×c]. */
+  maxPoolForward(out: Ptr, argmax: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void;
+  /** dinp [n×h×w×c] OVERWRITTEN: 0, then dinp[argmax[j]] += dout[j]; argmax[j] must lie in output j's window. */
+  maxPoolBackward(dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void;
+  /** out: [n×outH×outW×c] window means (valid windows); inp: [n×h×w×c]. */
+  avgPoolForward(out: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void;
+  /** dinp [n×h×w×c] OVERWRITTEN: each window's pixels get dout/size². */
+  avgPoolBackward(dinp: Ptr, dout: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number): void;
+  /** out: [n×c] mean over the h·w pixels of inp: [n×h×w×c]. */
+  globalAvgPoolForward(out: Ptr, inp: Ptr, n: number, h: number, w: number, c: number): void;
+  /** dinp [n×h×w×c] OVERWRITTEN with dout [n×c] / (h·w). */
+  globalAvgPoolBackward(dinp: Ptr, dout: Ptr, n: number, h: number, w: number, c: number): void;
+  /**
+   * Inverted dropout over [n]: mask = u ≥ rate ? 1/(1 − rate) : 0, out = inp·mask, where u is a counter-based hash of
+   * (seed, offset + i) (both integers in [0, 2³²); the same bits on every backend and for any split of the range).
+   */
+  dropoutForward(out: Ptr, mask: Ptr, inp: Ptr, n: number, rate: number, seed: number, offset: number): void;
+  /** dinp = dout·mask, [n]. */
+  dropoutBackward(dinp: Ptr, dout: Ptr, mask: Ptr, n: number): void;
 }
 
 export type KernelName = keyof Kernels;

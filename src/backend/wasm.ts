@@ -4,9 +4,11 @@
  * Error), hands them their scratch region, and wraps them with argument checks.
  */
 import { instantiate, instantiateSync } from '@assemblyscript/loader';
+import { NormcoreError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
-import type { Kernels } from './types.js';
+import { Pool, threadedKernels, type PartExports } from './threads.js';
+import type { Kernels, MemoryLike } from './types.js';
 
 interface WasmExports extends Kernels {
   memory: WebAssembly.Memory;
@@ -20,7 +22,8 @@ export interface WasmParts {
   /** The module's exports themselves: no argument checks. */
   unchecked: Kernels;
   heap: Heap;
-  memory: WebAssembly.Memory;
+  /** The module's WebAssembly.Memory, typed by its contract so that declarations need no DOM lib (a Node-only TypeScript project has none). */
+  memory: MemoryLike;
 }
 
 /**
@@ -29,7 +32,10 @@ export interface WasmParts {
  * it: browsers, Node ≥ 22 or Node 20 with --experimental-wasm-relaxed-simd),
  * or 'debug' (AssemblyScript asserts on).
  */
-export type WasmFlavor = 'release' | 'relaxed' | 'debug';
+export type WasmFlavor = 'release' | 'relaxed' | 'debug' | ThreadedFlavor;
+
+/** The same builds for the threaded backend: shared imported memory (max 2 GiB), atomics. */
+export type ThreadedFlavor = 'release-mt' | 'relaxed-mt';
 
 const moduleCache = new Map<WasmFlavor, WebAssembly.Module>();
 
@@ -44,17 +50,57 @@ async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
   const mod =
     flavor === 'release' ? await import('../wasm/release.generated.js')
     : flavor === 'relaxed' ? await import('../wasm/relaxed.generated.js')
-    : await import('../wasm/debug.generated.js');
+    : flavor === 'release-mt' ? await import('../wasm/release-mt.generated.js')
+    : flavor === 'relaxed-mt' ? await import('../wasm/relaxed-mt.generated.js')
+    : await importDebugBuild();
   return decodeBase64(mod.wasmBase64);
+}
+
+/**
+ * The debug build is for this repository's tests. It is imported through a
+ * variable, which bundlers leave alone, so no page carries its 48 KB; and the
+ * published package leaves the file out (package.json `files`).
+ */
+const DEBUG_BUILD = '../wasm/debug.generated.js';
+
+async function importDebugBuild(): Promise<{ wasmBase64: string }> {
+  try {
+    return (await import(/* @vite-ignore */ DEBUG_BUILD)) as { wasmBase64: string };
+  } catch (cause) {
+    throw new NormcoreError(
+      "createBackend: options.debug needs the debug build of the kernels (AssemblyScript asserts on), which only a clone of the normcore repository has (`npm run build` writes it); the published package ships the release builds only",
+      'UNAVAILABLE',
+      { cause },
+    );
+  }
 }
 
 let relaxedSupport: boolean | undefined;
 
-/** True when this engine validates the relaxed-SIMD build (checked once). */
+/**
+ * The smallest module that needs relaxed SIMD (the probe of GoogleChromeLabs'
+ * wasm-feature-detect): one function () → v128 computing
+ * i8x16.relaxed_swizzle(i8x16.splat(1), i8x16.splat(2)). Validating it answers
+ * whether the relaxed build can run without fetching that build, so a page
+ * whose engine lacks the feature downloads only the release build.
+ * test/relaxed-simd.test.ts checks it agrees with validating the build itself.
+ */
+export const RELAXED_SIMD_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () → v128
+  0x03, 0x02, 0x01, 0x00, // function section: one function of type 0
+  0x0a, 0x0f, 0x01, 0x0d, 0x00, // code section: one body of 13 bytes, no locals
+  0x41, 0x01, 0xfd, 0x0f, // i32.const 1, i8x16.splat
+  0x41, 0x02, 0xfd, 0x0f, // i32.const 2, i8x16.splat
+  0xfd, 0x80, 0x02, // i8x16.relaxed_swizzle (0xfd 256)
+  0x0b, // end
+]);
+
+/** True when this engine validates relaxed-SIMD code (checked once, with RELAXED_SIMD_PROBE). */
 export async function supportsRelaxedSimd(): Promise<boolean> {
   if (relaxedSupport === undefined) {
     try {
-      relaxedSupport = WebAssembly.validate((await wasmBytes('relaxed')) as BufferSource);
+      relaxedSupport = WebAssembly.validate(RELAXED_SIMD_PROBE as BufferSource);
     } catch {
       relaxedSupport = false;
     }
@@ -62,15 +108,45 @@ export async function supportsRelaxedSimd(): Promise<boolean> {
   return relaxedSupport;
 }
 
-/** Compiles (once per flavor) and instantiates the kernels. */
-export async function loadWasm(flavor: WasmFlavor = 'release'): Promise<WasmParts> {
+/** Validates a build's bytes, for the tests: whether this engine accepts `flavor`. */
+export async function validatesBuild(flavor: WasmFlavor): Promise<boolean> {
+  return WebAssembly.validate((await wasmBytes(flavor)) as BufferSource);
+}
+
+async function compiled(flavor: WasmFlavor): Promise<WebAssembly.Module> {
   let mod = moduleCache.get(flavor);
   if (!mod) {
     mod = await WebAssembly.compile(await wasmBytes(flavor) as BufferSource);
     moduleCache.set(flavor, mod);
   }
+  return mod;
+}
+
+/** Compiles (once per flavor) and instantiates the kernels. */
+export async function loadWasm(flavor: WasmFlavor = 'release'): Promise<WasmParts> {
+  const mod = await compiled(flavor);
   const { exports } = await instantiate<Record<string, unknown>>(mod, {});
   return assemble(exports as unknown as WasmExports);
+}
+
+/** Pages the threaded builds may grow their shared memory to (2 GiB), as they declare it. */
+const SHARED_MAX_PAGES = 32768;
+
+/**
+ * The threaded backend's parts: `threads` threads (the caller and a pool of
+ * threads − 1 workers) on one shared memory. See src/backend/threads.ts.
+ */
+export async function loadWasmThreaded(flavor: ThreadedFlavor, threads: number): Promise<WasmParts & { pool: Pool }> {
+  const mod = await compiled(flavor);
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true });
+  const { exports } = await instantiate<Record<string, unknown>>(mod, { env: { memory } });
+  const ex = exports as unknown as WasmExports & PartExports;
+  const heap = new Heap(memory, ex.heapBase());
+  const scratchBytes = ex.scratchBytesNeeded();
+  ex.setScratch(heap.alloc(scratchBytes), scratchBytes);
+  const pool = await Pool.start(threads, mod, memory, heap, scratchBytes, ex);
+  const unchecked = threadedKernels(ex, pool);
+  return { kernels: checkedKernels(unchecked, memory), unchecked, heap, memory, pool };
 }
 
 /**

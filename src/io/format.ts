@@ -43,9 +43,14 @@ const CRC_TABLE = (() => {
 
 /** CRC-32 (IEEE 802.3, as in zip and PNG). */
 export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let c = 0xffffffff;
+  return (crc32Update(0xffffffff, bytes, start, end) ^ 0xffffffff) >>> 0;
+}
+
+/** The running CRC-32 register after bytes[start, end): start from 0xffffffff, finish with `^ 0xffffffff`, so a long input can be taken in slices. */
+export function crc32Update(register: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let c = register;
   for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return c;
 }
 
 export function encodeModelFile(header: unknown, weights: Float32Array): Uint8Array {

@@ -10,7 +10,7 @@
  * Weights: each layer's params then its file state, in layer order; a
  * checkpoint appends each optimizer slot (parameter order).
  */
-import { describe, NormcoreError } from '../errors.js';
+import { describe, NormcoreError, typeError } from '../errors.js';
 import type { LayerConfig } from '../model/config.js';
 import type { Layer } from '../model/layer.js';
 import { layerFromConfig } from '../model/layers.js';
@@ -20,7 +20,6 @@ import { lossConfig } from '../train/losses.js';
 import { OPTIMIZERS, type OptimizerType } from '../train/optimizers.js';
 import type { CompileOptions, OptimizerState, Trainer } from '../train/trainer.js';
 import { decodeModelFile, encodeModelFile, ModelFormatError } from './format.js';
-import { typeError } from '../errors.js';
 
 export const FILE_KIND = 'normcore-sequential';
 /** A model file plus optimizer state and training progress (see FitOptions.checkpoint). */
@@ -46,9 +45,24 @@ export function header(kind: string, net: Network, t: Trainer, seed: number, pre
   };
 }
 
+/**
+ * Runs the checks `load` runs on bytes about to be handed out, so nothing
+ * normcore writes is refused when read back: a model with a NaN or infinite
+ * weight (or a negative running variance…) is a NOT_FINITE error instead.
+ */
+function loadable(where: string, bytes: Uint8Array): Uint8Array {
+  try {
+    parseFile(where, bytes);
+  } catch (e) {
+    if (!(e instanceof ModelFormatError)) throw e;
+    throw new NormcoreError(`${where}: refusing to write a model that load would refuse (${e.message.replace(/^[^:]*: not a valid normcore model file: /, '')}); nothing was written`, 'NOT_FINITE');
+  }
+  return bytes;
+}
+
 /** The model file: topology, options and weights including running statistics. */
 export function encodeModel(net: Network, t: Trainer, seed: number, preprocessing?: Record<string, unknown>): Uint8Array {
-  return encodeModelFile(header(FILE_KIND, net, t, seed, preprocessing), net.readWeights());
+  return loadable('save', encodeModelFile(header(FILE_KIND, net, t, seed, preprocessing), net.readWeights()));
 }
 
 /** A checkpoint: the model file, plus the optimizer state and the progress of the fit `record` after `epochsDone` epochs. */
@@ -59,7 +73,7 @@ export function encodeCheckpoint(net: Network, t: Trainer, seed: number, record:
   all.set(model);
   opt.slots.forEach((slot, s) => all.set(slot, model.length + s * net.nParams));
   const h = { ...header(CHECKPOINT_KIND, net, t, seed), optimizerState: { step: t.step, slots: opt.slots.length }, fit: { ...record, epochsDone } };
-  return encodeModelFile(h, all);
+  return loadable('fit: checkpoint', encodeModelFile(h, all));
 }
 
 /** A model or checkpoint file, checked: layers built (not yet in a model), weights split, header validated. */

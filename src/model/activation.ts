@@ -4,7 +4,7 @@
  * activation is one entry in KERNELS plus its kernels.
  */
 import type { Kernels, Ptr } from '../backend/types.js';
-import { expectInt, expectNumber, expectOptions } from '../errors.js';
+import { expectInt, expectF32Number, expectOptions } from '../errors.js';
 import type { Activation as ActivationType, ActivationConfig } from './config.js';
 import { Layer, type InitHint } from './layer.js';
 
@@ -154,7 +154,7 @@ export class LeakyReLU extends Activation {
   /** @param options { alpha = 0.01 } */
   constructor(options?: LeakyReLUOptions) {
     const o = expectOptions('LeakyReLU', 'options', options, ['alpha']);
-    super('leakyrelu', expectNumber('LeakyReLU', 'options.alpha', o.alpha ?? 0.01));
+    super('leakyrelu', expectF32Number('LeakyReLU', 'options.alpha', o.alpha ?? 0.01));
   }
 }
 

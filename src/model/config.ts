@@ -20,3 +20,6 @@ export type NormalizationConfig = { type: 'normalization'; features: number; eps
 
 export type LayerConfig = DenseConfig | BatchNormConfig | ActivationConfig | NormalizationConfig;
 export type LayerType = LayerConfig['type'];
+
+/** Layers the model file never holds: experiment instruments inserted by code (model/noise.ts). */
+export type InternalLayerType = 'noise';

@@ -1,6 +1,6 @@
 /** Fully connected: out = inp·W (+ b). W is [inFeatures × outFeatures], row-major. */
 import type { Kernels, Ptr } from '../backend/types.js';
-import { describe, expectInt, expectNumber, expectOptions, typeError } from '../errors.js';
+import { describe, expectInt, expectF32Number, expectOptions, typeError } from '../errors.js';
 import type { DenseConfig, WeightInit } from './config.js';
 import { Layer, widthMismatch, type BufferSpec, type InitHint } from './layer.js';
 import type { Random } from './random.js';
@@ -138,7 +138,7 @@ function checkInit(init: unknown): WeightInit {
   if (init === 'auto' || init === 'he' || init === 'glorot') return init;
   if (init && typeof init === 'object' && (init as { type?: unknown }).type === 'normal') {
     expectOptions('Dense', 'options.init', init, ['type', 'std']);
-    const std = expectNumber('Dense', 'options.init.std', (init as { std?: unknown }).std, 0, Infinity, true);
+    const std = expectF32Number('Dense', 'options.init.std', (init as { std?: unknown }).std, 0, Infinity, true);
     return { type: 'normal', std };
   }
   throw typeError(`Dense: options.init must be 'auto', 'he', 'glorot' or { type: 'normal', std }, got ${describe(init)}`);

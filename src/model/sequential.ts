@@ -8,7 +8,7 @@
  */
 import type { Backend } from '../backend/index.js';
 import { createBackendSync } from '../backend/index.js';
-import { describe, expectInt, expectOptions, StateError, typeError } from '../errors.js';
+import { describe, expectInt, MAX_SEED, expectOptions, StateError, typeError } from '../errors.js';
 import { ModelFormatError } from '../io/format.js';
 import { checkResume, encodeCheckpoint, encodeModel, parseFile } from '../io/model-file.js';
 import type { MatrixInput } from '../data/convert.js';
@@ -18,7 +18,7 @@ import type { Features, Labels } from '../train/data.js';
 import { isBatchSource } from '../train/fit-data.js';
 import type { Evaluation } from '../train/fit-step.js';
 import { checkStreamFit, runStreamFit } from '../train/fit-stream.js';
-import { checkFit, runFit, type Batch, type CheckpointInfo, type FitHooks, type FitOptions, type History, type Resume } from '../train/fit.js';
+import { checkFit, prepareFit, runFit, type Batch, type CheckpointInfo, type FitHooks, type FitOptions, type History, type Resume } from '../train/fit.js';
 import { evaluate, evaluateStream, Evaluator, layerOutputs, predict, type InferOptions } from '../train/infer.js';
 import { predictedClasses } from '../train/metrics.js';
 import type { LossName } from '../train/losses.js';
@@ -65,7 +65,7 @@ export class Sequential implements TrainingModel {
   constructor(layers: Layer[], options?: SequentialOptions) {
     const o = expectOptions('Sequential', 'options', options, ['backend', 'seed', 'fuse']);
     if (o.fuse !== undefined && typeof o.fuse !== 'boolean') throw typeError(`Sequential: options.fuse must be a boolean, got ${describe(o.fuse)}`, { argument: 'options.fuse', expected: 'a boolean', received: describe(o.fuse) });
-    this.seed = o.seed === undefined ? 1 : expectInt('Sequential', 'options.seed', o.seed, 0);
+    this.seed = o.seed === undefined ? 1 : expectInt('Sequential', 'options.seed', o.seed, 0, MAX_SEED);
     this.backend = resolveBackend('Sequential', o.backend ?? 'wasm');
     this.net = new Network(layers, this.backend, o.fuse ?? true);
     this.layers = this.net.layers;
@@ -203,22 +203,23 @@ export class Sequential implements TrainingModel {
       }
     }
     const run = checkFit(this.trainer, this.seed, x, y, options);
-    let resume: Resume | undefined;
-    if (run.options.resumeFrom) {
-      const f = checkResume(run.options.resumeFrom, this.net, this.trainer, this.seed, run.record!);
-      resume = {
-        epochsDone: f.fit.epochsDone,
-        optimizer: f.optimizer,
-        restore: () => {
-          this.net.writeWeights(f.weights);
-          this.net.writeTransientState(f.layers);
-        },
-      };
-    }
     hooks.checkpointBytes = (done) => encodeCheckpoint(this.net, this.trainer, this.seed, run.record!, done);
-    // Everything is validated: from here on the model changes.
     this.trainer.training = true;
     try {
+      // The long checks, sliced; then everything is validated and from here on the model changes.
+      await prepareFit(run, hooks.checkAlive);
+      let resume: Resume | undefined;
+      if (run.options.resumeFrom) {
+        const f = checkResume(run.options.resumeFrom, this.net, this.trainer, this.seed, run.record!);
+        resume = {
+          epochsDone: f.fit.epochsDone,
+          optimizer: f.optimizer,
+          restore: () => {
+            this.net.writeWeights(f.weights);
+            this.net.writeTransientState(f.layers);
+          },
+        };
+      }
       return await runFit(this.trainer, run, hooks, resume);
     } finally {
       this.trainer.training = false;
@@ -282,7 +283,8 @@ export class Sequential implements TrainingModel {
       const params = l.paramSpecs().reduce((a, s) => a + s.size, 0);
       return `${String(i).padStart(3)}  ${l.describe().padEnd(18)} ${String(l.inFeatures).padStart(6)} → ${String(l.outFeatures).padEnd(6)} ${String(params).padStart(9)}`;
     });
-    return [`  #  layer              in      out      params`, ...rows, `trainable parameters: ${this.net.nParams}, backend: ${this.backend.name}`].join('\n');
+    const header = `${'#'.padStart(3)}  ${'layer'.padEnd(18)} ${'in'.padStart(6)}   ${'out'.padEnd(6)} ${'params'.padStart(9)}`;
+    return [header, ...rows, `trainable parameters: ${this.net.nParams}, backend: ${this.backend.name}`].join('\n');
   }
 
   /** The model as bytes: topology, options and weights including running statistics (see io/format.ts). */

@@ -2,10 +2,40 @@
  * Line charts as standalone SVG, drawn by Vega-Lite and rendered headless by
  * Vega (no browser, no canvas): `lineChartSvg` for one chart with several
  * named series, `lineChartsSvg` for charts stacked in one picture.
+ *
+ * vega and vega-lite are optional peer dependencies (11 MB and 80 packages a
+ * user who only trains does not need): they are imported on the first chart,
+ * and a missing one gives an 'UNAVAILABLE' NormcoreError that says what to install.
  */
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
-import { describe, typeError, rangeError } from '../errors.js';
+import type * as Vega from 'vega';
+import type * as VegaLite from 'vega-lite';
+import { describe, typeError, rangeError, NormcoreError } from '../errors.js';
+
+/** The versions this package is tested with (package.json devDependencies), for the install hint. */
+const RENDERER_INSTALL = 'npm install vega@6.4.0 vega-lite@6.4.3';
+
+let renderer: Promise<{ vega: typeof Vega; vl: typeof VegaLite }> | undefined;
+
+/** Imports vega and vega-lite once; a missing one gives an 'UNAVAILABLE' error that names it and how to install it. */
+function loadRenderer(): Promise<{ vega: typeof Vega; vl: typeof VegaLite }> {
+  renderer ??= Promise.all([import('vega'), import('vega-lite')]).then(
+    ([vega, vl]) => ({ vega, vl }),
+    (cause: unknown) => {
+      renderer = undefined; // installing the packages later in the same process is allowed to work
+      const code = (cause as { code?: unknown } | null)?.code;
+      const message = cause instanceof Error ? cause.message : String(cause);
+      if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(message)) {
+        throw new NormcoreError(
+          `charts need the optional packages vega and vega-lite, which are not installed (${message.split('\n')[0]}); install them with: ${RENDERER_INSTALL}`,
+          'UNAVAILABLE',
+          { cause },
+        );
+      }
+      throw cause;
+    },
+  );
+  return renderer;
+}
 
 export interface LineSeries {
   /** Legend label. */
@@ -76,7 +106,8 @@ function layer(where: string, chart: LineChartOptions): Record<string, unknown> 
 
 /** Compiles a Vega-Lite spec and renders it headless to an SVG document (white background). */
 export async function renderVegaLiteSvg(spec: Record<string, unknown>): Promise<string> {
-  const compiled = vl.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', ...spec } as vl.TopLevelSpec);
+  const { vega, vl } = await loadRenderer();
+  const compiled = vl.compile({ $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', ...spec } as VegaLite.TopLevelSpec);
   const view = new vega.View(vega.parse(compiled.spec), { renderer: 'none' });
   try {
     return await view.toSVG();

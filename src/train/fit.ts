@@ -5,13 +5,13 @@
  * snapshot, checkpoints, callbacks, and yields to the event loop.
  */
 import type { Ptr } from '../backend/types.js';
-import { describe, expectInt, expectNumber, expectOptions, rangeError, StateError, typeError } from '../errors.js';
-import { crc32 } from '../io/format.js';
+import { describe, expectInt, expectNumber, MAX_SEED, expectOptions, rangeError, StateError, typeError } from '../errors.js';
+import { crc32Update } from '../io/format.js';
 import { Random } from '../model/random.js';
 import { checkCallbacks, type BatchLogs, type Callback, type EpochLogs, type TrainingModel } from './callbacks.js';
 import { checkTargets, toX, type Features, type Labels } from './data.js';
 import { checkValidation, rowWeights, type Batch, type ValidationSource } from './fit-data.js';
-import { emptyHistory, FitEvents, recordEpoch, Stepper, type Evaluation, type History } from './fit-step.js';
+import { diverge, emptyHistory, FitEvents, recordEpoch, Stepper, type Evaluation, type History } from './fit-step.js';
 import type { OptimizerState, Trainer } from './trainer.js';
 
 export type { EpochLogs, BatchLogs } from './callbacks.js';
@@ -125,6 +125,8 @@ export interface FitRun {
   options: Partial<FitOptions>;
   checkpoint: Required<CheckpointOptions> | undefined;
   record: FitRecord | undefined;
+  /** Scan x for NaN/Infinity (in prepareFit). */
+  checkFinite: boolean;
 }
 
 export const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validationData', 'validationSplit', 'callbacks', 'classWeight', 'sampleWeight', 'stepsPerEpoch', 'onEpochEnd', 'onBatchEnd', 'checkInputs', 'signal', 'checkpoint', 'resumeFrom'];
@@ -139,7 +141,8 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
   const checkFinite = o.checkInputs ?? true;
   if (typeof checkFinite !== 'boolean') throw typeError(`fit: options.checkInputs must be a boolean, got ${describe(checkFinite)}`, { argument: 'options.checkInputs', expected: 'a boolean', received: describe(checkFinite) });
   if (o.stepsPerEpoch !== undefined) throw typeError('fit: options.stepsPerEpoch is for a streamed source (an async iterable of { x, y } batches); with arrays every epoch is one pass over the rows', { code: 'UNKNOWN_OPTION', argument: 'options.stepsPerEpoch', expected: 'no stepsPerEpoch with arrays', received: String(o.stepsPerEpoch) });
-  const xm = toX(where, 'x', x, net.inFeatures, checkFinite);
+  // The finite scan of a Float32Array x (and of validation x) and the data fingerprint run sliced in prepareFit; other kinds are checked as they are converted.
+  const xm = toX(where, 'x', x, net.inFeatures, false);
   const allRows = xm.rows;
   const allTargets = checkTargets(where, 'y', y, allRows, net.outFeatures, c.lossSpec);
   const allWeights = rowWeights(where, o.sampleWeight, o.classWeight, allTargets, allRows, net.outFeatures, c.lossSpec.targets);
@@ -171,7 +174,7 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
     });
   }
   const shuffle = o.shuffle ?? true;
-  const seed = o.seed === undefined ? modelSeed : expectInt(where, 'options.seed', o.seed, 0);
+  const seed = o.seed === undefined ? modelSeed : expectInt(where, 'options.seed', o.seed, 0, MAX_SEED);
   const dropLast = o.dropLast ?? false;
   for (const [name, v] of [['shuffle', shuffle], ['dropLast', dropLast]] as const) {
     if (typeof v !== 'boolean') throw typeError(`fit: options.${name} must be a boolean, got ${describe(v)}`, { argument: `options.${name}`, expected: 'a boolean', received: describe(v) });
@@ -184,18 +187,63 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
   if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) {
     throw typeError(`fit: options.signal must be an AbortSignal, got ${describe(signal)}`, { argument: 'options.signal', expected: 'an AbortSignal', received: describe(signal) });
   }
-  const val = split ?? checkValidation(t, o.validationData, checkFinite);
+  const val = split ?? checkValidation(t, o.validationData, false);
   const checkpoint = o.checkpoint === undefined ? undefined : checkCheckpointOption(o.checkpoint);
   if (o.resumeFrom !== undefined && !(o.resumeFrom instanceof Uint8Array)) {
     throw typeError(`fit: options.resumeFrom must be the bytes of a checkpoint (Uint8Array), got ${describe(o.resumeFrom)}`, { argument: 'options.resumeFrom', expected: 'a Uint8Array', received: describe(o.resumeFrom) });
   }
   const record: FitRecord | undefined = checkpoint || o.resumeFrom
-    ? { epochs, batchSize, shuffle, seed, dropLast, rows: N, features: net.inFeatures, data: fingerprint(xTrain, targets) }
+    ? { epochs, batchSize, shuffle, seed, dropLast, rows: N, features: net.inFeatures, data: '' }
     : undefined;
   let batches = Math.floor(N / batchSize);
   const rest = N - batches * batchSize;
   if (rest > 0 && !dropLast && rest >= minRows) batches++;
-  return { x: xTrain, targets, N, epochs, batchSize, batches, shuffle, seed, val, weights, callbacks, options: o, checkpoint, record };
+  return { x: xTrain, targets, N, epochs, batchSize, batches, shuffle, seed, val, weights, callbacks, options: o, checkpoint, record, checkFinite };
+}
+
+/**
+ * The long passes over the data that a fit makes before training, sliced so
+ * the event loop runs every few milliseconds (a page training on its main
+ * thread stays usable): the finite scan of x and of validation x, and the
+ * fingerprint a checkpointed fit records. Throws as checkX would.
+ */
+export async function prepareFit(r: FitRun, checkAlive: () => void): Promise<void> {
+  const F = r.x.length / r.N;
+  if (r.checkFinite) {
+    await scanFinite('x', r.x, F, checkAlive);
+    if (r.val?.kind === 'arrays') await scanFinite('validationData[0]', r.val.x, F, checkAlive);
+  }
+  if (r.record) r.record.data = await fingerprint(r.x, r.targets, checkAlive);
+}
+
+/** Work between two yields to the event loop: about this many milliseconds. */
+const SLICE_MS = 8;
+/** Elements per check of the clock. */
+const SLICE = 1 << 16;
+
+/** Runs `work(start, end)` over [0, n) in slices, yielding to the event loop about every SLICE_MS. */
+export async function sliced(n: number, work: (start: number, end: number) => void, checkAlive: () => void): Promise<void> {
+  let last = performance.now();
+  for (let start = 0; start < n; start += SLICE) {
+    work(start, Math.min(n, start + SLICE));
+    if (performance.now() - last > SLICE_MS) {
+      await yieldNow();
+      checkAlive();
+      last = performance.now();
+    }
+  }
+}
+
+async function scanFinite(name: string, x: Float32Array, F: number, checkAlive: () => void): Promise<void> {
+  await sliced(x.length, (start, end) => {
+    for (let i = start; i < end; i++) {
+      if (!Number.isFinite(x[i]!)) {
+        throw rangeError(`fit: ${name} must hold finite numbers, got ${x[i]} at row ${Math.floor(i / F)}, feature ${i % F} (pass checkInputs: false to skip this check)`, {
+          code: 'NOT_FINITE', argument: name, expected: 'finite numbers', received: String(x[i]),
+        });
+      }
+    }
+  }, checkAlive);
 }
 
 /** Checks FitOptions.checkpoint. */
@@ -211,10 +259,15 @@ function checkCheckpointOption(c: unknown): Required<CheckpointOptions> {
   return { everyEpochs, save: o.save };
 }
 
-/** Identifies the training data of a checkpointed fit: CRC-32 of x and of the targets. */
-function fingerprint(x: Float32Array, targets: Int32Array | Float32Array): string {
-  const hex = (a: Float32Array | Int32Array) => crc32(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).toString(16).padStart(8, '0');
-  return `crc32:${hex(x)}:${hex(targets)}`;
+/** Identifies the training data of a checkpointed fit: CRC-32 of x and of the targets (sliced). */
+async function fingerprint(x: Float32Array, targets: Int32Array | Float32Array, checkAlive: () => void): Promise<string> {
+  const hex = async (a: Float32Array | Int32Array) => {
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    let c = 0xffffffff;
+    await sliced(bytes.length, (start, end) => { c = crc32Update(c, bytes, start, end); }, checkAlive);
+    return ((c ^ 0xffffffff) >>> 0).toString(16).padStart(8, '0');
+  };
+  return `crc32:${await hex(x)}:${await hex(targets)}`;
 }
 
 export function yieldNow(): Promise<void> {
@@ -238,6 +291,7 @@ export interface FitHooks {
   /** What callbacks see of the model. */
   model: TrainingModel;
 }
+
 
 /** The training loop of a validated fit. */
 export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Resume | undefined): Promise<History> {
@@ -263,7 +317,8 @@ export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Res
     }
     t.lrMultiplier = 1;
     t.stopTraining = false;
-    heap.write(dx, r.x);
+    // The copy into linear memory, sliced too (a view per slice: memory does not grow during the copy).
+    await sliced(r.x.length, (start, end) => heap.f32(dx + start * 4, end - start).set(r.x.subarray(start, end)), hooks.checkAlive);
     heap.write(dy, r.targets);
     if (r.weights) heap.write(dw!, r.weights);
     const order = new Int32Array(N);
@@ -303,6 +358,9 @@ export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Res
       hooks.checkAlive();
       last = logs;
       const done = epoch + 1;
+      // Nothing non-finite reaches a checkpoint, the callbacks or the end of the fit.
+      const bad = t.nonFinite(true);
+      if (bad) diverge(t, bad, `the ${bad} became NaN or infinite`, epoch, batches - 1, batches, Math.min(batchSize, N - (batches - 1) * batchSize));
       if (r.checkpoint && (done % r.checkpoint.everyEpochs === 0 || done === epochs)) {
         await r.checkpoint.save(hooks.checkpointBytes(done), { ...r.record!, epochsDone: done, step: t.step });
         hooks.checkAlive();

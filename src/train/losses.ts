@@ -4,7 +4,7 @@
  * entry in LOSSES plus its kernel; the compiler checks every LossName has one.
  */
 import type { Kernels, Ptr } from '../backend/types.js';
-import { describe, expectNumber, expectOptions, typeError } from '../errors.js';
+import { describe, expectF32Number, expectOptions, typeError } from '../errors.js';
 
 export type LossName = 'softmaxCrossEntropy' | 'mse' | 'binaryCrossEntropy' | 'mae' | 'huber';
 
@@ -85,7 +85,7 @@ export function resolveLoss(cfg: unknown): ResolvedLoss {
   if (typeof cfg === 'object') {
     if (name === 'huber') {
       const o = expectOptions('compile', 'options.loss', cfg as { type: 'huber'; delta?: number }, ['type', 'delta']);
-      delta = expectNumber('compile', 'options.loss.delta', o.delta ?? 1, 0, Infinity, true);
+      delta = expectF32Number('compile', 'options.loss.delta', o.delta ?? 1, 0, Infinity, true);
     } else {
       expectOptions('compile', 'options.loss', cfg as { type: string }, ['type']);
     }

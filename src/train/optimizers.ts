@@ -5,7 +5,7 @@
  * its kernel; the compiler checks that every OptimizerType has one.
  */
 import type { Kernels, Ptr } from '../backend/types.js';
-import { describe, expectNumber, expectOptions, typeError } from '../errors.js';
+import { describe, expectF32Number, expectOptions, typeError } from '../errors.js';
 
 export type OptimizerType = 'sgd' | 'momentum' | 'rmsprop' | 'adam' | 'adamw';
 
@@ -101,12 +101,12 @@ export function resolveOptimizer(cfg: unknown): ResolvedOptimizer {
   const w = 'compile';
   return {
     type,
-    lr: expectNumber(w, 'options.optimizer.lr', c.lr ?? d.lr, 0, Infinity, true),
-    momentum: expectNumber(w, 'options.optimizer.momentum', c.momentum ?? 0.9, 0, 1),
-    beta1: expectNumber(w, 'options.optimizer.beta1', c.beta1 ?? 0.9, 0, 1),
-    beta2: expectNumber(w, 'options.optimizer.beta2', c.beta2 ?? 0.999, 0, 1),
-    eps: expectNumber(w, 'options.optimizer.eps', c.eps ?? d.eps, 0, 1, true),
-    rho: expectNumber(w, 'options.optimizer.rho', c.rho ?? 0.9, 0, 1),
-    weightDecay: expectNumber(w, 'options.optimizer.weightDecay', c.weightDecay ?? d.weightDecay, 0),
+    lr: expectF32Number(w, 'options.optimizer.lr', c.lr ?? d.lr, 0, Infinity, true),
+    momentum: expectF32Number(w, 'options.optimizer.momentum', c.momentum ?? 0.9, 0, 1),
+    beta1: expectF32Number(w, 'options.optimizer.beta1', c.beta1 ?? 0.9, 0, 1),
+    beta2: expectF32Number(w, 'options.optimizer.beta2', c.beta2 ?? 0.999, 0, 1),
+    eps: expectF32Number(w, 'options.optimizer.eps', c.eps ?? d.eps, 0, 1, true),
+    rho: expectF32Number(w, 'options.optimizer.rho', c.rho ?? 0.9, 0, 1),
+    weightDecay: expectF32Number(w, 'options.optimizer.weightDecay', c.weightDecay ?? d.weightDecay, 0),
   };
 }

@@ -2,7 +2,7 @@
  * Learning-rate schedules as records: the options each takes and the rate it
  * gives at a step. A new schedule is one entry in SCHEDULES.
  */
-import { describe, expectInt, expectNumber, expectOptions, typeError } from '../errors.js';
+import { describe, expectInt, expectF32Number, expectOptions, typeError } from '../errors.js';
 
 export type LrSchedule = { type: 'constant' } | { type: 'cosine'; minLr?: number } | { type: 'step'; every: number; factor: number };
 type Of<T extends LrSchedule['type']> = Extract<LrSchedule, { type: T }>;
@@ -22,7 +22,7 @@ const SCHEDULES: { [T in LrSchedule['type']]: Schedule<Of<T>> } = {
   cosine: {
     resolve: (s) => {
       const c = expectOptions('compile', 'options.lrSchedule', s, ['type', 'minLr']);
-      return { type: 'cosine', minLr: expectNumber('compile', 'options.lrSchedule.minLr', c.minLr ?? 0, 0) };
+      return { type: 'cosine', minLr: expectF32Number('compile', 'options.lrSchedule.minLr', c.minLr ?? 0, 0) };
     },
     lr: (base, s, _epoch, step, steps) => {
       const min = s.minLr ?? 0;
@@ -33,7 +33,7 @@ const SCHEDULES: { [T in LrSchedule['type']]: Schedule<Of<T>> } = {
   step: {
     resolve: (s) => {
       const c = expectOptions('compile', 'options.lrSchedule', s, ['type', 'every', 'factor']);
-      return { type: 'step', every: expectInt('compile', 'options.lrSchedule.every', c.every), factor: expectNumber('compile', 'options.lrSchedule.factor', c.factor, 0, 1, true) };
+      return { type: 'step', every: expectInt('compile', 'options.lrSchedule.every', c.every), factor: expectF32Number('compile', 'options.lrSchedule.factor', c.factor, 0, 1, true) };
     },
     lr: (base, s, epoch) => base * Math.pow(s.factor, Math.floor(epoch / s.every)),
   },

@@ -26,10 +26,19 @@ export interface CompileOptions {
   metrics?: MetricName[];
 }
 
-/** Thrown when training diverges (the loss or the model becomes NaN or infinite). The model keeps the last finite state. */
+/** What became NaN or infinite when a fit diverged. */
+export type Diverged = 'loss' | 'weights' | 'running statistics' | 'optimizer state';
+
+/**
+ * Thrown when training diverges: the loss, the weights after an update, the
+ * running statistics or the optimizer state became NaN or infinite. The model
+ * keeps the weights and state with which the last finite loss was computed,
+ * and its optimizer state is reset; `usable` says whether that model's
+ * predictions (running statistics) on the batch at hand are finite.
+ */
 export class DivergenceError extends NormcoreError {
   override name = 'DivergenceError';
-  constructor(message: string, readonly epoch: number, readonly batch: number) {
+  constructor(message: string, readonly epoch: number, readonly batch: number, readonly what: Diverged = 'loss', readonly usable = true) {
     super(message, 'DIVERGED');
   }
 }
@@ -159,6 +168,20 @@ export class Trainer {
   writeOptimizerState(o: OptimizerState): void {
     this.step = o.step;
     o.slots.forEach((slot, s) => this.net.backend.heap.write(this.net.block(`opt${s}`), slot));
+  }
+
+  /**
+   * What of the model is not finite, or undefined: after every step the
+   * weights and the state (running statistics; cheap), with `all` also the
+   * optimizer state (at epoch ends and before a checkpoint).
+   */
+  nonFinite(all: boolean): Diverged | undefined {
+    const net = this.net, k = net.k;
+    if (net.nParams > 0 && k.countNonFinite(net.block('params'), net.nParams) > 0) return 'weights';
+    // The state also holds i32 counters; as f32 they are tiny finite numbers (below 2^31 batches).
+    if (net.nState > 0 && k.countNonFinite(net.block('state'), net.nState) > 0) return 'running statistics';
+    if (all) for (let s = 0; s < net.slots; s++) if (k.countNonFinite(net.block(`opt${s}`), net.nParams) > 0) return 'optimizer state';
+    return undefined;
   }
 
   /**

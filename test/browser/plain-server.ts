@@ -1,6 +1,6 @@
 /**
  * A static file server for the "plain <script type=module>" check: serves the
- * package's own files (dist/ and its one dependency) and a page that imports
+ * package's own files (dist/ and its dependencies) and a page that imports
  * dist/index.js through an import map, as a site without a bundler would.
  */
 import { readFile } from 'node:fs/promises';
@@ -11,10 +11,15 @@ import { ROOT } from '../../scripts/browser.mjs';
 
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>normcore, no bundler</title><link rel="icon" href="data:,">
-<script type="importmap">{ "imports": { "@assemblyscript/loader": "/node_modules/@assemblyscript/loader/index.js" } }</script>
+<script type="importmap">{ "imports": {
+  "@assemblyscript/loader": "/node_modules/@assemblyscript/loader/index.js",
+  "@bufbuild/protobuf": "/node_modules/@bufbuild/protobuf/dist/esm/index.js",
+  "@bufbuild/protobuf/codegenv2": "/node_modules/@bufbuild/protobuf/dist/esm/codegenv2/index.js"
+} }</script>
 </head><body>
 <script type="module">
 import { BatchNorm, createBackend, Dense, ReLU, Sequential } from '/dist/index.js';
+import { fromOnnx, toOnnx } from '/dist/onnx.js';
 try {
   const backend = await createBackend('wasm');
   const model = new Sequential([new Dense(4, 16), new BatchNorm(16), new ReLU(), new Dense(16, 2)], { backend, seed: 1 });
@@ -33,6 +38,7 @@ try {
   window.result = {
     backend: backend.name, firstLoss: h.loss[0], lastLoss: h.loss[h.loss.length - 1],
     accuracy: again.evaluate(x, y).accuracy, sameAfterLoad: a.every((v, i) => v === b[i]),
+    sameAfterOnnx: fromOnnx(toOnnx(model), { backend }).compile({}).predict(x).every((v, i) => v === a[i]),
   };
 } catch (e) {
   window.result = { error: String(e && e.stack || e) };
@@ -40,7 +46,7 @@ try {
 </script></body></html>`;
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.map': 'application/json', '.json': 'application/json' };
-const ALLOWED = ['dist/', 'node_modules/@assemblyscript/loader/'];
+const ALLOWED = ['dist/', 'node_modules/@assemblyscript/loader/', 'node_modules/@bufbuild/protobuf/'];
 
 export async function servePlainPage(): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer(async (req, res) => {

@@ -1,0 +1,566 @@
+/**
+ * The threaded wasm backend: the kernels run on the calling thread plus a
+ * pool of workers (Node worker_threads, or Web Workers in a cross-origin-
+ * isolated page) that instantiate the same module on one shared
+ * WebAssembly.Memory. Callers see an ordinary `Kernels` object on pointers
+ * into `heap`: each kernel call splits its work, hands parts 1…T−1 to the
+ * workers, runs part 0 itself and returns when every part is done.
+ *
+ * Determinism: work is split only where no sum changes order, so every
+ * thread count gives the same bits as one thread (test/threads.test.ts):
+ *   matmul       blocks of output rows (multiples of 4) or columns (of 8)
+ *                (`matmulPart`: each element of C is computed as in the
+ *                whole call; the depth blocking depends on k alone);
+ *   batch norm   blocks of feature columns (multiples of 4);
+ *   elementwise, optimizers, gatherRows, biasForward: ranges of elements or
+ *                rows (multiples of 4).
+ * Kept whole on the calling thread: the losses, softmax, countCorrect and
+ * biasBackward (on a training batch these are ~1–10 µs, less than one
+ * hand-off), matmul with m < 4 (the unpacked small-m path), and any call
+ * whose work is under a threshold (`MIN_*`).
+ *
+ * Synchronization, per kernel call: the caller writes each worker's part
+ * into that worker's 256-byte slot of a control block in the shared memory,
+ * bumps the slot's sequence number (Atomics.store + Atomics.notify), runs
+ * part 0, then for each slot: a part its worker has not claimed yet (a CAS
+ * on the slot's claim word) is claimed back and run by the caller, so a
+ * descheduled worker on a busy machine costs time, not a stall; a claimed
+ * part is waited for. When a worker that was awake missed its part, the
+ * next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
+ * busier than the pool degrades to about one thread's speed instead of
+ * waiting on descheduled workers. A waiting side spins on Atomics.load for about SPIN_MS,
+ * then sleeps in Atomics.wait. A browser's main thread may not Atomics.wait:
+ * there the caller only spins (the workers still sleep), so a training loop
+ * is better run in a Worker.
+ *
+ * Memory growth: a shared memory grows in place; the workers' instances see
+ * the new pages at once, and the control block, allocated first, stays
+ * inside the views taken at start-up.
+ */
+import { NormcoreError } from '../errors.js';
+import type { Heap } from './heap.js';
+import type { Kernels, MemoryLike, Ptr } from './types.js';
+
+/** The exports of the threaded builds: the kernels plus their range variants. */
+export interface PartExports extends Kernels {
+  matmulPart(c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number, i0: number, i1: number, j0: number, j1: number): void;
+  batchnormForwardPart(out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number, relu: number, cb: number, ce: number): void;
+  batchnormInferencePart(out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, relu: number, cb: number, ce: number): void;
+  batchnormBackwardPart(dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, out: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number, relu: number, cb: number, ce: number): void;
+  setScratch(ptr: number, bytes: number): void;
+  scratchBytesNeeded(): number;
+}
+
+/** The functions a worker can be asked to run, by index in its slot's op word. */
+const OPS = [
+  'matmulPart', 'batchnormForwardPart', 'batchnormInferencePart', 'batchnormBackwardPart',
+  'reluForward', 'reluBackward', 'sigmoidForward', 'sigmoidBackward', 'tanhForward', 'tanhBackward',
+  'biasForward', 'fill', 'copy', 'gatherRows', 'sgdUpdate', 'rmspropUpdate', 'adamUpdate',
+  'leakyReluForward', 'leakyReluBackward', 'geluForward', 'geluBackward', 'adamwUpdate',
+  'noiseForward', 'noiseBackward',
+] as const;
+type Op = (typeof OPS)[number];
+const OP = Object.fromEntries(OPS.map((o, i) => [o, i])) as Record<Op, number>;
+
+/** Bytes per worker slot: i32 words seq, done, op, error, claim (the seq a thread took), asleep, then f64 arguments from byte 24. */
+const SLOT_BYTES = 256;
+const ARGS_OFFSET = 24;
+const NARGS = 16;
+const STOP = -1;
+/** How long a waiting side spins before it sleeps in Atomics.wait. */
+const SPIN_MS = 0.25;
+/** Calls run whole on the caller after a worker that was awake missed its part (doubling up to the maximum while it recurs). */
+const BACKOFF_MIN = 8;
+const BACKOFF_MAX = 1024;
+
+/** Below these sizes a call runs whole on the calling thread. */
+const MIN_MATMUL_FLOPS = 1 << 18; // m·k·n: ~5 µs of work
+const MIN_BATCHNORM = 1 << 13; //    rows·cols
+const MIN_ELEMENTS = 1 << 17; //     elementwise and optimizer n (rows·cols for gather and bias): memory-bound, worth splitting only when large
+
+// The worker's whole program, as source: it runs from a Blob URL (browser)
+// or `eval` (Node), so no bundler or test runner has to find a worker file.
+const WORKER_SOURCE = `
+'use strict';
+function start(d, post) {
+  const { module, memory, scratch, scratchBytes, ctl, slot, ops, spinMs } = d;
+  const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('wasm abort'); } } });
+  const ex = inst.exports;
+  ex.setScratch(scratch, scratchBytes);
+  const fns = ops.map((n) => ex[n]);
+  const base = ctl + slot * ${SLOT_BYTES};
+  const w = new Int32Array(memory.buffer, base, 6);
+  const a = new Float64Array(memory.buffer, base + ${ARGS_OFFSET}, ${NARGS});
+  post('ready');
+  let last = 0;
+  for (;;) {
+    let s = Atomics.load(w, 0);
+    if (s === last) {
+      const t0 = performance.now();
+      let i = 0;
+      while ((s = Atomics.load(w, 0)) === last) {
+        if ((++i & 255) === 0 && performance.now() - t0 > spinMs) {
+          Atomics.store(w, 5, 1); // asleep: a part the caller takes back from now on is wake-up latency, not contention
+          Atomics.wait(w, 0, last);
+          Atomics.store(w, 5, 0);
+        }
+      }
+    }
+    last = s;
+    // claim job s unless the caller took it back (it runs unclaimed parts itself)
+    const c = Atomics.load(w, 4);
+    if (c === s || Atomics.compareExchange(w, 4, c, s) !== c) continue;
+    const op = w[2];
+    if (op === ${STOP}) { Atomics.store(w, 1, s); Atomics.notify(w, 1); return; }
+    try {
+      fns[op](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
+    } catch (e) {
+      w[3] = 1;
+    }
+    Atomics.store(w, 1, s);
+    Atomics.notify(w, 1);
+  }
+}
+if (typeof process !== 'undefined' && process.versions && process.versions.node) {
+  // getBuiltinModule (Node ≥ 20.16) works whether the eval'd source runs as CommonJS or, under --input-type=module, as ESM
+  const { parentPort } = process.getBuiltinModule('node:worker_threads');
+  parentPort.once('message', (d) => start(d, (m) => parentPort.postMessage(m)));
+} else {
+  self.onmessage = (e) => { self.onmessage = null; start(e.data, (m) => self.postMessage(m)); };
+}
+`;
+
+/** The part of node:worker_threads' Worker used here (declared, so the browser-safe core names no Node module). */
+interface NodeWorker {
+  postMessage(message: unknown): void;
+  once(event: 'message', f: (m: unknown) => void): void;
+  once(event: 'error', f: (e: Error) => void): void;
+  once(event: 'exit', f: (code: number) => void): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+type NodeWorkerClass = new (source: string, options: { eval: true }) => NodeWorker;
+
+/** What a started worker needs: postMessage, a way to wait for its first message, terminate. */
+interface WorkerHandle {
+  post(message: unknown): void;
+  ready: Promise<void>;
+  terminate(): void;
+}
+
+/** Why shared memory and workers cannot be used here, or undefined when they can. */
+export function threadsUnavailable(): string | undefined {
+  if (typeof SharedArrayBuffer === 'undefined') return 'SharedArrayBuffer is not available (a browser page needs cross-origin isolation: COOP/COEP headers)';
+  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown; process?: { versions?: { node?: string } } };
+  if (g.crossOriginIsolated === false) return 'the page is not cross-origin isolated (COOP/COEP headers), so memory cannot be shared with workers';
+  if (!g.process?.versions?.node && typeof g.Worker !== 'function') return 'this environment has no Worker';
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  } catch {
+    return 'this engine cannot create a shared WebAssembly.Memory';
+  }
+  return undefined;
+}
+
+/** The number of hardware threads: navigator.hardwareConcurrency, or os.availableParallelism() in Node. */
+export async function hardwareThreads(): Promise<number> {
+  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: { versions?: { node?: string } } };
+  if (g.process?.versions?.node) {
+    const spec = 'node:os';
+    const os = await import(/* @vite-ignore */ spec) as { availableParallelism?: () => number; cpus: () => unknown[] };
+    return os.availableParallelism ? os.availableParallelism() : os.cpus().length;
+  }
+  return g.navigator?.hardwareConcurrency ?? 1;
+}
+
+async function startWorker(): Promise<WorkerHandle> {
+  const g = globalThis as { process?: { versions?: { node?: string } } };
+  if (g.process?.versions?.node) {
+    const spec = 'node:worker_threads';
+    const { Worker } = await import(/* @vite-ignore */ spec) as { Worker: NodeWorkerClass };
+    const w = new Worker(WORKER_SOURCE, { eval: true });
+    w.unref(); // an idle pool does not keep the process alive
+    const ready = new Promise<void>((resolve, reject) => {
+      w.once('message', () => resolve());
+      w.once('error', reject);
+      w.once('exit', (code) => reject(new Error(`worker exited with code ${code} before it was ready`)));
+    });
+    return { post: (m) => w.postMessage(m), ready, terminate: () => { void w.terminate(); } };
+  }
+  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  const w = new Worker(url);
+  const ready = new Promise<void>((resolve, reject) => {
+    w.onmessage = () => { URL.revokeObjectURL(url); resolve(); };
+    w.onerror = (e) => reject(new Error(`worker failed to start: ${e.message}`));
+  });
+  return { post: (m) => w.postMessage(m), ready, terminate: () => w.terminate() };
+}
+
+/**
+ * A pool of `threads − 1` workers plus the calling thread, over one shared
+ * memory. `run` hands out one call's parts; the kernels below decide them.
+ */
+export class Pool {
+  /** Threads that take part in a call, the caller included. */
+  readonly threads: number;
+  private readonly words: Int32Array;
+  private readonly args: Float64Array;
+  private readonly ctl: Ptr;
+  private seq = 0;
+  private readonly canWait: boolean;
+  private closed = false;
+
+  private constructor(
+    threads: number,
+    memory: WebAssembly.Memory,
+    ctl: Ptr,
+    private readonly workers: WorkerHandle[],
+    private readonly heap: Heap,
+    private readonly scratch: Ptr[],
+    private readonly ex: PartExports,
+  ) {
+    this.threads = threads;
+    this.ctl = ctl;
+    this.words = new Int32Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 4);
+    this.args = new Float64Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 8);
+    // Atomics.wait throws on a browser's main thread (a Window); Node's main thread and workers may wait.
+    const g = globalThis as { window?: unknown; process?: { versions?: { node?: string } } };
+    this.canWait = !!g.process?.versions?.node || typeof g.window === 'undefined';
+  }
+
+  /**
+   * Starts `threads − 1` workers on `module` (a WebAssembly.Module) and
+   * `memory` (its shared WebAssembly.Memory); each gets its own scratch region
+   * from `heap`. Typed by contract, so the declarations need no DOM lib.
+   */
+  static async start(threads: number, module: object, memory: MemoryLike, heap: Heap, scratchBytes: number, ex: PartExports): Promise<Pool> {
+    const ctl = heap.alloc(threads * SLOT_BYTES);
+    new Int32Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 4).fill(0);
+    const scratch: Ptr[] = [];
+    const workers: WorkerHandle[] = [];
+    try {
+      for (let w = 1; w < threads; w++) {
+        const s = heap.alloc(scratchBytes);
+        scratch.push(s);
+        const h = await startWorker();
+        workers.push(h);
+        h.post({ module, memory, scratch: s, scratchBytes, ctl, slot: w, ops: OPS, spinMs: SPIN_MS });
+      }
+      await Promise.all(workers.map((h) => h.ready));
+    } catch (e) {
+      for (const h of workers) h.terminate();
+      throw new NormcoreError(`createBackend: could not start the worker threads (${e instanceof Error ? e.message : String(e)})`, 'UNSUPPORTED', { cause: e });
+    }
+    return new Pool(threads, memory as unknown as WebAssembly.Memory, ctl, workers, heap, scratch, ex);
+  }
+
+  /** Posts part `op(args…)` to worker w (1 ≤ w < threads); `join` waits for it. */
+  post(w: number, op: Op, ...args: number[]): void {
+    this.posted++;
+    const a = (w * SLOT_BYTES + ARGS_OFFSET) / 8;
+    for (let i = 0; i < args.length; i++) this.args[a + i] = args[i]!;
+    const i = (w * SLOT_BYTES) / 4;
+    this.words[i + 2] = OP[op];
+    Atomics.store(this.words, i, this.seq);
+    Atomics.notify(this.words, i, 1);
+  }
+
+  /** Starts a new call: the sequence number its posts carry. */
+  begin(): void {
+    this.seq = (this.seq + 1) | 0 || 1;
+    this.started = performance.now();
+  }
+
+  /**
+   * Waits until the parts of workers 1…upTo−1 are done; throws if one failed.
+   * A part its worker has not claimed yet (descheduled, or asleep and slow to
+   * wake on a busy machine) is claimed back and run here: a part gives the
+   * same bits on any thread, so this costs time, never determinism.
+   */
+  join(upTo: number, name: string): void {
+    const seq = this.seq;
+    const joinStart = performance.now();
+    // a worker's part is as large as the caller's: waiting much longer than the caller's own part took means it was descheduled
+    const patience = Math.max(0.1, 0.5 * (joinStart - this.started));
+    for (let w = 1; w < upTo; w++) {
+      const i = (w * SLOT_BYTES) / 4;
+      if (Atomics.load(this.words, i + 1) === seq) continue;
+      const c = Atomics.load(this.words, i + 4);
+      if (c !== seq && Atomics.compareExchange(this.words, i + 4, c, seq) === c) {
+        this.stolen++;
+        // A worker that was awake and still did not start its part was descheduled: the machine is
+        // busier than the pool. Run the next calls whole here for a while rather than wait on it.
+        if (Atomics.load(this.words, i + 5) === 0) this.contended();
+        this.runHere(w);
+        continue;
+      }
+      const t0 = performance.now();
+      let n = 0;
+      while (Atomics.load(this.words, i + 1) !== seq) {
+        if (this.canWait && (++n & 255) === 0 && performance.now() - t0 > SPIN_MS) {
+          Atomics.wait(this.words, i + 1, Atomics.load(this.words, i + 1), 1000);
+        }
+      }
+      if (performance.now() - joinStart > patience) this.contended();
+      else this.penalty >>= 1;
+      if (this.words[i + 3] !== 0) {
+        this.words[i + 3] = 0;
+        throw new NormcoreError(`${name}: a worker thread failed (out-of-bounds memory access or a trap in the kernel)`, 'INVALID_STATE');
+      }
+    }
+  }
+
+  /** Parts handed to workers so far. */
+  posted = 0;
+  /** Calls left to run whole on the caller (see `join`), and the current length of such a stretch. */
+  private backoff = 0;
+  private penalty = 0;
+
+  /** A worker missed its part or was descheduled in it: run the next calls whole here, twice as many as last time. */
+  private contended(): void {
+    this.penalty = Math.min(Math.max(this.penalty * 2, BACKOFF_MIN), BACKOFF_MAX);
+    this.backoff = this.penalty;
+  }
+
+  /** When the current call's parts were posted (the caller's own part starts then). */
+  private started = 0;
+
+  /** How many parts a call may use now: `parts`, or 1 while backing off after a missed part. */
+  split(parts: number): number {
+    if (parts > 1 && this.backoff > 0) {
+      this.backoff--;
+      return 1;
+    }
+    return parts;
+  }
+  /** Of those, parts run by the caller because their worker had not claimed them in time (a measure of contention). */
+  stolen = 0;
+
+  /** Runs worker w's posted part on this thread. */
+  private runHere(w: number): void {
+    const op = OPS[this.words[(w * SLOT_BYTES) / 4 + 2]!]!;
+    const a = this.args, o = (w * SLOT_BYTES + ARGS_OFFSET) / 8;
+    (this.ex[op] as (...x: number[]) => void)(a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!,
+      a[o + 8]!, a[o + 9]!, a[o + 10]!, a[o + 11]!, a[o + 12]!, a[o + 13]!, a[o + 14]!, a[o + 15]!);
+  }
+
+  /** Stops the workers and frees the control block and their scratch. The backend must not be used afterwards. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.begin();
+    for (let w = 1; w < this.threads; w++) {
+      const i = (w * SLOT_BYTES) / 4;
+      this.words[i + 2] = STOP;
+      Atomics.store(this.words, i, this.seq);
+      Atomics.notify(this.words, i, 1);
+    }
+    // each worker acknowledges STOP before its scratch and slot go back to the heap (a lingering one would write there)
+    const deadline = performance.now() + 1000;
+    let acknowledged = true;
+    for (let w = 1; w < this.threads; w++) {
+      const i = (w * SLOT_BYTES) / 4;
+      while (Atomics.load(this.words, i + 1) !== this.seq) {
+        if (performance.now() > deadline) { acknowledged = false; break; }
+        if (this.canWait) Atomics.wait(this.words, i + 1, Atomics.load(this.words, i + 1), 10);
+      }
+    }
+    for (const h of this.workers) h.terminate();
+    if (!acknowledged) return; // leave the blocks allocated rather than risk a late write into reused memory
+    for (const s of this.scratch) this.heap.free(s);
+    this.heap.free(this.ctl);
+  }
+}
+
+/** Part `i` of `parts` of 0…total, in multiples of `align` (the last part takes the rest; parts may be empty). */
+function range(total: number, parts: number, align: number, i: number): [number, number] {
+  const size = Math.ceil(total / parts / align) * align;
+  const start = Math.min(i * size, total);
+  return [start, Math.min(start + size, total)];
+}
+
+/** How many parts a call of `work` units splits into: at most `threads`, each at least `grain`. */
+function partsFor(threads: number, work: number, grain: number): number {
+  return Math.max(1, Math.min(threads, Math.floor(work / grain)));
+}
+
+/**
+ * The kernels over a pool: the `Kernels` contract, with the same names,
+ * arguments and results as `ex`'s, each call split as described at the top.
+ */
+export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
+  const T = pool.threads;
+
+  /** Elementwise op over n elements: ptrs advance by 4 bytes per element. */
+  const elementwise = (name: Op & keyof Kernels, ptrs: Ptr[], n: number, scalars: number[]): void => {
+    const parts = pool.split(partsFor(T, n, MIN_ELEMENTS / 2));
+    const fn = ex[name] as (...a: number[]) => void;
+    if (parts === 1) { fn(...ptrs, n, ...scalars); return; }
+    pool.begin();
+    for (let w = 1; w < parts; w++) {
+      const [s, e] = range(n, parts, 4, w);
+      pool.post(w, name, ...ptrs.map((p) => p + 4 * s), e - s, ...scalars);
+    }
+    const [, e0] = range(n, parts, 4, 0);
+    try {
+      fn(...ptrs, e0, ...scalars);
+    } finally {
+      pool.join(parts, name); // also when the caller's part trapped: no part may outlive its call
+    }
+  };
+
+  const matmul = (c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void => {
+    const work = m * k * n;
+    if (m < 4 || work < MIN_MATMUL_FLOPS) { ex.matmul(c, a, b, m, k, n, transA, transB, accumulate); return; }
+    const parts = pool.split(partsFor(T, work, MIN_MATMUL_FLOPS / 2));
+    // split the dimension whose panels are cheaper to pack twice: rows of C repack B (k·n), columns repack A (m·k)
+    const byRows = m >= n;
+    pool.begin();
+    for (let w = 1; w < parts; w++) {
+      if (byRows) {
+        const [i0, i1] = range(m, parts, 4, w);
+        if (i0 < i1) pool.post(w, 'matmulPart', c, a, b, m, k, n, transA, transB, accumulate, i0, i1, 0, n);
+        else pool.post(w, 'fill', c, 0, 0);
+      } else {
+        const [j0, j1] = range(n, parts, 8, w);
+        if (j0 < j1) pool.post(w, 'matmulPart', c, a, b, m, k, n, transA, transB, accumulate, 0, m, j0, j1);
+        else pool.post(w, 'fill', c, 0, 0);
+      }
+    }
+    try {
+      if (byRows) ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, 0, range(m, parts, 4, 0)[1], 0, n);
+      else ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, 0, m, 0, range(n, parts, 8, 0)[1]);
+    } finally {
+      pool.join(parts, 'matmul'); // also when the caller's part trapped: no part may outlive its call
+    }
+  };
+
+  const bnForward = (relu: number, out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number): void => {
+    const parts = pool.split(Math.min(partsFor(T, rows * cols, MIN_BATCHNORM / 2), Math.ceil(cols / 4)));
+    pool.begin();
+    for (let w = 1; w < parts; w++) {
+      const [cb, ce] = range(cols, parts, 4, w);
+      pool.post(w, 'batchnormForwardPart', out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, relu, cb, ce);
+    }
+    try {
+      ex.batchnormForwardPart(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, relu, 0, range(cols, parts, 4, 0)[1]);
+    } finally {
+      pool.join(parts, relu ? 'batchnormReluForward' : 'batchnormForward'); // also when the caller's part trapped: no part may outlive its call
+    }
+  };
+
+  const bnInference = (relu: number, out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number): void => {
+    const parts = pool.split(Math.min(partsFor(T, rows * cols, MIN_BATCHNORM / 2), Math.ceil(cols / 4)));
+    pool.begin();
+    for (let w = 1; w < parts; w++) {
+      const [cb, ce] = range(cols, parts, 4, w);
+      pool.post(w, 'batchnormInferencePart', out, inp, gamma, beta, runMean, runVar, rows, cols, eps, relu, cb, ce);
+    }
+    try {
+      ex.batchnormInferencePart(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, relu, 0, range(cols, parts, 4, 0)[1]);
+    } finally {
+      pool.join(parts, relu ? 'batchnormReluInference' : 'batchnormInference'); // also when the caller's part trapped: no part may outlive its call
+    }
+  };
+
+  const bnBackward = (relu: number, dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, out: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number): void => {
+    const parts = pool.split(Math.min(partsFor(T, rows * cols, MIN_BATCHNORM / 2), Math.ceil(cols / 4)));
+    pool.begin();
+    for (let w = 1; w < parts; w++) {
+      const [cb, ce] = range(cols, parts, 4, w);
+      pool.post(w, 'batchnormBackwardPart', dinp, dgamma, dbeta, dout, out, inp, gamma, mean, invstd, rows, cols, relu, cb, ce);
+    }
+    try {
+      ex.batchnormBackwardPart(dinp, dgamma, dbeta, dout, out, inp, gamma, mean, invstd, rows, cols, relu, 0, range(cols, parts, 4, 0)[1]);
+    } finally {
+      pool.join(parts, relu ? 'batchnormReluBackward' : 'batchnormBackward'); // also when the caller's part trapped: no part may outlive its call
+    }
+  };
+
+  /** Rows of a [rows×cols] op split in blocks; `ptrs` advance by a row, `fixed` do not. */
+  const byRows = (name: 'biasForward' | 'gatherRows', rowPtrs: Ptr[], fixed: Ptr[], rows: number, cols: number, call: (rp: Ptr[], r: number) => void, post: (w: number, rp: Ptr[], r: number) => void): void => {
+    const parts = pool.split(partsFor(T, rows * cols, MIN_ELEMENTS / 2));
+    if (parts === 1) { call(rowPtrs, rows); return; }
+    void fixed;
+    pool.begin();
+    for (let w = 1; w < parts; w++) {
+      const [s, e] = range(rows, parts, 4, w);
+      post(w, rowPtrs.map((p, i) => p + (i === 0 ? 4 * s * cols : 4 * s)), e - s);
+    }
+    try {
+      call(rowPtrs, range(rows, parts, 4, 0)[1]);
+    } finally {
+      pool.join(parts, name); // also when the caller's part trapped: no part may outlive its call
+    }
+  };
+
+  const k: Kernels = {
+    matmul,
+    matmulForward: (out, inp, weight, m, kk, n) => matmul(out, inp, weight, m, kk, n, 0, 0, 0),
+    matmulBackward: (dinp, dweight, dout, inp, weight, m, kk, n, needDinp) => {
+      matmul(dweight, inp, dout, kk, m, n, 1, 0, 1);
+      if (needDinp !== 0) matmul(dinp, dout, weight, m, n, kk, 0, 1, 0);
+    },
+    batchnormForward: (...a) => { if (a[9] * a[10] < MIN_BATCHNORM) ex.batchnormForward(...a); else bnForward(0, ...a); },
+    batchnormReluForward: (...a) => { if (a[9] * a[10] < MIN_BATCHNORM) ex.batchnormReluForward(...a); else bnForward(1, ...a); },
+    batchnormInference: (...a) => { if (a[6] * a[7] < MIN_BATCHNORM) ex.batchnormInference(...a); else bnInference(0, ...a); },
+    batchnormReluInference: (...a) => { if (a[6] * a[7] < MIN_BATCHNORM) ex.batchnormReluInference(...a); else bnInference(1, ...a); },
+    batchnormBackward: (dinp, dgamma, dbeta, dout, inp, gamma, mean, invstd, rows, cols) => {
+      if (rows * cols < MIN_BATCHNORM) ex.batchnormBackward(dinp, dgamma, dbeta, dout, inp, gamma, mean, invstd, rows, cols);
+      else bnBackward(0, dinp, dgamma, dbeta, dout, dout, inp, gamma, mean, invstd, rows, cols);
+    },
+    batchnormReluBackward: (...a) => { if (a[9] * a[10] < MIN_BATCHNORM) ex.batchnormReluBackward(...a); else bnBackward(1, ...a); },
+    reluForward: (out, inp, n) => elementwise('reluForward', [out, inp], n, []),
+    reluBackward: (dinp, dout, out, n) => elementwise('reluBackward', [dinp, dout, out], n, []),
+    sigmoidForward: (out, inp, n) => elementwise('sigmoidForward', [out, inp], n, []),
+    sigmoidBackward: (dinp, dout, out, n) => elementwise('sigmoidBackward', [dinp, dout, out], n, []),
+    tanhForward: (out, inp, n) => elementwise('tanhForward', [out, inp], n, []),
+    tanhBackward: (dinp, dout, out, n) => elementwise('tanhBackward', [dinp, dout, out], n, []),
+    leakyReluForward: (out, inp, n, alpha) => elementwise('leakyReluForward', [out, inp], n, [alpha]),
+    leakyReluBackward: (dinp, dout, inp, n, alpha) => elementwise('leakyReluBackward', [dinp, dout, inp], n, [alpha]),
+    geluForward: (out, inp, n) => elementwise('geluForward', [out, inp], n, []),
+    geluBackward: (dinp, dout, inp, n) => elementwise('geluBackward', [dinp, dout, inp], n, []),
+    biasForward: (out, bias, rows, cols) => byRows('biasForward', [out], [bias], rows, cols,
+      (rp, r) => ex.biasForward(rp[0]!, bias, r, cols),
+      (w, rp, r) => pool.post(w, 'biasForward', rp[0]!, bias, r, cols)),
+    biasBackward: (dbias, dout, rows, cols) => ex.biasBackward(dbias, dout, rows, cols),
+    noiseForward: (out, inp, scale, shift, n) => elementwise('noiseForward', [out, inp, scale, shift], n, []),
+    noiseBackward: (dinp, dout, scale, n) => elementwise('noiseBackward', [dinp, dout, scale], n, []),
+    fill: (ptr, n, value) => elementwise('fill', [ptr], n, [value]),
+    copy: (dst, src, n) => elementwise('copy', [dst, src], n, []),
+    gatherRows: (out, src, indices, n, cols) => byRows('gatherRows', [out, indices], [src], n, cols,
+      (rp, r) => ex.gatherRows(rp[0]!, src, rp[1]!, r, cols),
+      (w, rp, r) => pool.post(w, 'gatherRows', rp[0]!, src, rp[1]!, r, cols)),
+    softmaxCrossEntropy: (dlogits, logits, labels, rows, cols) => ex.softmaxCrossEntropy(dlogits, logits, labels, rows, cols),
+    softmaxForward: (probs, logits, rows, cols) => ex.softmaxForward(probs, logits, rows, cols),
+    mseLoss: (dpred, pred, target, rows, cols) => ex.mseLoss(dpred, pred, target, rows, cols),
+    countCorrect: (scores, labels, rows, cols) => ex.countCorrect(scores, labels, rows, cols),
+    // losses and counts sum over everything: on the calling thread, in one fixed order
+    binaryCrossEntropy: (dlogits, logits, targets, rows, cols) => ex.binaryCrossEntropy(dlogits, logits, targets, rows, cols),
+    maeLoss: (dpred, pred, target, rows, cols) => ex.maeLoss(dpred, pred, target, rows, cols),
+    huberLoss: (dpred, pred, target, rows, cols, delta) => ex.huberLoss(dpred, pred, target, rows, cols, delta),
+    countNonFinite: (ptr, n) => ex.countNonFinite(ptr, n),
+    // per-row loss weights on a batch's gradient (rows × outputs values): small, on the calling thread
+    scaleRows: (out, inp, weights, rows, cols, scale) => ex.scaleRows(out, inp, weights, rows, cols, scale),
+    sgdUpdate: (params, grads, velocity, n, lr, momentum, weightDecay) =>
+      elementwise('sgdUpdate', [params, grads, velocity], n, [lr, momentum, weightDecay]),
+    rmspropUpdate: (params, grads, sq, n, lr, rho, eps, weightDecay) =>
+      elementwise('rmspropUpdate', [params, grads, sq], n, [lr, rho, eps, weightDecay]),
+    adamUpdate: (params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, t) =>
+      elementwise('adamUpdate', [params, grads, m, v], n, [lr, beta1, beta2, eps, weightDecay, t]),
+    adamwUpdate: (params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, t) =>
+      elementwise('adamwUpdate', [params, grads, m, v], n, [lr, beta1, beta2, eps, weightDecay, t]),
+    // convolution, pooling and dropout run on the calling thread for now (splitting them by image is future work)
+    im2col: (...a) => ex.im2col(...a),
+    col2im: (...a) => ex.col2im(...a),
+    maxPoolForward: (...a) => ex.maxPoolForward(...a),
+    maxPoolBackward: (...a) => ex.maxPoolBackward(...a),
+    avgPoolForward: (...a) => ex.avgPoolForward(...a),
+    avgPoolBackward: (...a) => ex.avgPoolBackward(...a),
+    globalAvgPoolForward: (...a) => ex.globalAvgPoolForward(...a),
+    globalAvgPoolBackward: (...a) => ex.globalAvgPoolBackward(...a),
+    dropoutForward: (...a) => ex.dropoutForward(...a),
+    dropoutBackward: (...a) => ex.dropoutBackward(...a),
+  };
+  return k;
+}

@@ -1,0 +1,84 @@
+/**
+ * Only the kernels in use are loaded: a page bundled with esbuild --splitting
+ * (scripts/bundle-size.mjs) gets each kernel build as its own chunk, and
+ * headless Chromium fetches the entry and exactly one of them. The debug
+ * build, imported through a variable, is in no chunk.
+ *
+ * Without Chromium these tests skip with a warning, except under CI=true,
+ * where they fail (as in test/browser.test.ts).
+ */
+import { readFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, normalize } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from '../scripts/browser.mjs';
+import { bundle } from '../scripts/bundle-size.mjs';
+
+const available = chromiumAvailable();
+const inCI = process.env.CI === 'true';
+if (!available) {
+  console.warn(
+    `\n*** test/browser-split.test.ts: Chromium not found at ${CHROMIUM_PATH}. ` +
+      (inCI ? 'CI=true: the test runs anyway and FAILS.\n' : 'The test is SKIPPED. Install it with: apt-get install -y chromium\n'),
+  );
+}
+
+const PAGE_HTML = '<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head><body><script type="module" src="/page.js"></script></body></html>';
+
+/** Serves `dir` (the split bundle) and a page that loads its entry. */
+async function serve(dir: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const send = (status: number, type: string, body: string | Buffer) => res.writeHead(status, { 'content-type': type }).end(body);
+    const file = normalize(join(dir, path));
+    if (path === '/') send(200, 'text/html', PAGE_HTML);
+    else if (!file.startsWith(dir) || !file.endsWith('.js')) send(404, 'text/plain', 'not found');
+    else readFile(file).then((b) => send(200, 'text/javascript', b), () => send(404, 'text/plain', 'not found'));
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
+}
+
+describe.skipIf(!available && !inCI)('a page bundled with esbuild --splitting', () => {
+  let bundled: Awaited<ReturnType<typeof bundle>>;
+  let served: { url: string; server: Server } | undefined;
+  let browser: Browser | undefined;
+
+  beforeAll(async () => {
+    bundled = await bundle();
+    served = await serve(join(bundled.dir, 'split'));
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    served?.server.close();
+    if (bundled) rmSync(bundled.dir, { recursive: true, force: true });
+  });
+
+  it('has one chunk per shipped kernel build and none for the debug build', () => {
+    const builds = bundled.split.map((f) => f.build).filter((b) => b === 'release' || b === 'relaxed' || b === 'debug').sort();
+    expect(builds).toEqual(['relaxed', 'release']);
+    expect(bundled.single.map((f) => f.build)).not.toContain('debug');
+  });
+
+  it('trains in Chromium after fetching exactly one kernel build, the one it runs', async () => {
+    if (!available) throw new Error(`CI=true and Chromium is missing at ${CHROMIUM_PATH} (apt-get install -y chromium)`);
+    browser = await launchChromium();
+    const page = await browser.newPage();
+    const fetched: string[] = [];
+    page.on('request', (r) => fetched.push(new URL(r.url()).pathname.slice(1)));
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(served!.url);
+    await page.waitForFunction(() => (globalThis as { normcoreResult?: unknown }).normcoreResult !== undefined || document.title === 'error', null, { timeout: 30_000 });
+    expect(errors).toEqual([]);
+    const result = (await page.evaluate(() => (globalThis as { normcoreResult?: unknown }).normcoreResult)) as { build: string; loss: number };
+    expect(Number.isFinite(result.loss)).toBe(true);
+    const kernelFiles = new Map(bundled.split.filter((f) => f.build === 'release' || f.build === 'relaxed').map((f) => [f.file, f.build]));
+    const kernelsFetched = fetched.filter((f) => kernelFiles.has(f)).map((f) => kernelFiles.get(f));
+    expect(kernelsFetched).toEqual([result.build]);
+  }, 60_000);
+});
