@@ -177,6 +177,24 @@ export function biasBackward(dbias: usize, dout: usize, rows: i32, cols: i32): v
   }
 }
 
+// ---------------------------------------------------------------- row weights
+
+/**
+ * out[r,:] = inp[r,:]·(weights[r]·scale): per-row weights on a loss gradient
+ * (sample and class weights). out, inp: [rows×cols]; weights: [rows]. May run in place.
+ */
+export function scaleRows(out: usize, inp: usize, weights: usize, rows: i32, cols: i32, scale: f32): void {
+  const cv = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const w = load<f32>(at(weights, r)) * scale;
+    const wv = f32x4.splat(w);
+    const o = at(out, r * cols), x = at(inp, r * cols);
+    let j = 0;
+    for (; j < cv; j += 4) v128.store(at(o, j), f32x4.mul(v128.load(at(x, j)), wv));
+    for (; j < cols; j++) store<f32>(at(o, j), load<f32>(at(x, j)) * w);
+  }
+}
+
 // ---------------------------------------------------------------- noise (Santurkar et al. 2018, Algorithm 1)
 
 /**

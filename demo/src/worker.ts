@@ -42,7 +42,7 @@ async function train(m: Extract<ToWorker, { type: 'train' }>): Promise<void> {
       },
       onEpochEnd: (epoch, logs) => {
         post({
-          type: 'epoch', runId, epoch: epoch + 1, loss: logs.loss, accuracy: logs.accuracy,
+          type: 'epoch', runId, epoch: epoch + 1, loss: logs.loss, accuracy: logs.accuracy ?? NaN,
           testLoss: logs.valLoss ?? NaN, testAccuracy: logs.valAccuracy ?? NaN, seconds: logs.seconds, samplesPerSecond: logs.samplesPerSecond,
         });
       },

@@ -554,6 +554,8 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     maeLoss: (dpred, pred, target, rows, cols) => ex.maeLoss(dpred, pred, target, rows, cols),
     huberLoss: (dpred, pred, target, rows, cols, delta) => ex.huberLoss(dpred, pred, target, rows, cols, delta),
     countNonFinite: (ptr, n) => ex.countNonFinite(ptr, n),
+    // per-row loss weights on a batch's gradient (rows × outputs values): small, on the calling thread
+    scaleRows: (out, inp, weights, rows, cols, scale) => ex.scaleRows(out, inp, weights, rows, cols, scale),
     sgdUpdate: (params, grads, velocity, n, lr, momentum, weightDecay) =>
       elementwise('sgdUpdate', [params, grads, velocity], n, [lr, momentum, weightDecay]),
     rmspropUpdate: (params, grads, sq, n, lr, rho, eps, weightDecay) =>

@@ -4,6 +4,8 @@
  * out, and the defensive parse that checks every size before it allocates.
  *
  * Header: { kind, layers: LayerConfig[], seed, compile: { loss, optimizer, lrSchedule } | null }
+ * and, when the model carries one, preprocessing: a JSON object (e.g. the CSV
+ * encoding of `normcore train --data`), kept as is by load;
  * and, in a checkpoint, optimizerState: { step, slots } and fit: FitRecord & { epochsDone }.
  * Weights: each layer's params then its file state, in layer order; a
  * checkpoint appends each optimizer slot (parameter order).
@@ -28,16 +30,18 @@ export interface Header {
   layers: LayerConfig[];
   seed: number;
   compile: unknown;
+  preprocessing?: Record<string, unknown>;
 }
 
 /** The header of a model's file (kind FILE_KIND or CHECKPOINT_KIND). */
-export function header(kind: string, net: Network, t: Trainer, seed: number): Header {
+export function header(kind: string, net: Network, t: Trainer, seed: number, preprocessing?: Record<string, unknown>): Header {
   const c = t.compiled;
   return {
+    ...(preprocessing ? { preprocessing } : {}),
     kind,
     layers: net.layers.map((l) => l.config()),
     seed,
-    compile: c ? { loss: lossConfig(c.loss), optimizer: c.optimizer, lrSchedule: c.schedule } : null,
+    compile: c ? { loss: lossConfig(c.loss), optimizer: c.optimizer, lrSchedule: c.schedule, ...(c.metricNames ? { metrics: c.metricNames } : {}) } : null,
   };
 }
 
@@ -57,8 +61,8 @@ function loadable(where: string, bytes: Uint8Array): Uint8Array {
 }
 
 /** The model file: topology, options and weights including running statistics. */
-export function encodeModel(net: Network, t: Trainer, seed: number): Uint8Array {
-  return loadable('save', encodeModelFile(header(FILE_KIND, net, t, seed), net.readWeights()));
+export function encodeModel(net: Network, t: Trainer, seed: number, preprocessing?: Record<string, unknown>): Uint8Array {
+  return loadable('save', encodeModelFile(header(FILE_KIND, net, t, seed, preprocessing), net.readWeights()));
 }
 
 /** A checkpoint: the model file, plus the optimizer state and the progress of the fit `record` after `epochsDone` epochs. */
@@ -82,6 +86,8 @@ export interface ParsedFile {
   /** Checkpoints only. */
   optimizer?: OptimizerState;
   fit?: FitRecord & { epochsDone: number };
+  /** The header's preprocessing object, if any. */
+  preprocessing?: Record<string, unknown>;
 }
 
 const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
@@ -162,6 +168,10 @@ export function parseFile(where: string, bytes: unknown): ParsedFile {
   }
   const seed = isInt(h.seed, 0) ? h.seed : 1;
   const parsed: ParsedFile = { layers, seed, compile, weights: weights.subarray(0, modelCount) };
+  if (h.preprocessing !== undefined) {
+    if (typeof h.preprocessing !== 'object' || h.preprocessing === null || Array.isArray(h.preprocessing)) bad(`the preprocessing entry is not an object (${describe(h.preprocessing)})`);
+    parsed.preprocessing = h.preprocessing as Record<string, unknown>;
+  }
   if (isCheckpoint) {
     const slots: Float32Array[] = [];
     for (let s = 0; s < slotCount; s++) slots.push(weights.subarray(modelCount + s * nParams, modelCount + (s + 1) * nParams));

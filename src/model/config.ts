@@ -16,7 +16,9 @@ export type ActivationConfig =
   | { type: 'relu' | 'sigmoid' | 'tanh' | 'gelu'; features: number }
   | { type: 'leakyrelu'; features: number; alpha: number };
 
-export type LayerConfig = DenseConfig | BatchNormConfig | ActivationConfig;
+export type NormalizationConfig = { type: 'normalization'; features: number; eps: number };
+
+export type LayerConfig = DenseConfig | BatchNormConfig | ActivationConfig | NormalizationConfig;
 export type LayerType = LayerConfig['type'];
 
 /** Layers the model file never holds: experiment instruments inserted by code (model/noise.ts). */

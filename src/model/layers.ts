@@ -7,12 +7,14 @@ import { Activation } from './activation.js';
 import { BatchNorm } from './batchnorm.js';
 import type { LayerConfig, LayerType } from './config.js';
 import { Dense } from './dense.js';
+import { Normalization } from './normalization.js';
 import type { Layer } from './layer.js';
 
 export { Layer } from './layer.js';
 export type { Binding, BufferSpec, InitHint, NamedParameter, SavedSpec, StateSpec } from './layer.js';
 export { Dense, type DenseOptions } from './dense.js';
 export { BatchNorm, type BatchNormOptions } from './batchnorm.js';
+export { Normalization, type NormalizationOptions } from './normalization.js';
 export { Activation, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, type LeakyReLUOptions } from './activation.js';
 export { mlp, ACTIVATION_TYPES, type MlpOptions } from './mlp.js';
 export type { Activation as ActivationType, LayerConfig, LayerType, WeightInit } from './config.js';
@@ -27,6 +29,7 @@ const FROM_CONFIG: FromConfig = {
   tanh: Activation.fromConfig,
   leakyrelu: Activation.fromConfig,
   gelu: Activation.fromConfig,
+  normalization: Normalization.fromConfig,
 };
 
 /** Rebuilds a layer from its config (model files); `where` names it in errors, e.g. "layers[2]". */
