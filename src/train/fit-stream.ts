@@ -17,7 +17,7 @@ import { describe, expectInt, expectOptions, rangeError, StateError, typeError }
 import { checkCallbacks, type Callback, type EpochLogs } from './callbacks.js';
 import { checkTargets, toX } from './data.js';
 import { checkValidation, rowWeights, type Batch, type ValidationSource } from './fit-data.js';
-import { emptyHistory, FitEvents, recordEpoch, Stepper, type History } from './fit-step.js';
+import { diverge, emptyHistory, FitEvents, recordEpoch, Stepper, type History } from './fit-step.js';
 import { FIT_OPTIONS, yieldNow, type FitHooks, type FitOptions } from './fit.js';
 import { checkBatch } from './infer.js';
 import type { Trainer } from './trainer.js';
@@ -94,6 +94,8 @@ export async function runStreamFit(t: Trainer, r: StreamRun, hooks: FitHooks): P
       stepper.beginEpoch();
       const t0 = performance.now();
       let b = 0;
+      /** Rows of the last batch stepped on (still in block 'x'), for the divergence check's verdict. */
+      let lastRows = 0;
       while (r.stepsPerEpoch === undefined || b < r.stepsPerEpoch) {
         const next = await it.next();
         hooks.checkAlive();
@@ -118,6 +120,7 @@ export async function runStreamFit(t: Trainer, r: StreamRun, hooks: FitHooks): P
         heap.write(net.block('y'), targets);
         if (w) heap.write(weights, w);
         const batches = r.stepsPerEpoch ?? NaN;
+        lastRows = m.rows;
         const loss = stepper.step(m.rows, w ? weights : 0, t.learningRate(epoch, epoch * (r.stepsPerEpoch ?? 0) + b, r.epochs * (r.stepsPerEpoch ?? 0)), epoch, b, r.stepsPerEpoch === undefined ? 'a streamed epoch' : String(batches));
         if (events.wantsBatches) await events.batchEnd(b, { epoch, batch: b, batches, loss });
         b++;
@@ -137,6 +140,9 @@ export async function runStreamFit(t: Trainer, r: StreamRun, hooks: FitHooks): P
         }
         break;
       }
+      // Nothing non-finite reaches the callbacks or the end of the fit (the optimizer state is checked here, as in fit.ts).
+      const bad = t.nonFinite(true);
+      if (bad) diverge(t, bad, `the ${bad} became NaN or infinite`, epoch, b - 1, r.stepsPerEpoch === undefined ? 'a streamed epoch' : String(r.stepsPerEpoch), lastRows);
       const logs = stepper.epochLogs(epoch, (performance.now() - t0) / 1000);
       recordEpoch(history, logs, r.val ? await hooks.evaluate(r.val) : undefined);
       hooks.checkAlive();
