@@ -14,7 +14,7 @@
 import type { Kernels, Ptr } from '../backend/types.js';
 import { featureStats, featureStatsStream, type FeatureStats, type StatsChunk } from '../data/stats.js';
 import type { MatrixInput } from '../data/convert.js';
-import { describe, expectF32, expectInt, expectNumber, expectOptions, rangeError, typeError } from '../errors.js';
+import { describe, expectF32, expectF32Number, expectInt, expectOptions, rangeError, typeError } from '../errors.js';
 import type { NormalizationConfig } from './config.js';
 import { Layer, widthMismatch, type Binding, type InitHint, type StateSpec } from './layer.js';
 
@@ -50,7 +50,7 @@ export class Normalization extends Layer {
     super();
     this.features = expectInt('Normalization', 'features', features);
     const o = expectOptions('Normalization', 'options', options, ['mean', 'variance', 'eps']);
-    this.eps = expectNumber('Normalization', 'options.eps', o.eps ?? 1e-7, 0, Infinity, true);
+    this.eps = expectF32Number('Normalization', 'options.eps', o.eps ?? 1e-7, 0, Infinity, true);
     this.#mean = o.mean === undefined ? new Float32Array(this.features) : expectF32('Normalization', 'options.mean', Float32Array.from(o.mean), this.features, 'means');
     this.#variance = o.variance === undefined ? new Float32Array(this.features).fill(1) : expectF32('Normalization', 'options.variance', Float32Array.from(o.variance), this.features, 'variances');
     if (this.#variance.some((v) => !(v >= 0))) throw rangeError('Normalization: options.variance must hold values ≥ 0', { argument: 'options.variance', expected: 'values ≥ 0', received: describe(o.variance) });
