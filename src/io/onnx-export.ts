@@ -4,8 +4,9 @@ import type { LayerConfig } from '../model/layers.js';
 import { Sequential } from '../model/sequential.js';
 import { describe, expectOptions, NormcoreError, rangeError, typeError } from '../errors.js';
 import { NORMCORE_VERSION } from '../version.js';
+import { convAxis } from '../backend/conv-geometry.js';
 import {
-  encodeModel, floatTensor, floatValueInfo, node, type AttrValue, type NodeProto, type TensorProto } from './onnx-pb.js';
+  encodeModel, floatTensor, floatValueInfo, int64Tensor, node, type AttrValue, type NodeProto, type TensorProto } from './onnx-pb.js';
 
 import type { OnnxLayerConfig, ToOnnxOptions } from './onnx-types.js';
 
@@ -36,6 +37,10 @@ interface ExportContext {
   w: Record<string, Float32Array>;
   nodes: NodeProto[];
   initializers: TensorProto[];
+  /** The layer's input shape in normcore's terms: [features], or [H, W, C] (NHWC) for images. */
+  shape: number[];
+  /** Whether the tensor at `input` is NCHW (after an image layer) rather than flat rows. */
+  layout: { nchw: boolean };
 }
 
 interface LayerEntry {
@@ -45,6 +50,12 @@ interface LayerEntry {
   widths(c: OnnxLayerConfig): [number, number];
   /** Appends the nodes and initializers that compute the layer. */
   toOnnx(c: OnnxLayerConfig, x: ExportContext): void;
+  /**
+   * Image layers: they run on ONNX's NCHW tensors. Their input is brought to
+   * NCHW first (Reshape of the flat NHWC rows, then Transpose), and `outShape`
+   * gives their output shape in normcore's NHWC terms.
+   */
+  image?: { outShape(c: OnnxLayerConfig, shape: number[]): number[] };
 }
 
 const activation = (opType: string, attrs: (c: OnnxLayerConfig) => Record<string, AttrValue> = () => ({})): LayerEntry => ({
@@ -137,6 +148,109 @@ export const EXPORTS: Record<string, LayerEntry> = {
   },
 };
 
+
+type ImageConfig<T extends string> = Extract<LayerConfig, { type: T }>;
+
+/** Pads of one spatial axis for a window of k at stride s: [before, after], and the output size. */
+function window(size: number, k: number, stride: number, padding: ImageConfig<'conv2d'>['padding']): { out: number; pads: [number, number] } {
+  const a = convAxis(size, k, stride, padding, 'toOnnx');
+  // a negative pad after is a trailing row no window reaches: ONNX drops it by the same floor
+  return { out: a.out, pads: [a.padBefore, Math.max(0, a.padAfter)] };
+}
+
+const pool = (opType: 'MaxPool' | 'AveragePool'): LayerEntry => ({
+  buffers: () => [],
+  widths: () => [0, 0],
+  image: {
+    outShape: (c, [H, W, C]) => {
+      const p = c as ImageConfig<'maxpool2d'>;
+      return [window(H!, p.size, p.stride, 'valid').out, window(W!, p.size, p.stride, 'valid').out, C!];
+    },
+  },
+  toOnnx: (c, x) => {
+    const p = c as ImageConfig<'maxpool2d'>;
+    x.nodes.push(node(opType, `${c.type}_${x.index}`, [x.input], [x.output], { kernel_shape: { ints: [p.size, p.size] }, strides: { ints: [p.stride, p.stride] } }));
+  },
+});
+
+/** Image layers (NHWC in normcore, NCHW in ONNX; see LayerEntry.image). */
+const IMAGE_EXPORTS: Record<string, LayerEntry> = {
+  conv2d: {
+    buffers: (c) => {
+      const v = c as ImageConfig<'conv2d'>;
+      const b: Array<[string, number]> = [['weight', v.kernelSize * v.kernelSize * v.inChannels * v.outChannels]];
+      if (v.bias) b.push(['bias', v.outChannels]);
+      return b;
+    },
+    widths: () => [0, 0],
+    image: {
+      outShape: (c, [H, W]) => {
+        const v = c as ImageConfig<'conv2d'>;
+        return [window(H!, v.kernelSize, v.stride, v.padding).out, window(W!, v.kernelSize, v.stride, v.padding).out, v.outChannels];
+      },
+    },
+    toOnnx: (c, x) => {
+      const v = c as ImageConfig<'conv2d'>;
+      const [H, W] = x.shape as [number, number, number];
+      const k = v.kernelSize, ci = v.inChannels, co = v.outChannels;
+      const name = `conv2d_${x.index}`;
+      // normcore: W[(ky·k + kx)·ci + c][o] (im2col's column order); ONNX: W[o][c][ky][kx]
+      const w = new Float32Array(co * ci * k * k);
+      for (let ky = 0; ky < k; ky++) for (let kx = 0; kx < k; kx++) for (let c0 = 0; c0 < ci; c0++) for (let o = 0; o < co; o++) {
+        w[((o * ci + c0) * k + ky) * k + kx] = x.w.weight![((ky * k + kx) * ci + c0) * co + o]!;
+      }
+      x.initializers.push(floatTensor(`${name}.weight`, [co, ci, k, k], w));
+      const inputs = [x.input, `${name}.weight`];
+      if (v.bias) {
+        x.initializers.push(floatTensor(`${name}.bias`, [co], x.w.bias!));
+        inputs.push(`${name}.bias`);
+      }
+      const [top, bottom] = window(H, k, v.stride, v.padding).pads, [left, right] = window(W, k, v.stride, v.padding).pads;
+      x.nodes.push(node('Conv', name, inputs, [x.output], { kernel_shape: { ints: [k, k] }, strides: { ints: [v.stride, v.stride] }, pads: { ints: [top, left, bottom, right] } }));
+    },
+  },
+  batchnorm2d: {
+    // BatchNormalization normalizes ONNX's axis 1, the channels of NCHW: the batchnorm entry, per channel
+    buffers: (c) => EXPORTS.batchnorm!.buffers({ ...(c as ImageConfig<'batchnorm2d'>), type: 'batchnorm', features: (c as ImageConfig<'batchnorm2d'>).channels } as OnnxLayerConfig),
+    widths: () => [0, 0],
+    image: { outShape: (_c, shape) => shape },
+    toOnnx: (c, x) => EXPORTS.batchnorm!.toOnnx({ ...(c as ImageConfig<'batchnorm2d'>), type: 'batchnorm', features: (c as ImageConfig<'batchnorm2d'>).channels } as OnnxLayerConfig, x),
+  },
+  maxpool2d: pool('MaxPool'),
+  avgpool2d: pool('AveragePool'),
+  globalavgpool2d: {
+    buffers: () => [],
+    widths: () => [0, 0],
+    image: { outShape: (_c, shape) => [shape[2]!] },
+    toOnnx: (_c, x) => {
+      const name = `globalavgpool2d_${x.index}`;
+      x.nodes.push(node('GlobalAveragePool', name, [x.input], [`${name}.nc11`]));
+      x.nodes.push(node('Flatten', `${name}.flatten`, [`${name}.nc11`], [x.output], { axis: { int: 1 } }));
+      x.layout.nchw = false;
+    },
+  },
+  flatten: {
+    buffers: () => [],
+    widths: (_c) => [0, 0],
+    toOnnx: (_c, x) => {
+      const name = `flatten_${x.index}`;
+      if (!x.layout.nchw) return void x.nodes.push(node('Identity', name, [x.input], [x.output]));
+      // back to NHWC first, so the flat order is normcore's
+      x.nodes.push(node('Transpose', `${name}.nhwc`, [x.input], [`${name}.nhwc`], { perm: { ints: [0, 2, 3, 1] } }));
+      x.nodes.push(node('Flatten', name, [`${name}.nhwc`], [x.output], { axis: { int: 1 } }));
+      x.layout.nchw = false;
+    },
+  },
+  dropout: {
+    // inference: the identity
+    buffers: () => [],
+    widths: () => [0, 0],
+    toOnnx: (c, x) => void x.nodes.push(node('Identity', `${c.type}_${x.index}`, [x.input], [x.output])),
+  },
+};
+
+Object.assign(EXPORTS, IMAGE_EXPORTS);
+
 /** The ONNX opset range toOnnx writes. */
 export const ONNX_EXPORT_OPSETS = { min: MIN_OPSET, max: MAX_OPSET } as const;
 
@@ -194,26 +308,53 @@ export function toOnnx(model: Sequential | Uint8Array, options?: ToOnnxOptions):
   let input = inputName;
   let width = 0;
   let inFeatures = 0;
+  const inputShape = (h as { inputShape?: unknown }).inputShape;
+  let shape: number[] | undefined = Array.isArray(inputShape) && inputShape.every((v) => Number.isInteger(v) && v >= 1) ? [...inputShape as number[]] : undefined;
+  const layout = { nchw: false };
   layers.forEach((c, i) => {
     const entry = c && typeof c === 'object' ? EXPORTS[c.type] : undefined;
     if (!entry) {
       throw new NormcoreError(`toOnnx: layer ${i} has type ${describe((c as { type?: unknown } | null)?.type)}, which has no ONNX mapping (mapped: ${Object.keys(EXPORTS).join(', ')})`, 'ONNX_UNSUPPORTED');
     }
-    const [wIn, wOut] = entry.widths(c);
-    if (i === 0) inFeatures = wIn;
+    const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+    let wIn: number, wOut: number, nextShape: number[] | undefined;
+    if (entry.image || c.type === 'flatten' || c.type === 'dropout') {
+      if (!shape) bad(`layer ${i} (${c.type}) needs the model's inputShape, which the file does not record`);
+      wIn = size(shape!);
+      nextShape = entry.image ? entry.image.outShape(c, shape!) : c.type === 'flatten' ? [wIn] : shape;
+      if (entry.image && shape!.length !== 3) bad(`layer ${i} (${c.type}) takes an image [H, W, C], its input is [${shape!.join(', ')}]`);
+      wOut = size(nextShape!);
+    } else {
+      [wIn, wOut] = entry.widths(c);
+      nextShape = [wOut];
+      if (shape && shape.length > 1) nextShape = size(shape) === wIn && wIn === wOut ? shape : [wOut]; // element-wise layers keep the image's shape
+    }
+    if (i === 0) inFeatures = shape ? size(shape) : wIn;
     else if (wIn !== width) bad(`layer ${i} takes ${wIn} features but layer ${i - 1} gives ${width}`);
     if (!Number.isInteger(wIn) || !Number.isInteger(wOut) || wIn < 1 || wOut < 1) bad(`layer ${i} has widths ${wIn} → ${wOut}`);
     width = wOut;
     const w: Record<string, Float32Array> = {};
-    for (const [name, size] of entry.buffers(c)) {
-      if (offset + size > weights.length) bad(`the layers need more than the file's ${weights.length} weights`);
-      w[name] = weights.subarray(offset, offset + size);
-      offset += size;
+    for (const [name, n] of entry.buffers(c)) {
+      if (offset + n > weights.length) bad(`the layers need more than the file's ${weights.length} weights`);
+      w[name] = weights.subarray(offset, offset + n);
+      offset += n;
+    }
+    if (entry.image && !layout.nchw) {
+      // flat NHWC rows → [N, H, W, C] → NCHW
+      const [H, W, C] = shape as [number, number, number];
+      const name = `to_nchw_${i}`;
+      initializers.push(int64Tensor(`${name}.shape`, [-1, H, W, C]));
+      nodes.push(node('Reshape', `${name}.reshape`, [input, `${name}.shape`], [`${name}.nhwc`]));
+      nodes.push(node('Transpose', `${name}.transpose`, [`${name}.nhwc`], [`${name}.nchw`], { perm: { ints: [0, 3, 1, 2] } }));
+      input = `${name}.nchw`;
+      layout.nchw = true;
     }
     const last = i === layers.length - 1;
+    if (last && layout.nchw && entry.image) bad(`the model ends with an image layer (${c.type}); add Flatten (and Dense) after it`);
     const output = last ? (softmax ? 'logits' : 'output') : `${c.type}_${i}`;
-    entry.toOnnx(c, { opset, index: i, input, output, w, nodes, initializers });
+    entry.toOnnx(c, { opset, index: i, input, output, w, nodes, initializers, shape: shape ?? [wIn], layout });
     input = output;
+    shape = nextShape;
   });
   // A checkpoint holds optimizer slots after the model's weights; a model file holds exactly the model's.
   if (h.kind === 'normcore-sequential' && offset !== weights.length) bad(`the layers need ${offset} weights, the file has ${weights.length}`);

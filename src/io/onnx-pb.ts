@@ -51,6 +51,11 @@ export function floatTensor(name: string, dims: number[], values: Float32Array):
   return create(TensorProtoSchema, { name, dims: dims.map((d) => BigInt(d)), dataType: TensorProto_DataType.FLOAT, rawData: raw });
 }
 
+/** An int64 tensor (a Reshape's target shape), as int64_data. */
+export function int64Tensor(name: string, values: number[]): TensorProto {
+  return create(TensorProtoSchema, { name, dims: [BigInt(values.length)], dataType: TensorProto_DataType.INT64, int64Data: values.map((v) => BigInt(v)) });
+}
+
 /** A float tensor value (graph input or output) of shape `dims`; a string is a symbolic (dynamic) dimension. */
 export function floatValueInfo(name: string, dims: Array<number | string>): ValueInfoProto {
   return create(ValueInfoProtoSchema, {
