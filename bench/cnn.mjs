@@ -7,8 +7,7 @@
 // TensorFlow.js (through npm run bench, which sets up its backends): the same
 // network in tfjs-layers, inference only. Its wasm backend lacks
 // Conv2DBackpropFilter, so it cannot train this network; its cpu backend takes
-// about a minute per training step (issue 12) and seconds per 64 images, so it
-// is timed on 1 image only.
+// about a minute per training step (issue 12), so it is timed on 1 image only.
 //
 //   node bench/cnn.mjs [--rounds 3] [--time 300]   (normcore only; npm run bench adds the tfjs peers)
 import { fileURLToPath } from 'node:url';
