@@ -177,6 +177,46 @@ export function biasBackward(dbias: usize, dout: usize, rows: i32, cols: i32): v
   }
 }
 
+// ---------------------------------------------------------------- row weights
+
+/**
+ * out[r,:] = inp[r,:]·(weights[r]·scale): per-row weights on a loss gradient
+ * (sample and class weights). out, inp: [rows×cols]; weights: [rows]. May run in place.
+ */
+export function scaleRows(out: usize, inp: usize, weights: usize, rows: i32, cols: i32, scale: f32): void {
+  const cv = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const w = load<f32>(at(weights, r)) * scale;
+    const wv = f32x4.splat(w);
+    const o = at(out, r * cols), x = at(inp, r * cols);
+    let j = 0;
+    for (; j < cv; j += 4) v128.store(at(o, j), f32x4.mul(v128.load(at(x, j)), wv));
+    for (; j < cols; j++) store<f32>(at(o, j), load<f32>(at(x, j)) * w);
+  }
+}
+
+// ---------------------------------------------------------------- noise (Santurkar et al. 2018, Algorithm 1)
+
+/**
+ * out = inp·scale + shift, element by element: the distributional noise of
+ * a Noise layer, its per-element scale and shift drawn in JS each step.
+ * out, inp, scale, shift: [n]. May run in place.
+ */
+export function noiseForward(out: usize, inp: usize, scale: usize, shift: usize, n: i32): void {
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) v128.store(at(out, i), f32x4.add(f32x4.mul(v128.load(at(inp, i)), v128.load(at(scale, i))), v128.load(at(shift, i))));
+  for (; i < n; i++) store<f32>(at(out, i), load<f32>(at(inp, i)) * load<f32>(at(scale, i)) + load<f32>(at(shift, i)));
+}
+
+/** Differentiates out = inp·scale + shift: dinp = dout·scale. dinp, dout, scale: [n]. */
+export function noiseBackward(dinp: usize, dout: usize, scale: usize, n: i32): void {
+  const nv = n & ~3;
+  let i = 0;
+  for (; i < nv; i += 4) v128.store(at(dinp, i), f32x4.mul(v128.load(at(dout, i)), v128.load(at(scale, i))));
+  for (; i < n; i++) store<f32>(at(dinp, i), load<f32>(at(dout, i)) * load<f32>(at(scale, i)));
+}
+
 // ---------------------------------------------------------------- memory helpers
 
 /** ptr[0:n] = value. */

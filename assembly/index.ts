@@ -15,7 +15,7 @@ export { batchnormForward, batchnormInference, batchnormBackward, batchnormReluF
 export {
   reluForward, reluBackward, sigmoidForward, sigmoidBackward, tanhForward, tanhBackward,
   leakyReluForward, leakyReluBackward, geluForward, geluBackward,
-  biasForward, biasBackward, fill, copy, gatherRows, countNonFinite,
+  biasForward, biasBackward, noiseForward, noiseBackward, fill, copy, gatherRows, countNonFinite, scaleRows,
 } from './elementwise';
 export { softmaxCrossEntropy, softmaxForward, mseLoss, binaryCrossEntropy, maeLoss, huberLoss, countCorrect } from './loss';
 export { sgdUpdate, rmspropUpdate, adamUpdate, adamwUpdate } from './optim';

@@ -23,6 +23,7 @@ import { dispatch, flagLines, parseFlags, UsageError, type CommandLine, type Fla
 import { ensureWritableFolder } from './node/fs.js';
 import { NormcoreError } from './errors.js';
 import { EXPORT_HELP, IMPORT_HELP } from './cli/onnx-flags.js';
+import { dataEval, dataPredict, dataTrain, wantsData, DATA_EVAL_HELP, DATA_PREDICT_HELP, DATA_TRAIN_HELP } from './cli-data.js';
 
 // Relaxed SIMD (a fused multiply-add in matmul, ~20% faster here) is on by
 // default in browsers and Node ≥ 22; on Node 20 and 21 createBackend('wasm')
@@ -128,8 +129,11 @@ const HELP = `normcore: batch-normalized neural networks on WebAssembly
 
 Usage:
   normcore train [flags]         train an MNIST classifier (npm start)
-  normcore eval <model.nc>       evaluate a saved model on the test split
+  normcore train --data <file.csv> --target <column>   train on your own table
+  normcore eval <model.nc>       evaluate a saved model on the test split (or --data <file.csv>)
+  normcore predict <model.nc> --data <file.csv>        predict the rows of a table
   normcore experiment bn-paper   reproduce the batch-norm paper's MNIST experiment (report with figures)
+  normcore experiment bn-landscape   the second answer: Santurkar et al. 2018 (noisy BN, measured ICS, loss landscape)
   normcore export <model.nc> --onnx <out.onnx>   write a saved model as ONNX
   normcore import <in.onnx> --out <model.nc>     read an ONNX model (PyTorch, tf2onnx MLPs) into a model file
   normcore <command> --help      flags of one command (or: normcore help <command>)
@@ -137,6 +141,9 @@ Usage:
 
 ${TRAIN_HELP}
 ${EVAL_HELP}
+${DATA_TRAIN_HELP}
+${DATA_EVAL_HELP}
+${DATA_PREDICT_HELP}
 ${EXPORT_HELP}
 ${IMPORT_HELP}`;
 
@@ -281,7 +288,7 @@ function describeConfig(c: TrainConfig): string {
 async function train(args: string[], io: CliIO): Promise<number> {
   const c = trainConfig(args);
   if (c === 'help') {
-    io.out(TRAIN_HELP);
+    io.out(TRAIN_HELP + '\n' + DATA_TRAIN_HELP);
     return 0;
   }
   await checkOutputs('normcore train', [['--out', c.out], ...(c.checkpoint === undefined ? [] : [['--checkpoint', dirname(resolve(c.checkpoint))] as [string, string]])]);
@@ -352,7 +359,7 @@ async function train(args: string[], io: CliIO): Promise<number> {
       onEpochEnd: (_epoch, logs) => {
         stopBar();
         io.out(
-          `${epochLabel(logs.epoch + 1)}  loss ${logs.loss.toFixed(4)}  train acc ${pct(logs.accuracy)}` +
+          `${epochLabel(logs.epoch + 1)}  loss ${logs.loss.toFixed(4)}  train acc ${pct(logs.accuracy ?? NaN)}` +
             `  test acc ${logs.valAccuracy === undefined ? '–' : pct(logs.valAccuracy)}` +
             `  ${logs.seconds.toFixed(2)} s  ${Math.round(logs.samplesPerSecond)} samples/s\n`,
         );
@@ -361,15 +368,16 @@ async function train(args: string[], io: CliIO): Promise<number> {
     const seconds = history.seconds.reduce((a, b) => a + b, 0);
     if (abort.signal.aborted) io.out(`stopped after ${history.loss.length} of ${c.epochs} epochs\n`);
     const final = model.evaluate(data.testImages, data.testLabels);
+    const finalAccuracy = final.accuracy ?? NaN;
     io.out(
-      `test accuracy ${pct(final.accuracy)} (${Math.round(final.accuracy * c.test)}/${c.test} digits), loss ${final.loss.toFixed(4)}; ` +
+      `test accuracy ${pct(finalAccuracy)} (${Math.round(finalAccuracy * c.test)}/${c.test} digits), loss ${final.loss.toFixed(4)}; ` +
         `training took ${seconds.toFixed(2)} s on the ${c.backend} backend\n`,
     );
 
     const modelPath = join(c.out, 'model.nc');
     const chartPath = join(c.out, 'training.svg');
     await saveModel(model, modelPath);
-    const title = `${c.model === 'cnn' ? 'CNN' : netName(c)} ${c.batchNorm ? 'with' : 'without'} batch norm, ${c.optimizer}, test accuracy ${pct(final.accuracy)}`;
+    const title = `${c.model === 'cnn' ? 'CNN' : netName(c)} ${c.batchNorm ? 'with' : 'without'} batch norm, ${c.optimizer}, test accuracy ${pct(finalAccuracy)}`;
     io.out(`model: ${modelPath}\n`);
     try {
       await writeFileAtomic(chartPath, await trainingCurvesSvg(history, { title }));
@@ -390,7 +398,7 @@ async function evaluate(args: string[], io: CliIO): Promise<number> {
   const f = parseFlags('normcore eval', args, EVAL_FLAGS, { positionals: true });
   const positionals = f.positionals;
   if (f.help) {
-    io.out(EVAL_HELP);
+    io.out(EVAL_HELP + '\n' + DATA_EVAL_HELP);
     return 0;
   }
   if (positionals.length !== 1) {
@@ -404,7 +412,7 @@ async function evaluate(args: string[], io: CliIO): Promise<number> {
     f.fail(`${path} maps ${model.inFeatures} inputs to ${model.outFeatures} outputs; evaluating on the MNIST digits needs ${MNIST_FEATURES} → ${MNIST_CLASSES} (for a model of your own data, use --data and --target)`);
   }
   const data = loadMnist(split);
-  const { loss, accuracy } = model.evaluate(data.testImages, data.testLabels);
+  const { loss, accuracy = NaN } = model.evaluate(data.testImages, data.testLabels);
   io.out(
     `${path}: test loss ${loss.toFixed(4)}, accuracy ${pct(accuracy)} ` +
       `(${Math.round(accuracy * split.test)}/${split.test} digits, seed ${split.seed}, ${backend} backend)\n`,
@@ -428,16 +436,17 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
   return dispatch('normcore', argv, {
     help: HELP,
     commands: {
-      train: (args) => train(args, io),
-      eval: (args) => evaluate(args, io),
+      train: (args) => (wantsData(args) ? dataTrain(args, io) : train(args, io)),
+      eval: (args) => (wantsData(args) ? dataEval(args, io) : evaluate(args, io)),
+      predict: (args) => dataPredict(args, io),
       experiment: (args) => experimentMain(args, { stdout: io.out, stderr: io.err }),
       export: async (args) => (await onnxCommands()).exportCommand(args, io),
       import: async (args) => (await onnxCommands()).importCommand(args, io),
     },
     unknown: (word) =>
       word.startsWith('-')
-        ? `normcore: unknown flag ${word} before the command; expected train, eval, experiment, export, import, --help or --version`
-        : `normcore: unknown command ${JSON.stringify(word)}; expected train, eval, experiment, export, import or --help`,
+        ? `normcore: unknown flag ${word} before the command; expected train, eval, predict, experiment, export, import, --help or --version`
+        : `normcore: unknown command ${JSON.stringify(word)}; expected train, eval, predict, experiment, export, import or --help`,
     out: io.out,
     err: io.err,
   });

@@ -17,15 +17,18 @@ export type { OptimizerConfig, OptimizerType } from './train/optimizers.js';
 export { LOSS_NAMES } from './train/losses.js';
 export type { LossName, LossConfig } from './train/losses.js';
 export type { LrSchedule } from './train/schedules.js';
-export type { Labels } from './train/data.js';
-export type { FitOptions, EpochLogs, BatchLogs, History, CheckpointOptions, CheckpointInfo } from './train/fit.js';
+export type { Labels, Features } from './train/data.js';
+export type { FitOptions, EpochLogs, BatchLogs, History, CheckpointOptions, CheckpointInfo, Batch, ValidationData, Evaluation } from './train/fit.js';
+export { earlyStopping, reduceLrOnPlateau } from './train/callbacks.js';
+export type { Callback, TrainingModel, EarlyStopping, EarlyStoppingOptions, ReduceLrOnPlateauOptions, Monitor } from './train/callbacks.js';
 export { NormcoreError, StateError } from './errors.js';
 export type { ErrorCode, ErrorDetails, TaggedError } from './errors.js';
-export { Layer, Dense, BatchNorm, Activation, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, mlp, ACTIVATION_TYPES } from './model/layers.js';
+export { Layer, Dense, BatchNorm, Normalization, Activation, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, mlp, ACTIVATION_TYPES } from './model/layers.js';
+export type { Training } from './model/layer.js';
 export { Conv2d, BatchNorm2d, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Dropout, mnistCnn } from './model/layers.js';
 export type { Conv2dOptions, Pool2dOptions, Padding, MnistCnnOptions } from './model/layers.js';
 export type {
-  MlpOptions, DenseOptions, BatchNormOptions, LeakyReLUOptions, WeightInit, LayerConfig, LayerType, ActivationType, NamedParameter, BufferSpec, StateSpec, SavedSpec,
+  MlpOptions, DenseOptions, BatchNormOptions, NormalizationOptions, LeakyReLUOptions, WeightInit, LayerConfig, LayerType, ActivationType, NamedParameter, BufferSpec, StateSpec, SavedSpec,
 } from './model/layers.js';
 export { ModelFormatError, encodeModelFile, decodeModelFile, crc32, FORMAT_VERSION } from './io/format.js';
 export { Random } from './model/random.js';

@@ -59,7 +59,7 @@ describe('normcore flag errors exit with 2 and a one-line message naming the fla
     expect(await usageError('train', '--bogus')).toMatch(/^normcore train: unknown flag --bogus; expected one of --hidden, .*--out/);
     expect(await usageError('train', '--lR', '0.1')).toMatch(/unknown flag --lR/);
     expect(await usageError('eval', 'm.nc', '--epochs', '3')).toMatch(/^normcore eval: unknown flag --epochs/);
-    expect(await usageError('frobnicate')).toMatch(/unknown command "frobnicate"; expected train, eval, experiment, export, import or --help/);
+    expect(await usageError('frobnicate')).toMatch(/unknown command "frobnicate"; expected train, eval, predict, experiment, export, import or --help/);
     expect(await usageError('experiment', 'bogus')).toMatch(/unknown experiment "bogus"; expected bn-paper/);
     expect(await usageError('experiment', 'bn-paper', '--steps', 'many')).toMatch(/--steps/);
     expect(await usageError('--epochs', '3')).toMatch(/unknown flag --epochs before the command/);

@@ -151,7 +151,7 @@ describe('toOnnx: the file', () => {
     expect(() => toOnnx(new Uint8Array(3))).toThrow(ModelFormatError);
     expect(() => toOnnx(new Uint8Array(3))).toThrow(/^toOnnx: not a valid normcore model file: 3 bytes is shorter/);
     const unknown = encodeModelFile({ kind: 'normcore-sequential', seed: 1, compile: null, layers: [{ type: 'conv9d', features: 2 }] }, new Float32Array(0));
-    expect(() => toOnnx(unknown)).toThrow(/layer 0 has type "conv9d", which has no ONNX mapping \(mapped: dense, batchnorm, relu, sigmoid, tanh, leakyrelu, gelu\)/);
+    expect(() => toOnnx(unknown)).toThrow(/layer 0 has type "conv9d", which has no ONNX mapping \(mapped: dense, batchnorm, normalization, relu, sigmoid, tanh, leakyrelu, gelu\)/);
     m.dispose();
   });
 });

@@ -101,6 +101,8 @@ function calls(): Call[] {
   }
   out.push({ name: 'fill', buffers: [new Float32Array(N)], run: (kk, [p]) => kk.fill(p!, N, 0.3) });
   out.push({ name: 'copy', buffers: [new Float32Array(N), rand(N, 25)], run: (kk, [d, s]) => kk.copy(d!, s!, N) });
+  out.push({ name: 'noiseForward', buffers: [new Float32Array(N), rand(N, 46), rand(N, 47, 0.2, 1), rand(N, 48)], run: (kk, [o, i, sc, sh]) => kk.noiseForward(o!, i!, sc!, sh!, N) });
+  out.push({ name: 'noiseBackward', buffers: [new Float32Array(N), rand(N, 49), rand(N, 50, 0.2, 1)], run: (kk, [d, g, sc]) => kk.noiseBackward(d!, g!, sc!, N) });
   const [R, C] = [1031, 129];
   out.push({ name: 'biasForward', buffers: [rand(R * C, 26), rand(C, 27)], run: (kk, [o, b]) => kk.biasForward(o!, b!, R, C) });
   out.push({ name: 'biasBackward', buffers: [rand(C, 28), rand(R * C, 29)], run: (kk, [d, g]) => kk.biasBackward(d!, g!, R, C) });

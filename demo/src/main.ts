@@ -9,6 +9,7 @@ import { EpochChart, type Curve } from './charts.js';
 import { fetchDigits, type Digits } from './digits.js';
 import { attachPad, canvasGrey, paintDigit, toMnist } from './draw.js';
 import { DEFAULT_CONFIG, describeConfig, type EpochPoint, type FromWorker, type NetConfig, type ToWorker } from './net.js';
+import { initLandscape } from './landscape.js';
 import { runParity } from './parity.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -99,8 +100,11 @@ function setTraining(on: boolean): void {
 
 // ------------------------------------------------------------------ worker
 
+const landscapeMessage = initLandscape(send, digitsUrl);
+
 worker.onmessage = (e: MessageEvent<FromWorker>) => {
   const m = e.data;
+  if (landscapeMessage(m)) return;
   const run = runs.find((r) => r.id === m.runId);
   if (!run) return;
   const status = $('status');

@@ -3,6 +3,7 @@
  * and the training worker.
  */
 import { mlp, mnistCnn, Sequential, type Backend, type OptimizerType } from 'normcore';
+import type { BnLandscapeResult, RunName } from '../../src/experiment/bn-landscape.js';
 
 export type Activation = 'relu' | 'sigmoid' | 'tanh';
 export type Schedule = 'constant' | 'cosine';
@@ -57,6 +58,7 @@ export interface EpochPoint {
 
 export type ToWorker =
   | { type: 'train'; runId: number; config: NetConfig; digitsUrl: string }
+  | { type: 'landscape'; runId: number; steps: number; depth: number; digitsUrl: string }
   | { type: 'stop' };
 
 export type FromWorker =
@@ -65,4 +67,8 @@ export type FromWorker =
   | { type: 'progress'; runId: number; epoch: number; batch: number; batches: number; loss: number }
   | ({ type: 'epoch'; runId: number } & EpochPoint)
   | { type: 'done'; runId: number; model: Uint8Array; stopped: boolean }
-  | { type: 'error'; runId: number; message: string };
+  | { type: 'error'; runId: number; message: string }
+  // the bn-landscape experiment (runId counts landscape runs separately)
+  | { type: 'landscape-progress'; runId: number; run: RunName; step: number; steps: number; trainAccuracy: number }
+  | { type: 'landscape-done'; runId: number; result: BnLandscapeResult }
+  | { type: 'landscape-error'; runId: number; message: string };

@@ -6,6 +6,7 @@
 import { createBackend, type Backend } from 'normcore';
 import { fetchDigits, type Digits } from './digits.js';
 import { buildModel, type FromWorker, type ToWorker } from './net.js';
+import { runBnLandscape } from '../../src/experiment/bn-landscape.js';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
@@ -41,7 +42,7 @@ async function train(m: Extract<ToWorker, { type: 'train' }>): Promise<void> {
       },
       onEpochEnd: (epoch, logs) => {
         post({
-          type: 'epoch', runId, epoch: epoch + 1, loss: logs.loss, accuracy: logs.accuracy,
+          type: 'epoch', runId, epoch: epoch + 1, loss: logs.loss, accuracy: logs.accuracy ?? NaN,
           testLoss: logs.valLoss ?? NaN, testAccuracy: logs.valAccuracy ?? NaN, seconds: logs.seconds, samplesPerSecond: logs.samplesPerSecond,
         });
       },
@@ -53,10 +54,31 @@ async function train(m: Extract<ToWorker, { type: 'train' }>): Promise<void> {
   }
 }
 
+/** The bn-landscape experiment (Santurkar et al. 2018) on the demo's training digits: four runs and their measurements. */
+async function landscape(m: Extract<ToWorker, { type: 'landscape' }>): Promise<void> {
+  const data = await (digits ??= fetchDigits(m.digitsUrl));
+  const be = await (backend ??= createBackend('wasm'));
+  const result = await runBnLandscape({
+    data: { trainImages: data.trainImages, trainLabels: data.trainLabels },
+    steps: m.steps,
+    depth: m.depth,
+    every: Math.max(1, Math.round(m.steps / 30)),
+    backend: be,
+    onProgress: (p) => post({ type: 'landscape-progress', runId: m.runId, ...p }),
+  });
+  post({ type: 'landscape-done', runId: m.runId, result });
+}
+
 self.onmessage = (e: MessageEvent<ToWorker>) => {
   const m = e.data;
   if (m.type === 'stop') {
     controller?.abort();
+    return;
+  }
+  if (m.type === 'landscape') {
+    landscape(m).catch((err: unknown) => {
+      post({ type: 'landscape-error', runId: m.runId, message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    });
     return;
   }
   train(m).catch((err: unknown) => {

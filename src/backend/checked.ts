@@ -162,6 +162,9 @@ export const kernelSpecs: Record<KernelName, Spec> = {
   geluBackward: elementwise('dinp', 'dout', 'inp'),
   biasForward: { args: ['out', 'bias', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { out: rc, bias: c } },
   biasBackward: { args: ['dbias', 'dout', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dbias: c, dout: rc } },
+  scaleRows: { args: ['out', 'inp', 'weights', 'rows', 'cols', 'scale'], sizes: { rows: 1, cols: 1 }, buffers: { out: rc, inp: rc, weights: r }, scalars: ['scale'] },
+  noiseForward: { args: ['out', 'inp', 'scale', 'shift', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n, scale: n, shift: n } },
+  noiseBackward: elementwise('dinp', 'dout', 'scale'),
   fill: { args: ['ptr', 'n', 'value'], sizes: { n: 1 }, buffers: { ptr: n }, scalars: [] },
   copy: { args: ['dst', 'src', 'n'], sizes: { n: 1 }, buffers: { dst: n, src: n } },
   gatherRows: {

@@ -7,7 +7,8 @@ import { Heap } from './heap.js';
 import { JsKernels, JsMemory } from './js-kernels.js';
 import { typedApi } from './typed.js';
 import type { BackendName, Kernels, TypedApi } from './types.js';
-import { hardwareThreads, threadsUnavailable, type Pool } from './threads.js';
+import { hardwareThreads, threadsUnavailable } from './threads-env.js';
+import type { Pool } from './threads.js';
 import { loadWasm, loadWasmSync, loadWasmThreaded, supportsRelaxedSimd, type WasmFlavor, type WasmParts } from './wasm.js';
 
 export interface Backend extends TypedApi {

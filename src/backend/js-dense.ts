@@ -145,4 +145,14 @@ export class JsDenseKernels extends JsView {
       }
     }
   }
+
+  /** out[r,:] = inp[r,:]·(weights[r]·scale); f32 products as in wasm. May run in place. */
+  scaleRows(out: Ptr, inp: Ptr, weights: Ptr, rows: number, cols: number, scale: number): void {
+    const f = this.views();
+    const O = out >> 2, X = inp >> 2, W = weights >> 2;
+    for (let r = 0; r < rows; r++) {
+      const w = Math.fround(f[W + r]! * Math.fround(scale));
+      for (let j = 0; j < cols; j++) f[O + r * cols + j] = f[X + r * cols + j]! * w;
+    }
+  }
 }

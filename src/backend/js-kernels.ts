@@ -115,6 +115,18 @@ export class JsKernels extends JsConvKernels implements Kernels {
     for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) f[B + j] = f[B + j]! + f[G + r * cols + j]!;
   }
 
+  noiseForward(out: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, n: number): void {
+    const f = this.views();
+    const O = out >> 2, I = inp >> 2, S = scale >> 2, M = shift >> 2;
+    for (let j = 0; j < n; j++) f[O + j] = Math.fround(f[I + j]! * f[S + j]!) + f[M + j]!;
+  }
+
+  noiseBackward(dinp: Ptr, dout: Ptr, scale: Ptr, n: number): void {
+    const f = this.views();
+    const D = dinp >> 2, G = dout >> 2, S = scale >> 2;
+    for (let j = 0; j < n; j++) f[D + j] = f[G + j]! * f[S + j]!;
+  }
+
   fill(ptr: Ptr, n: number, value: number): void {
     this.views().fill(value, ptr >>> 2, (ptr >>> 2) + n);
   }

@@ -39,7 +39,7 @@
  */
 import { NormcoreError } from '../errors.js';
 import type { Heap } from './heap.js';
-import type { Kernels, Ptr } from './types.js';
+import type { Kernels, MemoryLike, Ptr } from './types.js';
 
 /** The exports of the threaded builds: the kernels plus their range variants. */
 export interface PartExports extends Kernels {
@@ -57,6 +57,7 @@ const OPS = [
   'reluForward', 'reluBackward', 'sigmoidForward', 'sigmoidBackward', 'tanhForward', 'tanhBackward',
   'biasForward', 'fill', 'copy', 'gatherRows', 'sgdUpdate', 'rmspropUpdate', 'adamUpdate',
   'leakyReluForward', 'leakyReluBackward', 'geluForward', 'geluBackward', 'adamwUpdate',
+  'noiseForward', 'noiseBackward',
 ] as const;
 type Op = (typeof OPS)[number];
 const OP = Object.fromEntries(OPS.map((o, i) => [o, i])) as Record<Op, number>;
@@ -147,30 +148,7 @@ interface WorkerHandle {
   terminate(): void;
 }
 
-/** Why shared memory and workers cannot be used here, or undefined when they can. */
-export function threadsUnavailable(): string | undefined {
-  if (typeof SharedArrayBuffer === 'undefined') return 'SharedArrayBuffer is not available (a browser page needs cross-origin isolation: COOP/COEP headers)';
-  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown; process?: { versions?: { node?: string } } };
-  if (g.crossOriginIsolated === false) return 'the page is not cross-origin isolated (COOP/COEP headers), so memory cannot be shared with workers';
-  if (!g.process?.versions?.node && typeof g.Worker !== 'function') return 'this environment has no Worker';
-  try {
-    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
-  } catch {
-    return 'this engine cannot create a shared WebAssembly.Memory';
-  }
-  return undefined;
-}
-
-/** The number of hardware threads: navigator.hardwareConcurrency, or os.availableParallelism() in Node. */
-export async function hardwareThreads(): Promise<number> {
-  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: { versions?: { node?: string } } };
-  if (g.process?.versions?.node) {
-    const spec = 'node:os';
-    const os = await import(/* @vite-ignore */ spec) as { availableParallelism?: () => number; cpus: () => unknown[] };
-    return os.availableParallelism ? os.availableParallelism() : os.cpus().length;
-  }
-  return g.navigator?.hardwareConcurrency ?? 1;
-}
+export { hardwareThreads, threadsUnavailable } from './threads-env.js';
 
 async function startWorker(): Promise<WorkerHandle> {
   const g = globalThis as { process?: { versions?: { node?: string } } };
@@ -227,8 +205,12 @@ export class Pool {
     this.canWait = !!g.process?.versions?.node || typeof g.window === 'undefined';
   }
 
-  /** Starts `threads − 1` workers on `module` and `memory`; each gets its own scratch region from `heap`. */
-  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, heap: Heap, scratchBytes: number, ex: PartExports): Promise<Pool> {
+  /**
+   * Starts `threads − 1` workers on `module` (a WebAssembly.Module) and
+   * `memory` (its shared WebAssembly.Memory); each gets its own scratch region
+   * from `heap`. Typed by contract, so the declarations need no DOM lib.
+   */
+  static async start(threads: number, module: object, memory: MemoryLike, heap: Heap, scratchBytes: number, ex: PartExports): Promise<Pool> {
     const ctl = heap.alloc(threads * SLOT_BYTES);
     new Int32Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 4).fill(0);
     const scratch: Ptr[] = [];
@@ -246,7 +228,7 @@ export class Pool {
       for (const h of workers) h.terminate();
       throw new NormcoreError(`createBackend: could not start the worker threads (${e instanceof Error ? e.message : String(e)})`, 'UNSUPPORTED', { cause: e });
     }
-    return new Pool(threads, memory, ctl, workers, heap, scratch, ex);
+    return new Pool(threads, memory as unknown as WebAssembly.Memory, ctl, workers, heap, scratch, ex);
   }
 
   /** Posts part `op(args…)` to worker w (1 ≤ w < threads); `join` waits for it. */
@@ -277,16 +259,25 @@ export class Pool {
     const joinStart = performance.now();
     // a worker's part is as large as the caller's: waiting much longer than the caller's own part took means it was descheduled
     const patience = Math.max(0.1, 0.5 * (joinStart - this.started));
+    // Every part is waited for (or run here) before a failure is thrown: no part may outlive its call.
+    let trapped: unknown;
     for (let w = 1; w < upTo; w++) {
       const i = (w * SLOT_BYTES) / 4;
-      if (Atomics.load(this.words, i + 1) === seq) continue;
+      if (Atomics.load(this.words, i + 1) === seq) {
+        trapped ??= this.failure(i, name); // done before the caller got here: its error flag still counts
+        continue;
+      }
       const c = Atomics.load(this.words, i + 4);
       if (c !== seq && Atomics.compareExchange(this.words, i + 4, c, seq) === c) {
         this.stolen++;
         // A worker that was awake and still did not start its part was descheduled: the machine is
         // busier than the pool. Run the next calls whole here for a while rather than wait on it.
         if (Atomics.load(this.words, i + 5) === 0) this.contended();
-        this.runHere(w);
+        try {
+          this.runHere(w);
+        } catch (e) {
+          trapped ??= e;
+        }
         continue;
       }
       const t0 = performance.now();
@@ -298,11 +289,16 @@ export class Pool {
       }
       if (performance.now() - joinStart > patience) this.contended();
       else this.penalty >>= 1;
-      if (this.words[i + 3] !== 0) {
-        this.words[i + 3] = 0;
-        throw new NormcoreError(`${name}: a worker thread failed (out-of-bounds memory access or a trap in the kernel)`, 'INVALID_STATE');
-      }
+      trapped ??= this.failure(i, name);
     }
+    if (trapped !== undefined) throw trapped;
+  }
+
+  /** The error of the worker at control word i if it trapped in its part (its flag is cleared), else undefined. */
+  private failure(i: number, name: string): NormcoreError | undefined {
+    if (this.words[i + 3] === 0) return undefined;
+    this.words[i + 3] = 0;
+    return new NormcoreError(`${name}: a worker thread failed (out-of-bounds memory access or a trap in the kernel)`, 'INVALID_STATE');
   }
 
   /** Parts handed to workers so far. */
@@ -519,6 +515,8 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
       (rp, r) => ex.biasForward(rp[0]!, bias, r, cols),
       (w, rp, r) => pool.post(w, 'biasForward', rp[0]!, bias, r, cols)),
     biasBackward: (dbias, dout, rows, cols) => ex.biasBackward(dbias, dout, rows, cols),
+    noiseForward: (out, inp, scale, shift, n) => elementwise('noiseForward', [out, inp, scale, shift], n, []),
+    noiseBackward: (dinp, dout, scale, n) => elementwise('noiseBackward', [dinp, dout, scale], n, []),
     fill: (ptr, n, value) => elementwise('fill', [ptr], n, [value]),
     copy: (dst, src, n) => elementwise('copy', [dst, src], n, []),
     gatherRows: (out, src, indices, n, cols) => byRows('gatherRows', [out, indices], [src], n, cols,
@@ -533,6 +531,8 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     maeLoss: (dpred, pred, target, rows, cols) => ex.maeLoss(dpred, pred, target, rows, cols),
     huberLoss: (dpred, pred, target, rows, cols, delta) => ex.huberLoss(dpred, pred, target, rows, cols, delta),
     countNonFinite: (ptr, n) => ex.countNonFinite(ptr, n),
+    // per-row loss weights on a batch's gradient (rows × outputs values): small, on the calling thread
+    scaleRows: (out, inp, weights, rows, cols, scale) => ex.scaleRows(out, inp, weights, rows, cols, scale),
     sgdUpdate: (params, grads, velocity, n, lr, momentum, weightDecay) =>
       elementwise('sgdUpdate', [params, grads, velocity], n, [lr, momentum, weightDecay]),
     rmspropUpdate: (params, grads, sq, n, lr, rho, eps, weightDecay) =>

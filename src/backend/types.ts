@@ -49,6 +49,12 @@ export interface Kernels {
   biasForward(out: Ptr, bias: Ptr, rows: number, cols: number): void;
   /** dbias += Σ_r dout[r,:]. */
   biasBackward(dbias: Ptr, dout: Ptr, rows: number, cols: number): void;
+  /** out[r,:] = inp[r,:]·(weights[r]·scale) (sample and class weights on a loss gradient). out, inp: [rows×cols]; weights: [rows]. May run in place. */
+  scaleRows(out: Ptr, inp: Ptr, weights: Ptr, rows: number, cols: number, scale: number): void;
+  /** out = inp·scale + shift, element by element (the Noise layer). May run in place. */
+  noiseForward(out: Ptr, inp: Ptr, scale: Ptr, shift: Ptr, n: number): void;
+  /** dinp = dout·scale (takes the forward's scale). */
+  noiseBackward(dinp: Ptr, dout: Ptr, scale: Ptr, n: number): void;
   fill(ptr: Ptr, n: number, value: number): void;
   /** 32-bit words, bit-exact. */
   copy(dst: Ptr, src: Ptr, n: number): void;

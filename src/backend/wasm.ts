@@ -7,7 +7,7 @@ import { instantiate, instantiateSync } from '@assemblyscript/loader';
 import { NormcoreError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
-import { Pool, threadedKernels, type PartExports } from './threads.js';
+import type { Pool, PartExports } from './threads.js';
 import type { Kernels, MemoryLike } from './types.js';
 
 interface WasmExports extends Kernels {
@@ -144,6 +144,8 @@ export async function loadWasmThreaded(flavor: ThreadedFlavor, threads: number):
   const heap = new Heap(memory, ex.heapBase());
   const scratchBytes = ex.scratchBytesNeeded();
   ex.setScratch(heap.alloc(scratchBytes), scratchBytes);
+  // the pool's code is loaded only by a page that asks for threads: a bundler makes it a chunk of its own
+  const { Pool, threadedKernels } = await import('./threads.js');
   const pool = await Pool.start(threads, mod, memory, heap, scratchBytes, ex);
   const unchecked = threadedKernels(ex, pool);
   return { kernels: checkedKernels(unchecked, memory), unchecked, heap, memory, pool };

@@ -33,7 +33,8 @@ import { describe, expectInt, expectNumber, expectOptions, typeError, rangeError
 import { BatchNorm, mlp, type Layer } from '../model/layers.js';
 import { Sequential } from '../model/sequential.js';
 import { DivergenceError } from '../train/trainer.js';
-import type { Labels } from '../train/data.js';
+/** Class labels of the experiment's data. */
+type Labels = Uint8Array | Int32Array | Uint16Array | Float32Array;
 
 /** Defaults of runBnPaper and of `normcore experiment bn-paper`. See the README section "Why batch normalization works" for how they were chosen. */
 export const BN_PAPER_DEFAULTS = {

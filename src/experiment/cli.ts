@@ -1,6 +1,7 @@
 /**
- * The experiment command (Node):
- *   normcore experiment bn-paper [flags]    (also: npm run experiment -- [flags])
+ * The experiment commands (Node):
+ *   normcore experiment bn-paper [flags]      (also: npm run experiment -- [flags])
+ *   normcore experiment bn-landscape [flags]  (also: npm run experiment:landscape -- [flags])
  *
  * `experimentMain(argv, io)` takes the arguments after `experiment`, returns
  * the exit code (0 done, 1 failed, 2 bad command line) and writes through
@@ -12,6 +13,7 @@ import { loadMnist } from '../node/mnist.js';
 import { ensureWritableFolder, writeFileAtomic } from '../node/fs.js';
 import { BN_PAPER_DEFAULTS, medianDrift, runBnPaper, type BnPaperProgress } from './bn-paper.js';
 import { accuracyChartSvg, bnPaperHtml, bnPaperSummary, describeBnPaper, percentilesChartSvg } from './report.js';
+import { BN_LANDSCAPE_HELP, bnLandscape } from './landscape-cli.js';
 
 /** Where the command writes: whole chunks of text. */
 export interface ExperimentIO {
@@ -50,9 +52,11 @@ ${flagLines(FLAGS)}
 const HELP = `normcore experiment <name> [flags]
 
 Experiments:
-  bn-paper     why batch normalization works: the MNIST experiment of the batch-norm paper (Fig. 1)
+  bn-paper       why batch normalization works: the MNIST experiment of the batch-norm paper (Fig. 1)
+  bn-landscape   the second answer: noisy BN, measured covariate shift and the loss landscape (Santurkar et al. 2018)
 
-${BN_PAPER_HELP}`;
+${BN_PAPER_HELP}
+${BN_LANDSCAPE_HELP}`;
 
 /** The parsed flags of bn-paper (`every` undefined: runBnPaper's default). Throws UsageError. Exported for tests. */
 export function bnPaperConfig(args: string[]): 'help' | { steps: number; lr: number; batchSize: number; seed: number; every: number | undefined; out: string } {
@@ -126,8 +130,8 @@ async function bnPaper(args: string[], io: ExperimentIO): Promise<number> {
 export async function experimentMain(argv: string[], io: ExperimentIO = processIO): Promise<number> {
   return dispatch('normcore experiment', argv, {
     help: HELP,
-    commands: { 'bn-paper': (args) => bnPaper(args, io) },
-    unknown: (word) => `normcore experiment: unknown experiment ${JSON.stringify(word)}; expected bn-paper or --help`,
+    commands: { 'bn-paper': (args) => bnPaper(args, io), 'bn-landscape': (args) => bnLandscape(args, io) },
+    unknown: (word) => `normcore experiment: unknown experiment ${JSON.stringify(word)}; expected bn-paper, bn-landscape or --help`,
     out: io.stdout,
     err: io.stderr,
   });

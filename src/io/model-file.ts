@@ -4,6 +4,8 @@
  * out, and the defensive parse that checks every size before it allocates.
  *
  * Header: { kind, layers: LayerConfig[], seed, compile: { loss, optimizer, lrSchedule } | null }
+ * and, when the model carries one, preprocessing: a JSON object (e.g. the CSV
+ * encoding of `normcore train --data`), kept as is by load;
  * and, in a checkpoint, optimizerState: { step, slots } and fit: FitRecord & { epochsDone }.
  * Weights: each layer's params then its file state, in layer order; a
  * checkpoint appends each optimizer slot (parameter order).
@@ -28,19 +30,27 @@ export interface Header {
   layers: LayerConfig[];
   seed: number;
   compile: unknown;
+  preprocessing?: Record<string, unknown>;
   /** The model's options.inputShape, only when it was given (older files have none). */
   inputShape?: number[];
 }
 
+/** What a header carries besides the layers and options, when the model has it. */
+export interface HeaderExtras {
+  preprocessing?: Record<string, unknown> | undefined;
+  inputShape?: readonly number[] | undefined;
+}
+
 /** The header of a model's file (kind FILE_KIND or CHECKPOINT_KIND). */
-export function header(kind: string, net: Network, t: Trainer, seed: number, inputShape?: readonly number[]): Header {
+export function header(kind: string, net: Network, t: Trainer, seed: number, extras: HeaderExtras = {}): Header {
   const c = t.compiled;
   return {
+    ...(extras.preprocessing ? { preprocessing: extras.preprocessing } : {}),
     kind,
     layers: net.layers.map((l) => l.config()),
     seed,
-    compile: c ? { loss: lossConfig(c.loss), optimizer: c.optimizer, lrSchedule: c.schedule } : null,
-    ...(inputShape ? { inputShape: [...inputShape] } : {}),
+    compile: c ? { loss: lossConfig(c.loss), optimizer: c.optimizer, lrSchedule: c.schedule, ...(c.metricNames ? { metrics: c.metricNames } : {}) } : null,
+    ...(extras.inputShape ? { inputShape: [...extras.inputShape] } : {}),
   };
 }
 
@@ -60,18 +70,18 @@ function loadable(where: string, bytes: Uint8Array): Uint8Array {
 }
 
 /** The model file: topology, options and weights including running statistics. */
-export function encodeModel(net: Network, t: Trainer, seed: number, inputShape?: readonly number[]): Uint8Array {
-  return loadable('save', encodeModelFile(header(FILE_KIND, net, t, seed, inputShape), net.readWeights()));
+export function encodeModel(net: Network, t: Trainer, seed: number, extras: HeaderExtras = {}): Uint8Array {
+  return loadable('save', encodeModelFile(header(FILE_KIND, net, t, seed, extras), net.readWeights()));
 }
 
 /** A checkpoint: the model file, plus the optimizer state and the progress of the fit `record` after `epochsDone` epochs. */
-export function encodeCheckpoint(net: Network, t: Trainer, seed: number, record: FitRecord, epochsDone: number, inputShape?: readonly number[]): Uint8Array {
+export function encodeCheckpoint(net: Network, t: Trainer, seed: number, record: FitRecord, epochsDone: number, extras: HeaderExtras = {}): Uint8Array {
   const model = net.readWeights();
   const opt = t.optimizerState();
   const all = new Float32Array(model.length + opt.slots.length * net.nParams);
   all.set(model);
   opt.slots.forEach((slot, s) => all.set(slot, model.length + s * net.nParams));
-  const h = { ...header(CHECKPOINT_KIND, net, t, seed, inputShape), optimizerState: { step: t.step, slots: opt.slots.length }, fit: { ...record, epochsDone } };
+  const h = { ...header(CHECKPOINT_KIND, net, t, seed, extras), optimizerState: { step: t.step, slots: opt.slots.length }, fit: { ...record, epochsDone } };
   return loadable('fit: checkpoint', encodeModelFile(h, all));
 }
 
@@ -87,6 +97,8 @@ export interface ParsedFile {
   /** Checkpoints only. */
   optimizer?: OptimizerState;
   fit?: FitRecord & { epochsDone: number };
+  /** The header's preprocessing object, if any. */
+  preprocessing?: Record<string, unknown>;
 }
 
 const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
@@ -171,6 +183,10 @@ export function parseFile(where: string, bytes: unknown): ParsedFile {
     const shape = h.inputShape;
     if (!Array.isArray(shape) || shape.length === 0 || shape.length > 8 || !shape.every((v) => isInt(v, 1))) bad(`the inputShape is not an array of integers ≥ 1 (${describe(shape)})`);
     parsed.inputShape = [...(shape as number[])];
+  }
+  if (h.preprocessing !== undefined) {
+    if (typeof h.preprocessing !== 'object' || h.preprocessing === null || Array.isArray(h.preprocessing)) bad(`the preprocessing entry is not an object (${describe(h.preprocessing)})`);
+    parsed.preprocessing = h.preprocessing as Record<string, unknown>;
   }
   if (isCheckpoint) {
     const slots: Float32Array[] = [];

@@ -104,6 +104,22 @@ export const EXPORTS: Record<string, LayerEntry> = {
       }));
     },
   },
+  normalization: {
+    buffers: (c) => [['mean', (c as { features: number }).features], ['variance', (c as { features: number }).features]],
+    widths: (c) => [(c as { features: number }).features, (c as { features: number }).features],
+    // (x − mean) / sqrt(variance + eps): Sub then Div, the divisor formed in f64 and rounded once
+    toOnnx: (c, x) => {
+      const nc = c as Extract<LayerConfig, { type: 'normalization' }>;
+      const name = `normalization_${x.index}`;
+      const C = nc.features;
+      x.initializers.push(
+        floatTensor(`${name}.mean`, [C], x.w.mean!),
+        floatTensor(`${name}.std`, [C], x.w.variance!.map((v) => Math.sqrt(v + nc.eps))),
+      );
+      x.nodes.push(node('Sub', `${name}.sub`, [x.input, `${name}.mean`], [`${name}.centered`]));
+      x.nodes.push(node('Div', `${name}.div`, [`${name}.centered`, `${name}.std`], [x.output]));
+    },
+  },
   relu: activation('Relu'),
   sigmoid: activation('Sigmoid'),
   tanh: activation('Tanh'),

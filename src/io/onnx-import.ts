@@ -12,6 +12,9 @@ import { OnnxUnsupportedError, type FromOnnxOptions, type OnnxLayerConfig } from
 import { EXPORTS } from './onnx-export.js';
 
 /** A layer being built from ONNX nodes: its config and its buffers by name (EXPORTS[type].buffers gives the order). */
+/** eps of a Normalization read from ONNX (its Div holds sqrt(variance + eps) as one number). */
+const NORMALIZATION_EPS = 1e-7;
+
 interface PendingLayer {
   config: OnnxLayerConfig;
   buffers: Record<string, Float32Array>;
@@ -133,6 +136,27 @@ const IMPORTS: Record<string, OpImporter> = {
       bias = biasVector(n, x.constant(n, 2, 'C'), outF, `${nodeLabel(n)} input C`).map((v) => beta * v);
     }
     addDense(n, x, inF, outF, weight, bias);
+  },
+  /** x − c: the first half of a Normalization (its Div follows). */
+  Sub: (n, x) => {
+    onlyAttributes(n, []);
+    if (n.input[0] !== x.input) unsupported(n, 'a Sub is read only as x − constant (the centring of a Normalization, a Div by a constant after it)');
+    const f = needFeatures(n, x);
+    const mean = biasVector(n, x.constant(n, 1, 'the subtrahend'), f, `${nodeLabel(n)} input B`);
+    x.layers.push({ config: { type: 'normalization', features: f, eps: NORMALIZATION_EPS }, buffers: { mean, variance: new Float32Array(f).fill(1 - NORMALIZATION_EPS) }, node: n, output: n.output[0]! });
+  },
+  /** (x − c) / d: a Normalization with mean c and variance d² − eps. */
+  Div: (n, x) => {
+    onlyAttributes(n, []);
+    const prev = x.layers[x.layers.length - 1];
+    if (!prev || prev.config.type !== 'normalization' || prev.output !== x.input || prev.node.opType !== 'Sub' || n.input[0] !== x.input) {
+      unsupported(n, 'a Div is read only right after a Sub, as (x − mean) / std (a Normalization)');
+    }
+    const std = biasVector(n, x.constant(n, 1, 'the divisor'), (prev.config as { features: number }).features, `${nodeLabel(n)} input B`);
+    if (std.some((v) => !(v > 0))) unsupported(n, 'the divisor of a Normalization must be positive');
+    prev.buffers.variance = std.map((d) => Math.max(0, d * d - NORMALIZATION_EPS));
+    prev.node = n;
+    prev.output = n.output[0]!;
   },
   MatMul: (n, x) => {
     onlyAttributes(n, []);
@@ -399,8 +423,8 @@ export function onnxToLayers(bytes: Uint8Array): { layers: OnnxLayerConfig[]; we
   if (x.rank !== 2) throw new OnnxUnsupportedError(`fromOnnx: the graph output has rank ${x.rank}; [N, features] was expected`, '', '');
 
   const first = x.layers[0]!;
-  if (first.config.type !== 'dense' && first.config.type !== 'batchnorm') {
-    unsupported(first.node, "the chain starts with an activation; normcore's first layer is a Dense or a BatchNorm (Gemm, MatMul or BatchNormalization)");
+  if (['relu', 'sigmoid', 'tanh', 'leakyrelu', 'gelu'].includes(first.config.type)) {
+    unsupported(first.node, "the chain starts with an activation; normcore's first layer is a Dense, a BatchNorm or a Normalization (Gemm, MatMul, BatchNormalization, or Sub then Div)");
   }
   // Layer types this build lacks (an older normcore reading a newer file) are refused by name.
   for (const l of x.layers) {

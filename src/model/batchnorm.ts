@@ -2,12 +2,13 @@
  * Batch normalization over the batch, per feature. Training: normalizes with
  * the batch mean and biased variance and updates the running statistics
  * (running variance unbiased, σ²·N/(N−1)). Inference: uses the running
- * statistics. Needs at least 2 rows in training mode.
+ * statistics. Needs at least 2 rows in training mode. A 'probe' forward
+ * (see Training in layer.ts) normalizes with batch statistics and changes no state.
  */
 import type { Kernels, Ptr } from '../backend/types.js';
 import { describe, expectInt, expectF32Number, expectOptions, rangeError, typeError } from '../errors.js';
 import type { BatchNormConfig, LayerConfig } from './config.js';
-import { Layer, widthMismatch, type Binding, type BufferSpec, type InitHint, type SavedSpec, type StateSpec } from './layer.js';
+import { Layer, widthMismatch, type Binding, type BufferSpec, type InitHint, type SavedSpec, type StateSpec, type Training } from './layer.js';
 
 export interface BatchNormOptions {
   /** Added to the variance under the square root: γ·(x−μ)/sqrt(σ²+ε) + β. Default 1e-5. */
@@ -146,7 +147,7 @@ export class BatchNorm extends Layer {
     return this.affine ? b.params.beta! : b.state.zeros!;
   }
 
-  forward(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: boolean): void {
+  forward(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: Training): void {
     this.run(k, out, inp, rows, training, false);
   }
 
@@ -155,22 +156,24 @@ export class BatchNorm extends Layer {
     return next.fusableActivation === 'relu';
   }
 
-  override forwardFused(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: boolean): void {
+  override forwardFused(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: Training): void {
     this.run(k, out, inp, rows, training, true);
   }
 
-  private run(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: boolean, relu: boolean): void {
+  private run(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: Training, relu: boolean): void {
     const { heap, state, saved } = this.b;
     const C = this.features;
     if (training) {
       if (rows * this.pixels < 2) {
         throw rangeError(`BatchNorm: a training batch must have at least 2 rows (the variance of one sample is undefined), got ${rows}`);
       }
+      // A probe normalizes like training; momentum 0 makes the kernel skip the running-statistics update.
+      const probe = training === 'probe';
       const count = heap.getI32(state.numBatchesTracked!);
-      const factor = this.momentum ?? 1 / (count + 1);
+      const factor = probe ? 0 : this.momentum ?? 1 / (count + 1);
       const f = relu ? k.batchnormReluForward : k.batchnormForward;
       f.call(k, out, saved.mean!, saved.variance!, saved.invstd!, inp, this.gamma, this.beta, state.runningMean!, state.runningVar!, rows * this.pixels, C, this.eps, factor);
-      heap.setI32(state.numBatchesTracked!, count + 1);
+      if (!probe) heap.setI32(state.numBatchesTracked!, count + 1);
     } else {
       const f = relu ? k.batchnormReluInference : k.batchnormInference;
       f.call(k, out, inp, this.gamma, this.beta, state.runningMean!, state.runningVar!, rows * this.pixels, C, this.eps);

@@ -27,7 +27,12 @@ export type FlattenConfig = { type: 'flatten' };
 /** seed: the layer's dropout stream (drawn from the model's seed); step: training batches seen (both arena state). */
 export type DropoutConfig = { type: 'dropout'; rate: number; seed: number; step: number };
 
+export type NormalizationConfig = { type: 'normalization'; features: number; eps: number };
+
 export type LayerConfig =
-  | DenseConfig | BatchNormConfig | ActivationConfig
+  | DenseConfig | BatchNormConfig | ActivationConfig | NormalizationConfig
   | Conv2dConfig | BatchNorm2dConfig | MaxPool2dConfig | AvgPool2dConfig | GlobalAvgPool2dConfig | FlattenConfig | DropoutConfig;
 export type LayerType = LayerConfig['type'];
+
+/** Layers the model file never holds: experiment instruments inserted by code (model/noise.ts). */
+export type InternalLayerType = 'noise';

@@ -15,8 +15,19 @@
 import type { Heap } from '../backend/heap.js';
 import type { Kernels, Ptr } from '../backend/types.js';
 import { rangeError, StateError } from '../errors.js';
-import type { LayerConfig, LayerType } from './config.js';
+import type { InternalLayerType, LayerConfig, LayerType } from './config.js';
 import type { Random } from './random.js';
+
+/**
+ * How a forward runs. true: training (batch statistics; BatchNorm updates its
+ * running statistics and counter). false: inference. 'probe': training
+ * arithmetic that leaves every state buffer as it was (BatchNorm normalizes
+ * with batch statistics but updates neither its running statistics nor its
+ * counter), for measurements that evaluate loss and gradients at weights the
+ * model does not keep (experiment/bn-landscape.ts). 'probe' is truthy, so a
+ * layer without state treats it as training.
+ */
+export type Training = boolean | 'probe';
 
 /** A named buffer of a layer, `size` f32 values. */
 export interface BufferSpec {
@@ -60,7 +71,8 @@ export interface NamedParameter {
 export type InitHint = 'he' | 'glorot' | 'transparent' | 'stop';
 
 export abstract class Layer {
-  abstract readonly type: LayerType;
+  /** The config type; InternalLayerType for layers that are never saved (model/noise.ts). */
+  abstract readonly type: LayerType | InternalLayerType;
   protected binding: Binding | undefined;
 
   abstract get inFeatures(): number;
@@ -155,7 +167,7 @@ export abstract class Layer {
   }
 
   /** @internal This layer and the next one in one kernel; `out` is the next layer's output. */
-  forwardFused(_k: Kernels, _out: Ptr, _inp: Ptr, _rows: number, _training: boolean): void {
+  forwardFused(_k: Kernels, _out: Ptr, _inp: Ptr, _rows: number, _training: Training): void {
     throw new Error(`internal: ${this.type} fuses no layer`);
   }
 
@@ -180,7 +192,7 @@ export abstract class Layer {
   }
 
   /** out: [rows × outFeatures] = layer(inp: [rows × inFeatures]). */
-  abstract forward(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: boolean): void;
+  abstract forward(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: Training): void;
 
   /**
    * Given dout (dLoss/dout), accumulates parameter gradients and writes dinp

@@ -14,12 +14,14 @@ import { AvgPool2d } from './avgpool2d.js';
 import { GlobalAvgPool2d } from './globalavgpool2d.js';
 import { Flatten } from './flatten.js';
 import { Dropout } from './dropout.js';
+import { Normalization } from './normalization.js';
 import type { Layer } from './layer.js';
 
 export { Layer } from './layer.js';
 export type { Binding, BufferSpec, InitHint, NamedParameter, SavedSpec, StateSpec } from './layer.js';
 export { Dense, type DenseOptions } from './dense.js';
 export { BatchNorm, type BatchNormOptions } from './batchnorm.js';
+export { Normalization, type NormalizationOptions } from './normalization.js';
 export { Activation, ReLU, Sigmoid, Tanh, LeakyReLU, GELU, type LeakyReLUOptions } from './activation.js';
 export { Conv2d, type Conv2dOptions } from './conv2d.js';
 export { BatchNorm2d } from './batchnorm2d.js';
@@ -50,6 +52,7 @@ const FROM_CONFIG: FromConfig = {
   globalavgpool2d: GlobalAvgPool2d.fromConfig,
   flatten: Flatten.fromConfig,
   dropout: Dropout.fromConfig,
+  normalization: Normalization.fromConfig,
 };
 
 /** Rebuilds a layer from its config (model files); `where` names it in errors, e.g. "layers[2]". */

@@ -18,7 +18,7 @@ import type { Backend } from '../backend/index.js';
 import type { Kernels, Ptr } from '../backend/types.js';
 import { describe, rangeError, StateError, typeError } from '../errors.js';
 import { MAX_ARENA_BYTES, planArena, type Plan } from './arena.js';
-import { Layer, shapeSize, type Binding, type NamedParameter } from './layer.js';
+import { Layer, shapeSize, type Binding, type NamedParameter, type Training } from './layer.js';
 import { Random } from './random.js';
 
 export class Network {
@@ -211,8 +211,9 @@ export class Network {
    * Runs the layers on the batch in block 'x' (rows ≤ capacity) up to layer
    * `upTo`, and returns the pointer of its output. A fused pair (BatchNorm →
    * ReLU) writes only the second layer's output; `fuse: false` runs every layer.
+   * `training: 'probe'` computes as in training but changes no state (see Training).
    */
-  forward(rows: number, training: boolean, upTo = this.layers.length - 1, fuse = true): Ptr {
+  forward(rows: number, training: Training, upTo = this.layers.length - 1, fuse = true): Ptr {
     let inp = this.block('x');
     for (let i = 0; i <= upTo; i++) {
       const layer = this.layers[i]!;

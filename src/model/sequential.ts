@@ -8,12 +8,19 @@
  */
 import type { Backend } from '../backend/index.js';
 import { createBackendSync } from '../backend/index.js';
-import { describe, expectInt, MAX_SEED, expectOptions, typeError } from '../errors.js';
+import { describe, expectInt, MAX_SEED, expectOptions, StateError, typeError } from '../errors.js';
 import { ModelFormatError } from '../io/format.js';
 import { checkResume, encodeCheckpoint, encodeModel, parseFile } from '../io/model-file.js';
-import type { Labels } from '../train/data.js';
-import { checkFit, prepareFit, runFit, type CheckpointInfo, type FitOptions, type History, type Resume } from '../train/fit.js';
-import { evaluate, layerOutputs, predict, type InferOptions } from '../train/infer.js';
+import type { MatrixInput } from '../data/convert.js';
+import type { StatsChunk } from '../data/stats.js';
+import type { TrainingModel } from '../train/callbacks.js';
+import type { Features, Labels } from '../train/data.js';
+import { isBatchSource } from '../train/fit-data.js';
+import type { Evaluation } from '../train/fit-step.js';
+import { checkStreamFit, runStreamFit } from '../train/fit-stream.js';
+import { checkFit, prepareFit, runFit, type Batch, type CheckpointInfo, type FitHooks, type FitOptions, type History, type Resume } from '../train/fit.js';
+import { evaluate, evaluateStream, Evaluator, layerOutputs, predict, type InferOptions } from '../train/infer.js';
+import { predictedClasses } from '../train/metrics.js';
 import type { LossName } from '../train/losses.js';
 import { Trainer, type CompileOptions, type OptimizerState } from '../train/trainer.js';
 import type { Layer, NamedParameter } from './layer.js';
@@ -50,27 +57,26 @@ function resolveBackend(where: string, be: unknown): Backend {
   return backend as Backend;
 }
 
-export class Sequential {
+export class Sequential implements TrainingModel {
   readonly layers: readonly Layer[];
   readonly backend: Backend;
   readonly seed: number;
-  /** @internal options.inputShape as given (the model file records it only then). */
-  readonly inputShapeOption: readonly number[] | undefined;
+  /** @internal options.inputShape as given (the model file records it only then). */ readonly inputShapeOption: readonly number[] | undefined;
   private readonly net: Network;
   private readonly trainer: Trainer;
+  #preprocessing: Record<string, unknown> | undefined;
 
   /**
    * @param layers  the stack; each layer's input width must match the previous output width
-   * @param options { backend = 'wasm', seed = 1, fuse = true }
+   * @param options { backend = 'wasm', seed = 1, fuse = true, inputShape }
    */
   constructor(layers: Layer[], options?: SequentialOptions) {
     const o = expectOptions('Sequential', 'options', options, ['backend', 'seed', 'fuse', 'inputShape']);
-    const inputShape = o.inputShape === undefined ? undefined : checkInputShape('Sequential', o.inputShape);
+    this.inputShapeOption = o.inputShape === undefined ? undefined : checkInputShape('Sequential', o.inputShape);
     if (o.fuse !== undefined && typeof o.fuse !== 'boolean') throw typeError(`Sequential: options.fuse must be a boolean, got ${describe(o.fuse)}`, { argument: 'options.fuse', expected: 'a boolean', received: describe(o.fuse) });
     this.seed = o.seed === undefined ? 1 : expectInt('Sequential', 'options.seed', o.seed, 0, MAX_SEED);
     this.backend = resolveBackend('Sequential', o.backend ?? 'wasm');
-    this.net = new Network(layers, this.backend, o.fuse ?? true, inputShape);
-    this.inputShapeOption = inputShape;
+    this.net = new Network(layers, this.backend, o.fuse ?? true, this.inputShapeOption);
     this.layers = this.net.layers;
     this.trainer = new Trainer(this.net);
     this.net.initialize(this.seed);
@@ -84,15 +90,8 @@ export class Sequential {
     return this.net.outFeatures;
   }
 
-  /** The shape of one input row (options.inputShape, or [inFeatures]). */
-  get inputShape(): readonly number[] {
-    return this.net.inputShape;
-  }
-
-  /** The output shape of each layer. */
-  get shapes(): readonly (readonly number[])[] {
-    return this.net.shapes;
-  }
+  /** The shape of one input row (options.inputShape, or [inFeatures]), and each layer's output shape. */ get inputShape(): readonly number[] { return this.net.inputShape; }
+  get shapes(): readonly (readonly number[])[] { return this.net.shapes; }
 
   /** Number of trainable values. */
   get parameterCount(): number {
@@ -104,6 +103,80 @@ export class Sequential {
     return this.trainer.compiled?.loss.name;
   }
 
+  /**
+   * A JSON object saved in the model file's header and given back by load
+   * (e.g. the CSV encoding `normcore train --data` applies to raw rows), or undefined.
+   */
+  get preprocessing(): Record<string, unknown> | undefined {
+    return this.#preprocessing;
+  }
+
+  set preprocessing(p: Record<string, unknown> | undefined) {
+    if (p !== undefined && (typeof p !== 'object' || p === null || Array.isArray(p))) {
+      throw typeError(`preprocessing must be a JSON object or undefined, got ${describe(p)}`, { argument: 'preprocessing', expected: 'a JSON object', received: describe(p) });
+    }
+    // a copy through JSON: what the file will hold, and a value that cannot change behind the model's back
+    this.#preprocessing = p === undefined ? undefined : JSON.parse(JSON.stringify(p)) as Record<string, unknown>;
+  }
+
+  /** Set to true (e.g. in a callback) to end the running fit after the current batch. */
+  get stopTraining(): boolean {
+    return this.trainer.stopTraining;
+  }
+
+  set stopTraining(v: boolean) {
+    this.trainer.stopTraining = v === true;
+  }
+
+  /** Multiplies the learning rate of every later step of the running fit (reduceLrOnPlateau sets it; 1 at the start of each fit). */
+  get learningRateMultiplier(): number {
+    return this.trainer.lrMultiplier;
+  }
+
+  set learningRateMultiplier(v: number) {
+    if (typeof v !== 'number' || !(v > 0) || v === Infinity) throw typeError(`learningRateMultiplier must be a finite number > 0, got ${describe(v)}`, { argument: 'learningRateMultiplier', expected: 'a finite number > 0', received: describe(v) });
+    this.trainer.lrMultiplier = v;
+  }
+
+  /** The compiled learning rate (before schedule and multiplier); NaN before compile. */
+  get baseLearningRate(): number {
+    return this.trainer.compiled?.optimizer.lr ?? NaN;
+  }
+
+  /** A copy of the weights and file state (running statistics, normalization statistics), in file order. */
+  getWeights(): Float32Array {
+    this.net.checkAlive('getWeights');
+    return this.net.readWeights();
+  }
+
+  /** Writes weights read with getWeights (same model). */
+  setWeights(weights: Float32Array): void {
+    this.net.checkAlive('setWeights');
+    if (!(weights instanceof Float32Array) || weights.length !== this.net.fileWeightCount) {
+      throw typeError(`setWeights: weights must be a Float32Array of ${this.net.fileWeightCount} values (from getWeights), got ${describe(weights)}`, { argument: 'weights', expected: `a Float32Array of ${this.net.fileWeightCount}`, received: describe(weights) });
+    }
+    this.net.writeWeights(weights);
+  }
+
+  /**
+   * Computes the statistics of the Normalization layer at the model's input
+   * from x (rows × inFeatures; Float32Array, Float64Array, number[][] or
+   * flat number[]), or from an (async) iterable of chunks or { x } batches
+   * (then returns a promise). See Normalization.adapt.
+   */
+  adapt(x: MatrixInput): this;
+  adapt(x: AsyncIterable<StatsChunk> | Iterable<StatsChunk>): Promise<this>;
+  adapt(x: unknown): this | Promise<this> {
+    this.net.checkAlive('adapt');
+    if (this.trainer.training) throw new StateError('adapt: the model is training; adapt before fit');
+    const first = this.layers[0] as Layer & { adapt?: (x: unknown) => unknown };
+    if (typeof first.adapt !== 'function') {
+      throw typeError(`adapt: the model's first layer (${first.type}) computes no statistics; put a Normalization(${this.inFeatures}) first`, { argument: 'layers[0]', expected: 'a Normalization layer', received: first.type });
+    }
+    const r = first.adapt(x);
+    return r instanceof Promise ? r.then(() => this) : this;
+  }
+
   /** Chooses the loss, the optimizer (its state is reset) and the learning-rate schedule. */
   compile(options?: CompileOptions): this {
     this.net.checkAlive('compile');
@@ -112,18 +185,41 @@ export class Sequential {
   }
 
   /**
-   * Trains on x (rows × inFeatures) and y (labels, or one-hot / targets).
-   * The data is copied into the backend's memory once; mini-batches are
-   * gathered there. Yields to the event loop between batches.
+   * Trains on x (rows × inFeatures: Float32Array, the fast path used as is;
+   * Float64Array, number[][] or flat number[], converted once) and y (class
+   * labels, one-hot rows, or targets: see Labels). The data is copied into
+   * the backend's memory once; mini-batches are gathered there.
+   *
+   * Or trains on a streamed source, `fit(source, undefined, options)`: an
+   * async (or sync) iterable of { x, y, sampleWeight? } batches, one batch in
+   * memory at a time (see options.stepsPerEpoch). Yields to the event loop
+   * between batches.
    */
-  async fit(x: Float32Array, y: Labels, options?: FitOptions): Promise<History> {
+  async fit(x: Features, y: Labels, options?: FitOptions): Promise<History>;
+  async fit(source: AsyncIterable<Batch> | Iterable<Batch>, y?: undefined, options?: FitOptions): Promise<History>;
+  async fit(x: Features | AsyncIterable<Batch> | Iterable<Batch>, y?: Labels, options?: FitOptions): Promise<History> {
     this.net.checkAlive('fit');
+    const hooks: FitHooks = {
+      checkAlive: () => this.net.checkAlive('fit'),
+      checkpointBytes: () => new Uint8Array(0),
+      evaluate: async (val) => val.kind === 'arrays' ? this.evaluateChecked(val.x, val.y, val.rows) : evaluateStream(this.trainer, val.source, 'fit: validationData', true),
+      model: this,
+    };
+    if (isBatchSource(x)) {
+      const run = checkStreamFit(this.trainer, x, y, options);
+      this.trainer.training = true;
+      try {
+        return await runStreamFit(this.trainer, run, hooks);
+      } finally {
+        this.trainer.training = false;
+      }
+    }
     const run = checkFit(this.trainer, this.seed, x, y, options);
-    const checkAlive = () => this.net.checkAlive('fit');
+    hooks.checkpointBytes = (done) => encodeCheckpoint(this.net, this.trainer, this.seed, run.record!, done, { inputShape: this.inputShapeOption });
     this.trainer.training = true;
     try {
       // The long checks, sliced; then everything is validated and from here on the model changes.
-      await prepareFit(run, checkAlive);
+      await prepareFit(run, hooks.checkAlive);
       let resume: Resume | undefined;
       if (run.options.resumeFrom) {
         const f = checkResume(run.options.resumeFrom, this.net, this.trainer, this.seed, run.record!);
@@ -136,30 +232,46 @@ export class Sequential {
           },
         };
       }
-      return await runFit(this.trainer, run, {
-        checkAlive,
-        checkpointBytes: (done) => encodeCheckpoint(this.net, this.trainer, this.seed, run.record!, done, this.inputShapeOption),
-        evaluate: (vx, vy) => evaluate(this.trainer, vx, vy, { checkInputs: false }),
-      }, resume);
+      return await runFit(this.trainer, run, hooks, resume);
     } finally {
       this.trainer.training = false;
     }
   }
 
-  /** Inference. Returns rows × outFeatures: class probabilities for softmaxCrossEntropy, sigmoid probabilities for binaryCrossEntropy, raw outputs otherwise. */
-  predict(x: Float32Array, options?: InferOptions): Float32Array {
+  private evaluateChecked(x: Float32Array, y: Int32Array | Float32Array, rows: number): Evaluation {
+    const e = new Evaluator(this.trainer);
+    e.add(x, y, rows);
+    return e.result();
+  }
+
+  /** Inference. Returns rows × outFeatures: class probabilities for softmaxCrossEntropy, sigmoid probabilities for binaryCrossEntropy, raw outputs otherwise. x as in fit. */
+  predict(x: Features, options?: InferOptions): Float32Array {
     this.net.checkAlive('predict');
     return predict(this.trainer, x, options);
   }
 
-  /** Mean loss and accuracy (softmax cross-entropy; NaN otherwise) on x, y in inference mode. */
-  evaluate(x: Float32Array, y: Labels, options?: InferOptions): { loss: number; accuracy: number } {
+  /** The predicted class of each row: the first arg-max of the outputs, or output > 0.5 for one sigmoid output. Classification losses only. */
+  predictClasses(x: Features, options?: InferOptions): Int32Array {
+    this.net.checkAlive('predictClasses');
+    const c = this.trainer.compiled;
+    if (c && c.task === 'regression') throw typeError(`predictClasses: the model is compiled for regression (${c.loss.name}); use predict`, { argument: 'this', expected: 'a classification model', received: c.loss.name });
+    const p = predict(this.trainer, x, options);
+    const K = this.outFeatures;
+    return predictedClasses(p, p.length / K, K);
+  }
+
+  /**
+   * Loss and the compiled metrics on x, y in inference mode: { loss, accuracy }
+   * by default for classification, { loss } for regression, plus whatever
+   * compile({ metrics }) asked for.
+   */
+  evaluate(x: Features, y: Labels, options?: InferOptions): Evaluation {
     this.net.checkAlive('evaluate');
     return evaluate(this.trainer, x, y, options);
   }
 
   /** Inference-mode outputs of the given layers (indices into `layers`), one Float32Array (rows × width) each. */
-  layerOutputs(x: Float32Array, indices: number[], options?: InferOptions): Float32Array[] {
+  layerOutputs(x: Features, indices: number[], options?: InferOptions): Float32Array[] {
     this.net.checkAlive('layerOutputs');
     return layerOutputs(this.net, x, indices, options);
   }
@@ -179,19 +291,13 @@ export class Sequential {
   /** A one-table description of the layers and their sizes. */
   summary(): string {
     this.net.checkAlive('summary');
-    const fmt = (shape: readonly number[]) => shape.join('×');
-    const rows = this.layers.map((l, i) => {
-      const params = l.paramSpecs().reduce((a, s) => a + s.size, 0);
-      const inShape = i === 0 ? this.net.inputShape : this.net.shapes[i - 1]!;
-      return `${String(i).padStart(3)}  ${l.describe().padEnd(18)} ${fmt(inShape).padStart(9)} → ${fmt(this.net.shapes[i]!).padEnd(9)} ${String(params).padStart(9)}`;
-    });
-    return [`  #  layer                 in         out         params`, ...rows, `trainable parameters: ${this.net.nParams}, backend: ${this.backend.name}`].join('\n');
+    return summaryTable(this.net, this.backend.name);
   }
 
   /** The model as bytes: topology, options and weights including running statistics (see io/format.ts). */
   save(): Uint8Array {
     this.net.checkAlive('save');
-    return encodeModel(this.net, this.trainer, this.seed, this.inputShapeOption);
+    return encodeModel(this.net, this.trainer, this.seed, { preprocessing: this.#preprocessing, inputShape: this.inputShapeOption });
   }
 
   /**
@@ -234,6 +340,7 @@ export class Sequential {
       }
     }
     if (f.optimizer) m.trainer.writeOptimizerState(f.optimizer);
+    if (f.preprocessing) m.#preprocessing = f.preprocessing;
     return model;
   }
 
@@ -257,4 +364,16 @@ function checkInputShape(where: string, shape: unknown): number[] {
     throw typeError(`${where}: options.inputShape must be a non-empty array of integers ≥ 1 (e.g. [28, 28, 1] for H, W, C), got ${describe(shape)}`, { argument: 'options.inputShape', expected: 'an array of integers ≥ 1', received: describe(shape) });
   }
   return [...(shape as number[])];
+}
+
+/** summary(): one row per layer with its input and output shapes and its parameter count. */
+function summaryTable(net: Network, backendName: string): string {
+  const fmt = (shape: readonly number[]) => shape.join('×');
+  const rows = net.layers.map((l, i) => {
+    const params = l.paramSpecs().reduce((a, s) => a + s.size, 0);
+    const inShape = i === 0 ? net.inputShape : net.shapes[i - 1]!;
+    return `${String(i).padStart(3)}  ${l.describe().padEnd(18)} ${fmt(inShape).padStart(9)} → ${fmt(net.shapes[i]!).padEnd(9)} ${String(params).padStart(9)}`;
+  });
+  const header = `${'#'.padStart(3)}  ${'layer'.padEnd(18)} ${'in'.padStart(9)}   ${'out'.padEnd(9)} ${'params'.padStart(9)}`;
+  return [header, ...rows, `trainable parameters: ${net.nParams}, backend: ${backendName}`].join('\n');
 }

@@ -133,7 +133,8 @@ export async function lineChartsSvg(charts: LineChartOptions[], options: { title
 /** The per-epoch lists of a training history (the shape `fit` returns). */
 export interface TrainingCurves {
   loss: ArrayLike<number>;
-  accuracy: ArrayLike<number>;
+  /** Absent for regression: the chart then shows the loss only. */
+  accuracy?: ArrayLike<number>;
   valLoss?: ArrayLike<number>;
   valAccuracy?: ArrayLike<number>;
 }
@@ -149,7 +150,7 @@ export async function trainingCurvesSvg(history: TrainingCurves, options: { titl
   return lineChartsSvg(
     [
       { title: 'Loss', series: pair(history.loss, history.valLoss), xLabel: 'epoch', yLabel: 'loss', height: 200 },
-      { title: 'Accuracy', series: pair(history.accuracy, history.valAccuracy), xLabel: 'epoch', yLabel: 'accuracy', yFormat: '.1%', height: 200 },
+      ...(history.accuracy ? [{ title: 'Accuracy', series: pair(history.accuracy, history.valAccuracy), xLabel: 'epoch', yLabel: 'accuracy', yFormat: '.1%', height: 200 }] : []),
     ],
     options.title ? { title: options.title } : {},
   );

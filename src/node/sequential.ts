@@ -7,7 +7,7 @@
  * options as bytes and a save function; this class only turns paths into them.
  */
 import { describe, expectInt, expectOptions, typeError } from '../errors.js';
-import { Sequential as CoreSequential, type CheckpointOptions, type FitOptions, type History, type Labels } from '../index.js';
+import { Sequential as CoreSequential, type CheckpointOptions, type FitOptions, type History, type Labels, type Features, type Batch } from '../index.js';
 import { checkpointFile, readCheckpoint } from './checkpoint.js';
 
 /** A checkpoint file: written after every `everyEpochs` epochs (default 1) and after the last. */
@@ -25,8 +25,11 @@ export interface NodeFitOptions extends Omit<FitOptions, 'checkpoint' | 'resumeF
 
 export class Sequential extends CoreSequential {
   /** As the core `fit`, with checkpoint paths (see NodeFitOptions). */
-  override async fit(x: Float32Array, y: Labels, options?: NodeFitOptions): Promise<History> {
-    if (options === undefined || options === null || typeof options !== 'object') return super.fit(x, y, options as FitOptions | undefined);
+  override async fit(x: Features, y: Labels, options?: NodeFitOptions): Promise<History>;
+  override async fit(source: AsyncIterable<Batch> | Iterable<Batch>, y?: undefined, options?: NodeFitOptions): Promise<History>;
+  override async fit(x: Features | AsyncIterable<Batch> | Iterable<Batch>, y?: Labels, options?: NodeFitOptions): Promise<History> {
+    const fit = super.fit as (x: unknown, y: unknown, o: FitOptions | undefined) => Promise<History>;
+    if (options === undefined || options === null || typeof options !== 'object') return fit.call(this, x, y, options as FitOptions | undefined);
     const { checkpoint, resumeFrom, ...rest } = options;
     const core: FitOptions = { ...rest };
     if (checkpoint !== undefined) {
@@ -42,6 +45,6 @@ export class Sequential extends CoreSequential {
       }
     }
     if (resumeFrom !== undefined) core.resumeFrom = typeof resumeFrom === 'string' ? await readCheckpoint(resumeFrom) : resumeFrom;
-    return super.fit(x, y, core);
+    return fit.call(this, x, y, core);
   }
 }

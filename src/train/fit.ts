@@ -5,31 +5,22 @@
  * snapshot, checkpoints, callbacks, and yields to the event loop.
  */
 import type { Ptr } from '../backend/types.js';
-import { describe, expectInt, MAX_SEED, expectOptions, rangeError, StateError, typeError } from '../errors.js';
+import { describe, expectInt, expectNumber, MAX_SEED, expectOptions, rangeError, StateError, typeError } from '../errors.js';
 import { crc32Update } from '../io/format.js';
 import { Random } from '../model/random.js';
-import { checkTargets, checkX, type Labels } from './data.js';
-import { DivergenceError, type Diverged, type OptimizerState, type Trainer } from './trainer.js';
+import { checkCallbacks, type BatchLogs, type Callback, type EpochLogs, type TrainingModel } from './callbacks.js';
+import { checkTargets, toX, type Features, type Labels } from './data.js';
+import { checkValidation, rowWeights, type Batch, type ValidationSource } from './fit-data.js';
+import { diverge, emptyHistory, FitEvents, recordEpoch, Stepper, type Evaluation, type History } from './fit-step.js';
+import type { OptimizerState, Trainer } from './trainer.js';
 
-export interface EpochLogs {
-  epoch: number;
-  /** Mean training loss over the epoch's batches. */
-  loss: number;
-  /** Training accuracy over the epoch's batches (softmax cross-entropy; NaN for other losses). */
-  accuracy: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  /** Wall time of the epoch's training steps, in seconds. */
-  seconds: number;
-  samplesPerSecond: number;
-}
+export type { EpochLogs, BatchLogs } from './callbacks.js';
+export type { History, Evaluation } from './fit-step.js';
 
-export interface BatchLogs {
-  epoch: number;
-  batch: number;
-  batches: number;
-  loss: number;
-}
+export type { Batch } from './fit-data.js';
+
+/** Validation data: [x, y] in memory, or an (async) iterable of batches read anew at each epoch's end. */
+export type ValidationData = [Features, Labels] | AsyncIterable<Batch> | Iterable<Batch>;
 
 export interface FitOptions {
   /** Default 1. */
@@ -42,7 +33,25 @@ export interface FitOptions {
   seed?: number;
   /** Drop the last incomplete batch (default false). A last batch of one row is always dropped when the model has BatchNorm. */
   dropLast?: boolean;
-  validationData?: [Float32Array, Labels];
+  /** Held-out data evaluated after every epoch (valLoss and val metrics in the logs and history). */
+  validationData?: ValidationData;
+  /**
+   * Fraction in (0, 1) of the rows kept out of training for validation: the
+   * last rows of x and y, taken before any shuffling (as Keras). Not with
+   * validationData or a streamed source.
+   */
+  validationSplit?: number;
+  /** Callback objects (earlyStopping(), reduceLrOnPlateau(), or your own { onEpochEnd, onBatchEnd, onTrainBegin, onTrainEnd }). */
+  callbacks?: Callback[];
+  /**
+   * Weight of each class in the loss, by class index ({ 0: 1, 1: 5 } or [1, 5];
+   * classes left out weigh 1). Classification losses only.
+   */
+  classWeight?: Record<number, number> | readonly number[];
+  /** Weight of each row in the loss (≥ 0, one per row); multiplied by classWeight when both are given. */
+  sampleWeight?: ArrayLike<number>;
+  /** A streamed source: batches per epoch (required for an endless source; default: until the source ends). */
+  stepsPerEpoch?: number;
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
   onBatchEnd?: (batch: number, logs: BatchLogs) => void | Promise<void>;
   /** Check inputs for NaN/Infinity (default true; false skips the pass for speed). */
@@ -98,14 +107,6 @@ export interface Resume {
   optimizer: OptimizerState;
 }
 
-export interface History {
-  epoch: number[];
-  loss: number[];
-  accuracy: number[];
-  valLoss: number[];
-  valAccuracy: number[];
-  seconds: number[];
-}
 
 /** A validated fit, ready to run. */
 export interface FitRun {
@@ -117,7 +118,10 @@ export interface FitRun {
   batches: number;
   shuffle: boolean;
   seed: number;
-  val: { x: Float32Array; y: Labels } | undefined;
+  val: ValidationSource | undefined;
+  /** Per-row loss weights (sample × class weights), or undefined. */
+  weights: Float32Array | undefined;
+  callbacks: Callback[];
   options: Partial<FitOptions>;
   checkpoint: Required<CheckpointOptions> | undefined;
   record: FitRecord | undefined;
@@ -125,7 +129,7 @@ export interface FitRun {
   checkFinite: boolean;
 }
 
-const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validationData', 'onEpochEnd', 'onBatchEnd', 'checkInputs', 'signal', 'checkpoint', 'resumeFrom'];
+export const FIT_OPTIONS = ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast', 'validationData', 'validationSplit', 'callbacks', 'classWeight', 'sampleWeight', 'stepsPerEpoch', 'onEpochEnd', 'onBatchEnd', 'checkInputs', 'signal', 'checkpoint', 'resumeFrom'];
 
 /** Checks a fit's arguments against the compiled model; changes nothing. */
 export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, options: FitOptions | undefined): FitRun {
@@ -136,9 +140,28 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
   const net = t.net;
   const checkFinite = o.checkInputs ?? true;
   if (typeof checkFinite !== 'boolean') throw typeError(`fit: options.checkInputs must be a boolean, got ${describe(checkFinite)}`, { argument: 'options.checkInputs', expected: 'a boolean', received: describe(checkFinite) });
-  // The finite scan of x (and of validation x) and the data fingerprint run sliced in prepareFit.
-  const N = checkX(where, 'x', x, net.inFeatures, false);
-  const targets = checkTargets(where, 'y', y, N, net.outFeatures, c.lossSpec);
+  if (o.stepsPerEpoch !== undefined) throw typeError('fit: options.stepsPerEpoch is for a streamed source (an async iterable of { x, y } batches); with arrays every epoch is one pass over the rows', { code: 'UNKNOWN_OPTION', argument: 'options.stepsPerEpoch', expected: 'no stepsPerEpoch with arrays', received: String(o.stepsPerEpoch) });
+  // The finite scan of a Float32Array x (and of validation x) and the data fingerprint run sliced in prepareFit; other kinds are checked as they are converted.
+  const xm = toX(where, 'x', x, net.inFeatures, false);
+  const allRows = xm.rows;
+  const allTargets = checkTargets(where, 'y', y, allRows, net.outFeatures, c.lossSpec);
+  const allWeights = rowWeights(where, o.sampleWeight, o.classWeight, allTargets, allRows, net.outFeatures, c.lossSpec.targets);
+  // validationSplit: the last rows, before any shuffling
+  let N = allRows;
+  let split: ValidationSource | undefined;
+  if (o.validationSplit !== undefined) {
+    const f = expectNumber(where, 'options.validationSplit', o.validationSplit, 0, 1, true);
+    if (f >= 1) throw rangeError(`fit: options.validationSplit must be in (0, 1), got ${f}`, { argument: 'options.validationSplit', expected: 'a fraction in (0, 1)', received: String(f) });
+    if (o.validationData !== undefined) throw typeError('fit: give options.validationData or options.validationSplit, not both', { argument: 'options.validationSplit', expected: 'one of validationData, validationSplit', received: 'both' });
+    const nVal = Math.floor(allRows * f);
+    if (nVal < 1 || nVal >= allRows) throw rangeError(`fit: options.validationSplit ${f} of ${allRows} rows leaves ${nVal} validation and ${allRows - nVal} training rows; both need at least one`, { argument: 'options.validationSplit', expected: 'a split leaving rows on both sides', received: String(f) });
+    N = allRows - nVal;
+    const F = net.inFeatures, yCols = allTargets.length / allRows;
+    split = { kind: 'arrays', x: xm.data.subarray(N * F), y: allTargets.subarray(N * yCols), rows: nVal };
+  }
+  const targets = N === allRows ? allTargets : allTargets.subarray(0, N * (allTargets.length / allRows));
+  const xTrain = N === allRows ? xm.data : xm.data.subarray(0, N * net.inFeatures);
+  const weights = allWeights && N !== allRows ? allWeights.subarray(0, N) : allWeights;
   const epochs = o.epochs === undefined ? 1 : expectInt(where, 'options.epochs', o.epochs);
   const batchSize = o.batchSize === undefined ? Math.min(32, N) : expectInt(where, 'options.batchSize', o.batchSize);
   if (batchSize > N) {
@@ -156,6 +179,7 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
   for (const [name, v] of [['shuffle', shuffle], ['dropLast', dropLast]] as const) {
     if (typeof v !== 'boolean') throw typeError(`fit: options.${name} must be a boolean, got ${describe(v)}`, { argument: `options.${name}`, expected: 'a boolean', received: describe(v) });
   }
+  const callbacks = checkCallbacks(o.callbacks);
   for (const name of ['onEpochEnd', 'onBatchEnd'] as const) {
     if (o[name] !== undefined && typeof o[name] !== 'function') throw typeError(`fit: options.${name} must be a function, got ${describe(o[name])}`, { argument: `options.${name}`, expected: 'a function', received: describe(o[name]) });
   }
@@ -163,15 +187,7 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
   if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) {
     throw typeError(`fit: options.signal must be an AbortSignal, got ${describe(signal)}`, { argument: 'options.signal', expected: 'an AbortSignal', received: describe(signal) });
   }
-  let val: FitRun['val'];
-  if (o.validationData !== undefined) {
-    if (!Array.isArray(o.validationData) || o.validationData.length !== 2) {
-      throw typeError(`fit: options.validationData must be [x, y], got ${describe(o.validationData)}`, { argument: 'options.validationData', expected: '[x, y]', received: describe(o.validationData) });
-    }
-    const [vx, vy] = o.validationData;
-    checkTargets(where, 'validationData[1]', vy, checkX(where, 'validationData[0]', vx, net.inFeatures, false), net.outFeatures, c.lossSpec);
-    val = { x: vx, y: vy };
-  }
+  const val = split ?? checkValidation(t, o.validationData, false);
   const checkpoint = o.checkpoint === undefined ? undefined : checkCheckpointOption(o.checkpoint);
   if (o.resumeFrom !== undefined && !(o.resumeFrom instanceof Uint8Array)) {
     throw typeError(`fit: options.resumeFrom must be the bytes of a checkpoint (Uint8Array), got ${describe(o.resumeFrom)}`, { argument: 'options.resumeFrom', expected: 'a Uint8Array', received: describe(o.resumeFrom) });
@@ -182,7 +198,7 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
   let batches = Math.floor(N / batchSize);
   const rest = N - batches * batchSize;
   if (rest > 0 && !dropLast && rest >= minRows) batches++;
-  return { x: x as Float32Array, targets, N, epochs, batchSize, batches, shuffle, seed, val, options: o, checkpoint, record, checkFinite };
+  return { x: xTrain, targets, N, epochs, batchSize, batches, shuffle, seed, val, weights, callbacks, options: o, checkpoint, record, checkFinite };
 }
 
 /**
@@ -195,7 +211,7 @@ export async function prepareFit(r: FitRun, checkAlive: () => void): Promise<voi
   const F = r.x.length / r.N;
   if (r.checkFinite) {
     await scanFinite('x', r.x, F, checkAlive);
-    if (r.val) await scanFinite('validationData[0]', r.val.x, F, checkAlive);
+    if (r.val?.kind === 'arrays') await scanFinite('validationData[0]', r.val.x, F, checkAlive);
   }
   if (r.record) r.record.data = await fingerprint(r.x, r.targets, checkAlive);
 }
@@ -270,26 +286,12 @@ export interface FitHooks {
   checkAlive(): void;
   /** The checkpoint bytes after `epochsDone` epochs. */
   checkpointBytes(epochsDone: number): Uint8Array;
-  /** Mean loss and accuracy on validation data. */
-  evaluate(x: Float32Array, y: Labels): { loss: number; accuracy: number };
+  /** Loss and metrics on validation data. */
+  evaluate(val: ValidationSource): Promise<Evaluation>;
+  /** What callbacks see of the model. */
+  model: TrainingModel;
 }
 
-/**
- * Puts back the model with which the last finite loss was computed, resets the
- * optimizer state, checks that model on the batch at hand (block 'x', `rows`
- * rows) in inference mode, and throws the DivergenceError that says all of it.
- */
-function diverge(t: Trainer, what: Diverged, happened: string, epoch: number, b: number, batches: number, rows: number): never {
-  t.snapshot('restore');
-  t.resetOptimizerState();
-  const net = t.net;
-  const out = net.forward(rows, false);
-  const usable = net.k.countNonFinite(out, rows * net.outFeatures) === 0;
-  const verdict = usable
-    ? 'the model keeps the weights with which the last finite loss was computed and its optimizer state is reset (lower the learning rate?)'
-    : 'the weights with which the last finite loss was computed are restored, but even they predict NaN or infinite values on this batch (running statistics): the model is not usable; load a checkpoint or start again with a lower learning rate';
-  throw new DivergenceError(`fit: ${happened} at epoch ${epoch + 1}, batch ${b + 1} of ${batches}; training stopped, ${verdict}`, epoch, b, what, usable);
-}
 
 /** The training loop of a validated fit. */
 export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Resume | undefined): Promise<History> {
@@ -298,21 +300,27 @@ export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Res
   const heap = net.backend.heap;
   const F = net.inFeatures, K = net.outFeatures;
   const yCols = r.targets instanceof Int32Array ? 1 : K;
-  const countCorrect = t.compiled!.lossSpec.targets === 'classes';
   const blocks: Ptr[] = [];
-  const history: History = { epoch: [], loss: [], accuracy: [], valLoss: [], valAccuracy: [], seconds: [] };
+  const history = emptyHistory();
+  const events = new FitEvents(r.callbacks, hooks.model, o.onEpochEnd, o.onBatchEnd, hooks.checkAlive);
+  const stepper = new Stepper(t);
+  let last: EpochLogs | undefined;
   try {
     // Memory first (it may run out), then the model changes.
     net.ensureCapacity(batchSize);
     for (const floats of [N * F, N * yCols, N]) blocks.push(heap.allocF32(floats));
-    const [dx, dy, didx] = blocks as [Ptr, Ptr, Ptr];
+    if (r.weights) blocks.push(heap.allocF32(N), heap.allocF32(batchSize));
+    const [dx, dy, didx, dw, bw] = blocks as [Ptr, Ptr, Ptr, Ptr | undefined, Ptr | undefined];
     if (resume) {
       resume.restore();
       t.writeOptimizerState(resume.optimizer);
     }
+    t.lrMultiplier = 1;
+    t.stopTraining = false;
     // The copy into linear memory, sliced too (a view per slice: memory does not grow during the copy).
     await sliced(r.x.length, (start, end) => heap.f32(dx + start * 4, end - start).set(r.x.subarray(start, end)), hooks.checkAlive);
     heap.write(dy, r.targets);
+    if (r.weights) heap.write(dw!, r.weights);
     const order = new Int32Array(N);
     for (let i = 0; i < N; i++) order[i] = i;
     const rng = new Random(r.seed ^ 0x5eed);
@@ -321,55 +329,34 @@ export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Res
     if (r.shuffle) for (let e = 0; e < first; e++) rng.shuffle(order);
     const stepsInFit = epochs * batches;
     let lastYield = performance.now();
+    await events.trainBegin();
     // Divergence: the snapshot holds the model with which the last finite loss was computed.
     t.snapshot('all');
-    for (let epoch = first; epoch < epochs && !signal?.aborted; epoch++) {
+    for (let epoch = first; epoch < epochs && !signal?.aborted && !t.stopTraining; epoch++) {
       if (r.shuffle) rng.shuffle(order);
       heap.write(didx, order);
-      let lossSum = 0, correct = 0, seen = 0;
+      stepper.beginEpoch();
       const t0 = performance.now();
       for (let b = 0; b < batches; b++) {
         const rows = Math.min(batchSize, N - b * batchSize);
         const idx = didx + b * batchSize * 4;
         k.gatherRows(net.block('x'), dx, idx, rows, F);
         k.gatherRows(net.block('y'), dy, idx, rows, yCols);
-        t.snapshot('begin');
-        const out = net.forward(rows, true);
-        if (countCorrect) correct += k.countCorrect(out, net.block('y'), rows, K);
-        const loss = t.lossAndGrad(out, rows);
-        if (!Number.isFinite(loss)) diverge(t, 'loss', `the training loss became ${loss}`, epoch, b, batches, rows);
-        t.snapshot('commit');
-        net.backward(rows);
-        t.applyOptimizer(t.learningRate(epoch, epoch * batches + b, stepsInFit));
-        const bad = t.nonFinite(false);
-        if (bad) diverge(t, bad, `the ${bad} became NaN or infinite after the update`, epoch, b, batches, rows);
-        lossSum += loss * rows;
-        seen += rows;
-        if (o.onBatchEnd) {
-          await o.onBatchEnd(b, { epoch, batch: b, batches, loss });
-          hooks.checkAlive();
-        }
-        if (signal?.aborted) break;
+        if (bw) k.gatherRows(bw, dw!, idx, rows, 1);
+        const loss = stepper.step(rows, bw ?? 0, t.learningRate(epoch, epoch * batches + b, stepsInFit), epoch, b, String(batches));
+        if (events.wantsBatches) await events.batchEnd(b, { epoch, batch: b, batches, loss });
+        if (signal?.aborted || t.stopTraining) break;
         if (performance.now() - lastYield > 8) {
           await yieldNow();
           hooks.checkAlive();
           lastYield = performance.now();
         }
       }
-      if (signal?.aborted) break;
-      const seconds = (performance.now() - t0) / 1000;
-      const logs: EpochLogs = { epoch, loss: lossSum / seen, accuracy: countCorrect ? correct / seen : NaN, seconds, samplesPerSecond: seen / seconds };
-      if (val) {
-        const e = hooks.evaluate(val.x, val.y);
-        logs.valLoss = e.loss;
-        logs.valAccuracy = e.accuracy;
-      }
-      history.epoch.push(epoch);
-      history.loss.push(logs.loss);
-      history.accuracy.push(logs.accuracy);
-      history.valLoss.push(logs.valLoss ?? NaN);
-      history.valAccuracy.push(logs.valAccuracy ?? NaN);
-      history.seconds.push(seconds);
+      if (signal?.aborted || stepper.seen === 0) break;
+      const logs = stepper.epochLogs(epoch, (performance.now() - t0) / 1000);
+      recordEpoch(history, logs, val ? await hooks.evaluate(val) : undefined);
+      hooks.checkAlive();
+      last = logs;
       const done = epoch + 1;
       // Nothing non-finite reaches a checkpoint, the callbacks or the end of the fit.
       const bad = t.nonFinite(true);
@@ -378,17 +365,15 @@ export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Res
         await r.checkpoint.save(hooks.checkpointBytes(done), { ...r.record!, epochsDone: done, step: t.step });
         hooks.checkAlive();
       }
-      if (o.onEpochEnd) {
-        await o.onEpochEnd(epoch, logs);
-        hooks.checkAlive();
-      }
+      await events.epochEnd(epoch, logs);
       await yieldNow();
       hooks.checkAlive();
       lastYield = performance.now();
     }
+    await events.trainEnd(last);
   } finally {
+    stepper.free();
     for (const b of blocks.reverse()) heap.free(b);
   }
   return history;
 }
-

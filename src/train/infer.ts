@@ -2,8 +2,11 @@
 import type { Ptr } from '../backend/types.js';
 import { describe, expectInt, expectOptions, rangeError, typeError } from '../errors.js';
 import type { Network } from '../model/network.js';
-import { checkTargets, checkX, type Labels } from './data.js';
-import { LOSSES } from './losses.js';
+import { checkTargets, toX } from './data.js';
+import type { Batch } from './fit-data.js';
+import type { Evaluation } from './fit-step.js';
+import { LOSSES, type Loss, type ResolvedLoss } from './losses.js';
+import { METRICS, type Metric } from './metrics.js';
 import type { Trainer } from './trainer.js';
 
 export interface InferOptions {
@@ -36,9 +39,9 @@ function inferChunks(net: Network, x: Float32Array, N: number, upTo: number, fus
 }
 
 /** rows × outputs: what the compiled loss's head makes of the outputs (softmax probabilities…), raw outputs otherwise. */
-export function predict(t: Trainer, x: Float32Array, options: InferOptions | undefined): Float32Array {
+export function predict(t: Trainer, x0: unknown, options: InferOptions | undefined): Float32Array {
   const net = t.net;
-  const N = checkX('predict', 'x', x, net.inFeatures, checkInputsOption('predict', options));
+  const { data: x, rows: N } = toX('predict', 'x', x0, net.inFeatures, checkInputsOption('predict', options));
   const K = net.outFeatures;
   const head = t.compiled?.lossSpec.head;
   const result = new Float32Array(N * K);
@@ -49,34 +52,96 @@ export function predict(t: Trainer, x: Float32Array, options: InferOptions | und
   return result;
 }
 
-/** Mean loss and accuracy (softmax cross-entropy; NaN otherwise) on x, y in inference mode. */
-export function evaluate(t: Trainer, x: Float32Array, y: Labels, options: InferOptions | undefined): { loss: number; accuracy: number } {
+/**
+ * Loss and metrics accumulated over chunks in inference mode: the mean loss
+ * over rows, and each compiled metric (default: accuracy, for an uncompiled
+ * model read as softmax cross-entropy) on the head's outputs.
+ */
+export class Evaluator {
+  private readonly spec: Loss;
+  private readonly loss: ResolvedLoss;
+  private readonly metrics: Metric<unknown>[];
+  private readonly states: unknown[];
+  private lossSum = 0;
+  rows = 0;
+
+  constructor(private readonly t: Trainer) {
+    const c = t.compiled;
+    this.spec = c?.lossSpec ?? LOSSES.softmaxCrossEntropy;
+    this.loss = c?.loss ?? { name: 'softmaxCrossEntropy', delta: 1 };
+    this.metrics = c?.metrics ?? [METRICS.accuracy as Metric<unknown>];
+    this.states = this.metrics.map((m) => m.init(t.net.outFeatures));
+  }
+
+  /** Adds N rows: x checked f32, targets as checkTargets returns them. */
+  add(x: Float32Array, targets: Int32Array | Float32Array, N: number): void {
+    const net = this.t.net, K = net.outFeatures, heap = net.backend.heap;
+    const yCols = targets instanceof Int32Array ? 1 : K;
+    inferChunks(net, x, N, net.layers.length - 1, true, (rows, start, out) => {
+      const y = targets.subarray(start * yCols, (start + rows) * yCols);
+      heap.write(net.block('y'), y);
+      this.lossSum += this.spec.lossAndGrad(net.k, net.block('gradA'), out, net.block('y'), rows, K, this.loss) * rows;
+      if (this.metrics.length === 0) return;
+      this.spec.head?.(net.k, out, rows, K);
+      const pred = heap.f32(out, rows * K);
+      this.metrics.forEach((m, i) => m.update(this.states[i], pred, y, rows, K));
+    });
+    this.rows += N;
+  }
+
+  result(): Evaluation {
+    const e: Record<string, number> = { loss: this.lossSum / this.rows };
+    this.metrics.forEach((m, i) => { e[m.name] = m.result(this.states[i]); });
+    return e as Evaluation;
+  }
+}
+
+/** Loss and the compiled metrics (accuracy by default for classification; none but the loss for regression) on x, y in inference mode. */
+export function evaluate(t: Trainer, x: unknown, y: unknown, options: InferOptions | undefined): Evaluation {
   const net = t.net;
   const checkFinite = checkInputsOption('evaluate', options);
-  const N = checkX('evaluate', 'x', x, net.inFeatures, checkFinite);
-  const c = t.compiled;
-  const spec = c?.lossSpec ?? LOSSES.softmaxCrossEntropy;
-  const targets = checkTargets('evaluate', 'y', y, N, net.outFeatures, spec);
-  const K = net.outFeatures;
-  const yCols = targets instanceof Int32Array ? 1 : K;
-  const classes = spec.targets === 'classes';
-  let lossSum = 0, correct = 0;
-  inferChunks(net, x, N, net.layers.length - 1, true, (rows, start, out) => {
-    net.backend.heap.write(net.block('y'), targets.subarray(start * yCols, (start + rows) * yCols));
-    if (classes) correct += net.k.countCorrect(out, net.block('y'), rows, K);
-    lossSum += spec.lossAndGrad(net.k, net.block('gradA'), out, net.block('y'), rows, K, c?.loss ?? { name: 'softmaxCrossEntropy', delta: 1 }) * rows;
-  });
-  return { loss: lossSum / N, accuracy: classes ? correct / N : NaN };
+  const m = toX('evaluate', 'x', x, net.inFeatures, checkFinite);
+  const targets = checkTargets('evaluate', 'y', y, m.rows, net.outFeatures, t.compiled?.lossSpec ?? LOSSES.softmaxCrossEntropy);
+  const e = new Evaluator(t);
+  e.add(m.data, targets, m.rows);
+  return e.result();
+}
+
+/** evaluate over an (async) iterable of { x, y } batches, one batch in memory at a time. */
+export async function evaluateStream(t: Trainer, source: AsyncIterable<Batch> | Iterable<Batch>, where: string, checkFinite: boolean): Promise<Evaluation> {
+  const net = t.net;
+  const e = new Evaluator(t);
+  let i = 0;
+  for await (const b of source as AsyncIterable<Batch>) {
+    const { x, y } = checkBatch(where, b, i);
+    const m = toX(where, `batch ${i}.x`, x, net.inFeatures, checkFinite);
+    e.add(m.data, checkTargets(where, `batch ${i}.y`, y, m.rows, net.outFeatures, t.compiled?.lossSpec ?? LOSSES.softmaxCrossEntropy), m.rows);
+    i++;
+  }
+  if (e.rows === 0) {
+    throw rangeError(`${where}: the validation source gave no rows (a generator can be read once: pass an object whose [Symbol.asyncIterator]() starts over, e.g. { [Symbol.asyncIterator]: () => makeBatches() })`, {
+      argument: 'validationData', expected: 'an iterable that gives batches at every epoch', received: `${i} batches`,
+    });
+  }
+  return e.result();
+}
+
+/** A batch must be an object { x, y }. */
+export function checkBatch(where: string, b: unknown, i: number): Batch {
+  if (typeof b !== 'object' || b === null || !('x' in b) || !('y' in b)) {
+    throw typeError(`${where}: batch ${i} must be an object { x, y }, got ${describe(b)}`, { argument: `batch ${i}`, expected: '{ x, y }', received: describe(b) });
+  }
+  return b as Batch;
 }
 
 /** Inference-mode outputs of the given layers (indices into `layers`), one Float32Array (rows × width) each. */
-export function layerOutputs(net: Network, x: Float32Array, indices: number[], options: InferOptions | undefined): Float32Array[] {
+export function layerOutputs(net: Network, x0: unknown, indices: number[], options: InferOptions | undefined): Float32Array[] {
   const checkFinite = checkInputsOption('layerOutputs', options);
   if (!Array.isArray(indices) || indices.length === 0) throw typeError(`layerOutputs: indices must be a non-empty array, got ${describe(indices)}`, { argument: 'indices', expected: 'a non-empty array of layer indices', received: describe(indices) });
   indices.forEach((i, j) => expectInt('layerOutputs', `indices[${j}]`, i, 0));
   const bad = indices.find((i) => i >= net.layers.length);
   if (bad !== undefined) throw rangeError(`layerOutputs: layer index must be < ${net.layers.length}, got ${bad}`, { argument: 'indices', expected: `< ${net.layers.length}`, received: String(bad) });
-  const N = checkX('layerOutputs', 'x', x, net.inFeatures, checkFinite);
+  const { data: x, rows: N } = toX('layerOutputs', 'x', x0, net.inFeatures, checkFinite);
   const outs = indices.map((i) => new Float32Array(N * net.layers[i]!.outFeatures));
   inferChunks(net, x, N, Math.max(...indices), false, (rows, start) => {
     indices.forEach((i, j) => {

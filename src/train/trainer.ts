@@ -6,6 +6,7 @@ import type { Ptr } from '../backend/types.js';
 import { expectOptions, NormcoreError, rangeError, StateError } from '../errors.js';
 import type { Network } from '../model/network.js';
 import { LOSSES, resolveLoss, type Loss, type LossConfig, type ResolvedLoss } from './losses.js';
+import { resolveMetrics, taskFor, type Metric, type MetricName, type Task } from './metrics.js';
 import { OPTIMIZERS, resolveOptimizer, type OptimizerConfig, type ResolvedOptimizer, type StepArgs } from './optimizers.js';
 import { resolveSchedule, scheduledLr, type LrSchedule } from './schedules.js';
 
@@ -16,6 +17,13 @@ export interface CompileOptions {
   optimizer?: OptimizerConfig;
   /** Learning-rate schedule over the steps of each fit (cosine) or its epochs (step). Default constant. */
   lrSchedule?: LrSchedule;
+  /**
+   * Metrics reported by fit (epoch logs, history, train and validation) and
+   * evaluate: any of 'accuracy', 'precision', 'recall', 'f1', 'auc' for
+   * classification losses, 'mae', 'rmse', 'r2' for mse/mae/huber. Default:
+   * ['accuracy'] for classification, none for regression.
+   */
+  metrics?: MetricName[];
 }
 
 /** What became NaN or infinite when a fit diverged. */
@@ -46,6 +54,10 @@ export interface Compiled {
   lossSpec: Loss;
   optimizer: ResolvedOptimizer;
   schedule: LrSchedule;
+  task: Task;
+  metrics: Metric<unknown>[];
+  /** The metric names as given to compile (recorded in the model file), or undefined for the default. */
+  metricNames: MetricName[] | undefined;
 }
 
 export class Trainer {
@@ -54,6 +66,10 @@ export class Trainer {
   step = 0;
   /** True while a fit runs (a second fit or a compile is refused meanwhile). */
   training = false;
+  /** Multiplies the scheduled learning rate (set by callbacks such as reduceLrOnPlateau; 1 at the start of each fit). */
+  lrMultiplier = 1;
+  /** Set by a callback (or the user) to end a fit after the current batch. */
+  stopTraining = false;
 
   /** Reused by every step, so a step allocates nothing. */
   private readonly args: StepArgs = { params: 0, grads: 0, slot0: 0, slot1: 0, n: 0, lr: 0, t: 0 };
@@ -63,7 +79,7 @@ export class Trainer {
   /** Chooses the loss, the optimizer (its state is reset) and the learning-rate schedule. */
   compile(options: CompileOptions | undefined): void {
     if (this.training) throw new StateError('compile: the model is training; compile after fit has finished');
-    const o = expectOptions('compile', 'options', options, ['loss', 'optimizer', 'lrSchedule']);
+    const o = expectOptions('compile', 'options', options, ['loss', 'optimizer', 'lrSchedule', 'metrics']);
     const loss = resolveLoss(o.loss ?? 'softmaxCrossEntropy');
     const lossSpec = LOSSES[loss.name];
     const K = this.net.outFeatures;
@@ -72,10 +88,12 @@ export class Trainer {
     }
     const optimizer = resolveOptimizer(o.optimizer ?? { type: 'adam' });
     const schedule = resolveSchedule(o.lrSchedule ?? { type: 'constant' });
+    const task = taskFor(loss.name, K);
+    const metrics = resolveMetrics('compile', o.metrics ?? (task === 'regression' ? [] : ['accuracy']), task);
     // Re-plan first (it may fail for lack of memory), then change the model.
     const slots = OPTIMIZERS[optimizer.type].slots;
     if (slots !== this.net.slots) this.net.replan(this.net.capacity, slots);
-    this.compiled = { loss, lossSpec, optimizer, schedule };
+    this.compiled = { loss, lossSpec, optimizer, schedule, task, metrics, metricNames: o.metrics === undefined ? undefined : metrics.map((m) => m.name) };
     this.resetOptimizerState();
   }
 
@@ -91,9 +109,29 @@ export class Trainer {
     return c.lossSpec.lossAndGrad(this.net.k, this.net.block('gradA'), out, this.net.block('y'), rows, this.net.outFeatures, c.loss);
   }
 
+  /**
+   * Mean of the per-row losses weighted by `weights` (f32[rows], sample ×
+   * class weights), as Keras: Σ w_r·loss_r / rows; dLoss/dOutput goes to
+   * 'gradA', each row scaled by w_r/rows. One loss call per row (its mean
+   * loss and unscaled gradient), then one scaleRows.
+   */
+  weightedLossAndGrad(out: Ptr, rows: number, weights: Ptr): number {
+    const c = this.compiled!, net = this.net, k = net.k, K = net.outFeatures;
+    const yCols = c.lossSpec.targets === 'classes' ? 1 : K;
+    const grad = net.block('gradA'), y = net.block('y');
+    const w = net.backend.heap.f32(weights, rows);
+    let total = 0;
+    for (let r = 0; r < rows; r++) {
+      const wr = w[r]!;
+      total += wr * c.lossSpec.lossAndGrad(k, grad + r * K * 4, out + r * K * 4, y + r * yCols * 4, 1, K, c.loss);
+    }
+    k.scaleRows(grad, grad, weights, rows, K, 1 / rows);
+    return total / rows;
+  }
+
   learningRate(epoch: number, stepInFit: number, stepsInFit: number): number {
     const c = this.compiled!;
-    return scheduledLr(c.optimizer.lr, c.schedule, epoch, stepInFit, stepsInFit);
+    return scheduledLr(c.optimizer.lr, c.schedule, epoch, stepInFit, stepsInFit) * this.lrMultiplier;
   }
 
   applyOptimizer(lr: number): void {
