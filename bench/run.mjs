@@ -50,7 +50,7 @@ const cases = [
   ...(await batchnormCases(setup)),
   ...(await lossOptimCases(setup)),
   step,
-  ...(args.includes('--no-cnn') ? [] : cnnCases(setup, data)),
+  ...(args.includes('--no-cnn') ? [] : await cnnCases(setup, data)),
 ];
 log(`normcore bench: ${cases.length} workloads × ${PEERS.length} peers, ${ROUNDS} interleaved rounds of ${TIME_MS} ms per task`);
 const medians = await measure(setup.peers, cases, { rounds: ROUNDS, timeMs: TIME_MS, minIterations: 1, log });
@@ -93,7 +93,7 @@ const results = cases.map((c) => {
     if (!m) continue;
     const ms = m.median / perCall(c, p);
     const entry = { ms, samples: m.samples };
-    if (c.unit === 'GFLOP/s') entry.gflops = c.work / ms / 1e6;
+    if (c.unit === 'GFLOP/s' || c.workUnit === 'FLOP') entry.gflops = c.work / ms / 1e6;
     else if (c.work) entry.gbps = c.work / ms / 1e6;
     peers[p] = entry;
   }
@@ -165,6 +165,7 @@ const cell = (r, p) => {
   if (!e) return '—';
   if (r.unit === 'GFLOP/s') return `${e.gflops.toFixed(e.gflops < 10 ? 2 : 1)} GFLOP/s`;
   const ms = e.ms >= 1000 ? `${(e.ms / 1000).toFixed(2)} s` : e.ms >= 10 ? `${e.ms.toFixed(1)} ms` : `${e.ms.toFixed(e.ms < 0.1 ? 4 : 3)} ms`;
+  if (e.gflops) return `${ms} (${e.gflops >= 1 ? e.gflops.toFixed(1) : e.gflops.toPrecision(2)} GFLOP/s)`;
   return e.gbps ? `${ms} (${e.gbps >= 1 ? e.gbps.toFixed(1) : e.gbps.toPrecision(2)} GB/s)` : ms;
 };
 const times = (x) => (x === undefined ? '—' : `×${x >= 100 ? x.toFixed(0) : x.toFixed(1)}`);

@@ -209,6 +209,26 @@ describe.each(['wasm', 'js'] as const)('CNN layers on the %s backend', (name) =>
   });
 });
 
+describe.each(['wasm', 'js'] as const)('checkpoints of a CNN with Dropout on the %s backend', (name) => {
+  it('resuming from each checkpoint ends bit for bit where the uninterrupted fit ends (masks, BatchNorm2d counters, weights)', async () => {
+    const be = await createBackend(name);
+    const shape = [6, 6, 1];
+    const x = inputs(shape, 24), y = labels(24);
+    const make = () => new Sequential([new Conv2d(1, 4, 3, { padding: 'same' }), new BatchNorm2d(4), new ReLU(), new MaxPool2d(2), new Flatten(), new Dropout(0.3), new Dense(36, K)], { backend: be, inputShape: shape, seed: 8 })
+      .compile({ loss: 'softmaxCrossEntropy', optimizer: { type: 'adam', lr: 0.01 } });
+    const fit = { epochs: 3, batchSize: 8, seed: 2 };
+    const ref = make();
+    const checkpoints: Uint8Array[] = [];
+    await ref.fit(x, y, { ...fit, checkpoint: { save: (b) => { checkpoints.push(b); } } });
+    expect(checkpoints).toHaveLength(3);
+    for (const ck of checkpoints.slice(0, 2)) {
+      const m = make();
+      await m.fit(x, y, { ...fit, resumeFrom: ck });
+      expect(m.save()).toEqual(ref.save());
+    }
+  });
+});
+
 describe('wasm and js agree through the model', () => {
   it.each(STACKS)('%s', async (_label, shape, make) => {
     const x = inputs(shape, 12), y = labels(12);

@@ -43,10 +43,10 @@ export interface HeaderExtras {
 
 /** The header of a model's file (kind FILE_KIND or CHECKPOINT_KIND). */
 export function header(kind: string, net: Network, t: Trainer, seed: number, extras: HeaderExtras = {}): Header {
-  const { inputShape, preprocessing } = extras;
+  const { inputShape } = extras;
   const c = t.compiled;
   return {
-    ...(preprocessing ? { preprocessing } : {}),
+    ...(extras.preprocessing ? { preprocessing: extras.preprocessing } : {}),
     kind,
     layers: net.layers.map((l) => l.config()),
     seed,
@@ -205,7 +205,8 @@ export function checkResume(bytes: Uint8Array, net: Network, t: Trainer, seed: n
     throw new NormcoreError(`fit: options.resumeFrom ${why}`, 'CHECKPOINT_MISMATCH');
   };
   if (!f.fit || !f.optimizer) return mismatch('is a model file, not a checkpoint (it holds no optimizer state or training progress)');
-  const layerKey = (c: LayerConfig) => JSON.stringify({ ...c, numBatchesTracked: undefined });
+  // the counters (BatchNorm's batches, Dropout's steps) are progress, restored from the checkpoint, not topology
+  const layerKey = (c: LayerConfig) => JSON.stringify({ ...c, numBatchesTracked: undefined, step: undefined });
   if (f.layers.length !== net.layers.length) mismatch(`was written by a model of ${f.layers.length} layers, this model has ${net.layers.length}`);
   f.layers.forEach((l, i) => {
     const mine = net.layers[i]!.config(), theirs = l.config();

@@ -12,7 +12,7 @@
 import type { Kernels, Ptr } from '../backend/types.js';
 import { expectF32Number, expectInt, rangeError } from '../errors.js';
 import type { DropoutConfig } from './config.js';
-import { Layer, type Binding, type InitHint, type SavedSpec, type StateSpec } from './layer.js';
+import { Layer, type Binding, type InitHint, type SavedSpec, type StateSpec, type Training } from './layer.js';
 import type { Random } from './random.js';
 
 export class Dropout extends Layer {
@@ -101,7 +101,7 @@ export class Dropout extends Layer {
     super.bind(binding);
   }
 
-  forward(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: boolean): void {
+  forward(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: Training): void {
     const n = rows * this.#features;
     if (!training) {
       k.copy(out, inp, n);
@@ -110,7 +110,8 @@ export class Dropout extends Layer {
     const { heap, state, saved } = this.b;
     const step = heap.getI32(state.step!);
     k.dropoutForward(out, saved.mask!, inp, n, this.rate, mix(heap.getI32(state.seed!) >>> 0, step), 0);
-    heap.setI32(state.step!, (step + 1) | 0);
+    // a probe (see Training) draws the next batch's mask and leaves the counter as it was
+    if (training !== 'probe') heap.setI32(state.step!, (step + 1) | 0);
   }
 
   backward(k: Kernels, dinp: Ptr, dout: Ptr, _inp: Ptr, _out: Ptr, rows: number, needDinp: boolean): void {

@@ -2,7 +2,6 @@
  * What MaxPool2d and AvgPool2d share: a size × size window moving by
  * `stride` over NHWC images, valid windows only (no padding), per channel.
  */
-import type { Kernels, Ptr } from '../backend/types.js';
 import { poolAxis } from '../backend/conv-geometry.js';
 import { expectInt, expectOptions } from '../errors.js';
 import { imageShape, needsShape, windowError } from './image.js';
@@ -82,6 +81,4 @@ export abstract class Pool2d extends Layer {
   override describe(): string {
     return `${this.type} ${this.size}${this.stride !== this.size ? `/${this.stride}` : ''}`;
   }
-
-  abstract override forward(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: boolean): void;
 }

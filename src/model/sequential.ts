@@ -62,24 +62,22 @@ export class Sequential implements TrainingModel {
   readonly layers: readonly Layer[];
   readonly backend: Backend;
   readonly seed: number;
-  /** @internal options.inputShape as given (the model file records it only then). */
-  readonly inputShapeOption: readonly number[] | undefined;
+  /** @internal options.inputShape as given (the model file records it only then). */ readonly inputShapeOption: readonly number[] | undefined;
   private readonly net: Network;
   private readonly trainer: Trainer;
   #preprocessing: Record<string, unknown> | undefined;
 
   /**
    * @param layers  the stack; each layer's input width must match the previous output width
-   * @param options { backend = 'wasm', seed = 1, fuse = true }
+   * @param options { backend = 'wasm', seed = 1, fuse = true, inputShape }
    */
   constructor(layers: Layer[], options?: SequentialOptions) {
     const o = expectOptions('Sequential', 'options', options, ['backend', 'seed', 'fuse', 'inputShape']);
-    const inputShape = o.inputShape === undefined ? undefined : checkInputShape('Sequential', o.inputShape);
+    this.inputShapeOption = o.inputShape === undefined ? undefined : checkInputShape('Sequential', o.inputShape);
     if (o.fuse !== undefined && typeof o.fuse !== 'boolean') throw typeError(`Sequential: options.fuse must be a boolean, got ${describe(o.fuse)}`, { argument: 'options.fuse', expected: 'a boolean', received: describe(o.fuse) });
     this.seed = o.seed === undefined ? 1 : expectInt('Sequential', 'options.seed', o.seed, 0, MAX_SEED);
     this.backend = resolveBackend('Sequential', o.backend ?? 'wasm');
-    this.net = new Network(layers, this.backend, o.fuse ?? true, inputShape);
-    this.inputShapeOption = inputShape;
+    this.net = new Network(layers, this.backend, o.fuse ?? true, this.inputShapeOption);
     this.layers = this.net.layers;
     this.trainer = new Trainer(this.net);
     this.net.initialize(this.seed);
@@ -93,15 +91,8 @@ export class Sequential implements TrainingModel {
     return this.net.outFeatures;
   }
 
-  /** The shape of one input row (options.inputShape, or [inFeatures]). */
-  get inputShape(): readonly number[] {
-    return this.net.inputShape;
-  }
-
-  /** The output shape of each layer. */
-  get shapes(): readonly (readonly number[])[] {
-    return this.net.shapes;
-  }
+  /** The shape of one input row (options.inputShape, or [inFeatures]), and each layer's output shape. */ get inputShape(): readonly number[] { return this.net.inputShape; }
+  get shapes(): readonly (readonly number[])[] { return this.net.shapes; }
 
   /** Number of trainable values. */
   get parameterCount(): number {
@@ -364,3 +355,4 @@ function checkInputShape(where: string, shape: unknown): number[] {
   }
   return [...(shape as number[])];
 }
+
