@@ -3,7 +3,9 @@
  * in the worker, then used by the draw pad. Skips with a warning without
  * Chromium, except under CI=true (as test/browser.test.ts).
  */
+import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
+import { decodeModel } from '../src/io/onnx-pb.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_PATH, chromiumAvailable, launchChromium, serveDemo } from '../scripts/browser.mjs';
 
@@ -45,12 +47,16 @@ describe.skipIf(!available && !inCI)('the demo trains the CNN in headless Chromi
     expect(await page.textContent('#runs tbody')).toContain('CNN BN');
     const accuracy = Number(/([\d.]+)%/.exec((await page.textContent('#test-accuracy')) ?? '')?.[1]);
     expect(accuracy).toBeGreaterThan(90);
-    // the trained CNN serves the pad: a test digit is shown with a prediction, and ONNX download is off for it
+    // the trained CNN serves the pad: a test digit is shown with a prediction, and it downloads as ONNX (Conv and all)
     await page.click('#next-digit');
     await page.waitForSelector('body[data-prediction]', { state: 'attached' });
     expect(await page.getAttribute('body', 'data-prediction')).toMatch(/^\d$/);
     expect(await page.locator('#probs li .p').count()).toBe(10);
-    expect(await page.isDisabled('#download-onnx')).toBe(true);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-onnx')]);
+    expect(download.suggestedFilename()).toMatch(/\.onnx$/);
+    const ops = decodeModel(new Uint8Array(readFileSync(await download.path()))).graph!.node.map((n) => n.opType);
+    expect(ops).toContain('Conv');
+    expect(ops).toContain('MaxPool');
     expect(pageErrors).toEqual([]);
   }, 120_000);
 });

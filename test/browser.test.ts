@@ -178,7 +178,7 @@ describe.skipIf(!available && !inCI)('the demo page in headless Chromium', () =>
     const d = loadMnist();
     const { accuracy } = model.evaluate(d.testImages, d.testLabels);
     const lastRun = await page.locator('#runs tbody tr').last().locator('td').nth(3).textContent();
-    expect(`${(100 * accuracy).toFixed(2)}%`).toBe(lastRun);
+    expect(`${(100 * accuracy!).toFixed(2)}%`).toBe(lastRun);
   }, 30_000);
 
   check('Download ONNX gives the page’s model as ONNX: ONNX Runtime gives what the model predicts, to 1e-5', async () => {

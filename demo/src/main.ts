@@ -205,10 +205,8 @@ function useModel(bytes: Uint8Array, fileName: string, label: string): void {
   modelName = fileName;
   $('model-status').textContent = `Model: ${label}, ${model.parameterCount.toLocaleString('en')} parameters, ${bytes.length.toLocaleString('en')} bytes.`;
   $<HTMLButtonElement>('download').disabled = false;
-  // ONNX export maps Dense, BatchNorm and the activations; the CNN's layers have no mapping yet.
-  const onnx = $<HTMLButtonElement>('download-onnx');
-  onnx.disabled = model.inputShape.length > 1;
-  onnx.title = onnx.disabled ? 'ONNX export of convolutional layers is not available yet' : '';
+  // ONNX export maps every layer the demo builds, the CNN's included.
+  $<HTMLButtonElement>('download-onnx').disabled = false;
   document.body.dataset.model = label;
   predict();
 }
