@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackend, mlp, NormcoreError, Sequential, type Backend } from '../src/index.js';
 import { fromOnnx, toOnnx } from '../src/onnx.js';
 import { decodeModel } from '../src/io/onnx-pb.js';
-import { ModelProtoSchema, type ModelProto } from '../src/io/onnx-proto/onnx/onnx_pb.js';
+import { ModelProtoSchema, type ModelProto } from '../src/io/onnx-proto/onnx/onnx_pb.generated.js';
 
 let be: Backend;
 const files: Record<string, Uint8Array> = {};

@@ -13,7 +13,7 @@ import { Sequential as NodeSequential } from '../src/node/index.js';
 import { fromOnnx, OnnxUnsupportedError, onnxToLayers, onnxToModelFile } from '../src/onnx.js';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { encodeModel, floatTensor, floatValueInfo, node, type NodeProto, type TensorProto } from '../src/io/onnx-pb.js';
-import { TensorProtoSchema, TensorProto_DataLocation, TensorProto_DataType, ModelProtoSchema } from '../src/io/onnx-proto/onnx/onnx_pb.js';
+import { TensorProtoSchema, TensorProto_DataLocation, TensorProto_DataType, ModelProtoSchema } from '../src/io/onnx-proto/onnx/onnx_pb.generated.js';
 import { measured, record, runOrt, worstRelative } from './helpers/onnx.js';
 import { rng } from './fixtures/data.js';
 

@@ -8,7 +8,7 @@ import { decodeModel } from '../src/io/onnx-pb.js';
 import { fromOnnx, OnnxUnsupportedError, toOnnx } from '../src/onnx.js';
 import { runOrt, worstRelative } from './helpers/onnx.js';
 import { toBinary } from '@bufbuild/protobuf';
-import { ModelProtoSchema } from '../src/io/onnx-proto/onnx/onnx_pb.js';
+import { ModelProtoSchema } from '../src/io/onnx-proto/onnx/onnx_pb.generated.js';
 
 const F = 5, rows = 32;
 // features far from 0 and of different scales: what a Normalization is for

@@ -13,7 +13,7 @@ import {
   AttributeProto_AttributeType, AttributeProtoSchema, GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema,
   TensorProto_DataLocation, TensorProto_DataType, TensorProtoSchema, ValueInfoProtoSchema,
   type AttributeProto, type GraphProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto,
-} from './onnx-proto/onnx/onnx_pb.js';
+} from './onnx-proto/onnx/onnx_pb.generated.js';
 import { ModelFormatError } from './format.js';
 
 export type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto };
