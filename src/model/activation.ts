@@ -6,7 +6,7 @@
 import type { Kernels, Ptr } from '../backend/types.js';
 import { expectInt, expectF32Number, expectOptions } from '../errors.js';
 import type { Activation as ActivationType, ActivationConfig } from './config.js';
-import { Layer, type InitHint } from './layer.js';
+import { SameWidthLayer, type InitHint } from './layer.js';
 
 interface KernelPair {
   /** out = f(inp), n elements; `alpha` is the layer's parameter (LeakyReLU's slope). */
@@ -46,11 +46,10 @@ const KERNELS: Record<ActivationType, KernelPair> = {
 };
 
 /** An element-wise activation; its width is taken from the layer before it. */
-export class Activation extends Layer {
+export class Activation extends SameWidthLayer {
   readonly type: ActivationType;
   /** LeakyReLU's slope for x < 0 (0 for the others). */
   readonly alpha: number;
-  #features = 0;
   readonly #kernels: KernelPair;
 
   /** @param type one of 'relu', 'sigmoid', 'tanh', 'leakyrelu', 'gelu' */
@@ -61,23 +60,6 @@ export class Activation extends Layer {
     this.#kernels = KERNELS[type];
   }
 
-  /** The width, set by the model from the previous layer (0 before). */
-  get features(): number {
-    return this.#features;
-  }
-
-  get inFeatures(): number {
-    return this.#features;
-  }
-
-  get outFeatures(): number {
-    return this.#features;
-  }
-
-  override get widthFromPrevious(): boolean {
-    return true;
-  }
-
   override get initHint(): InitHint {
     return this.#kernels.init;
   }
@@ -86,29 +68,17 @@ export class Activation extends Layer {
     return this.type === 'relu' ? 'relu' : undefined;
   }
 
-  outputWidth(width: number): number {
-    return width;
-  }
-
   /** Element-wise: any shape, unchanged. */
   override outputShape(shape: readonly number[]): number[] {
     return [...shape];
   }
 
-  override build(width: number): void {
-    this.#features = width;
-  }
-
-  override unbuild(): void {
-    this.#features = 0;
-  }
-
   forward(k: Kernels, out: Ptr, inp: Ptr, rows: number): void {
-    this.#kernels.forward(k, out, inp, rows * this.#features, this.alpha);
+    this.#kernels.forward(k, out, inp, rows * this.features, this.alpha);
   }
 
   backward(k: Kernels, dinp: Ptr, dout: Ptr, inp: Ptr, out: Ptr, rows: number): void {
-    this.#kernels.backward(k, dinp, dout, inp, out, rows * this.#features, this.alpha);
+    this.#kernels.backward(k, dinp, dout, inp, out, rows * this.features, this.alpha);
   }
 
   override describe(): string {
@@ -116,14 +86,14 @@ export class Activation extends Layer {
   }
 
   config(): ActivationConfig {
-    if (this.type === 'leakyrelu') return { type: 'leakyrelu', features: this.#features, alpha: this.alpha };
-    return { type: this.type, features: this.#features };
+    if (this.type === 'leakyrelu') return { type: 'leakyrelu', features: this.features, alpha: this.alpha };
+    return { type: this.type, features: this.features };
   }
 
   /** @internal From a model file's config; `where` names it in errors. */
   static fromConfig(c: ActivationConfig, where: string): Activation {
     const l = c.type === 'leakyrelu' ? new LeakyReLU({ alpha: c.alpha }) : create(c.type);
-    l.#features = expectInt('load', `${where}.features`, c.features);
+    l.setFeatures(expectInt('load', `${where}.features`, c.features));
     return l;
   }
 }

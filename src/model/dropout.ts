@@ -12,14 +12,13 @@
 import type { Kernels, Ptr } from '../backend/types.js';
 import { expectF32Number, expectInt, rangeError } from '../errors.js';
 import type { DropoutConfig } from './config.js';
-import { Layer, type Binding, type InitHint, type SavedSpec, type StateSpec, type Training } from './layer.js';
+import { SameWidthLayer, type Binding, type SavedSpec, type StateSpec, type Training } from './layer.js';
 import type { Random } from './random.js';
 
-export class Dropout extends Layer {
+export class Dropout extends SameWidthLayer {
   readonly type = 'dropout' as const;
   /** Probability of dropping a value, in [0, 1). */
   readonly rate: number;
-  #features = 0;
   /** What a new model starts from: undefined (draw from the model's seed), or the file's values. */
   #initialSeed: number | undefined;
   #initialStep = 0;
@@ -31,36 +30,8 @@ export class Dropout extends Layer {
     if (this.rate >= 1) throw rangeError(`Dropout: rate must be in [0, 1), got ${rate}`, { argument: 'rate', expected: 'a number in [0, 1)', received: String(rate) });
   }
 
-  get inFeatures(): number {
-    return this.#features;
-  }
-
-  get outFeatures(): number {
-    return this.#features;
-  }
-
-  override get widthFromPrevious(): boolean {
-    return true;
-  }
-
-  override get initHint(): InitHint {
-    return 'transparent';
-  }
-
-  outputWidth(width: number): number {
-    return width;
-  }
-
   override outputShape(shape: readonly number[]): number[] {
     return [...shape];
-  }
-
-  override build(width: number): void {
-    this.#features = width;
-  }
-
-  override unbuild(): void {
-    this.#features = 0;
   }
 
   override stateSpecs(): StateSpec[] {
@@ -69,7 +40,7 @@ export class Dropout extends Layer {
 
   /** The mask of the last training batch (0 or 1/(1 − rate) per value). */
   override savedSpecs(): SavedSpec[] {
-    return [{ name: 'mask', floats: (rows) => rows * this.#features }];
+    return [{ name: 'mask', floats: (rows) => rows * this.features }];
   }
 
   override initialValues(rng: Random): Record<string, Int32Array> {
@@ -102,7 +73,7 @@ export class Dropout extends Layer {
   }
 
   forward(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: Training): void {
-    const n = rows * this.#features;
+    const n = rows * this.features;
     if (!training) {
       k.copy(out, inp, n);
       return;
@@ -115,7 +86,7 @@ export class Dropout extends Layer {
   }
 
   backward(k: Kernels, dinp: Ptr, dout: Ptr, _inp: Ptr, _out: Ptr, rows: number, needDinp: boolean): void {
-    if (needDinp) k.dropoutBackward(dinp, dout, this.b.saved.mask!, rows * this.#features);
+    if (needDinp) k.dropoutBackward(dinp, dout, this.b.saved.mask!, rows * this.features);
   }
 
   override describe(): string {

@@ -1,50 +1,21 @@
 /** Flatten: any shape → [its size]. NHWC rows are already flat in memory, so this is a copy. */
 import type { Kernels, Ptr } from '../backend/types.js';
 import type { FlattenConfig } from './config.js';
-import { Layer, shapeSize, type InitHint } from './layer.js';
+import { SameWidthLayer, shapeSize } from './layer.js';
 
-export class Flatten extends Layer {
+export class Flatten extends SameWidthLayer {
   readonly type = 'flatten' as const;
-  #features = 0;
-
-  get inFeatures(): number {
-    return this.#features;
-  }
-
-  get outFeatures(): number {
-    return this.#features;
-  }
-
-  override get widthFromPrevious(): boolean {
-    return true;
-  }
-
-  override get initHint(): InitHint {
-    return 'transparent';
-  }
-
-  outputWidth(width: number): number {
-    return width;
-  }
 
   override outputShape(shape: readonly number[]): number[] {
     return [shapeSize(shape)];
   }
 
-  override build(width: number): void {
-    this.#features = width;
-  }
-
-  override unbuild(): void {
-    this.#features = 0;
-  }
-
   forward(k: Kernels, out: Ptr, inp: Ptr, rows: number): void {
-    k.copy(out, inp, rows * this.#features);
+    k.copy(out, inp, rows * this.features);
   }
 
   backward(k: Kernels, dinp: Ptr, dout: Ptr, _inp: Ptr, _out: Ptr, rows: number, needDinp: boolean): void {
-    if (needDinp) k.copy(dinp, dout, rows * this.#features);
+    if (needDinp) k.copy(dinp, dout, rows * this.features);
   }
 
   config(): FlattenConfig {

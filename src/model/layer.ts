@@ -254,3 +254,51 @@ export function autoInit(following: readonly Layer[]): 'he' | 'glorot' {
 export function shapeSize(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
+
+/**
+ * A layer whose width is the previous layer's (activations, Dropout, Flatten,
+ * the experiment's Noise): it has no input width of its own, takes it when the
+ * model builds it and forgets it at unbuild. By default a Dense before it is
+ * initialized for whatever follows it ('transparent').
+ */
+export abstract class SameWidthLayer extends Layer {
+  #features = 0;
+
+  /** The width, set by the model from the previous layer (0 before). */
+  get features(): number {
+    return this.#features;
+  }
+
+  get inFeatures(): number {
+    return this.#features;
+  }
+
+  get outFeatures(): number {
+    return this.#features;
+  }
+
+  override get widthFromPrevious(): boolean {
+    return true;
+  }
+
+  override get initHint(): InitHint {
+    return 'transparent';
+  }
+
+  outputWidth(width: number): number {
+    return width;
+  }
+
+  override build(width: number): void {
+    this.#features = width;
+  }
+
+  override unbuild(): void {
+    this.#features = 0;
+  }
+
+  /** For a layer read from a file: the width its config records. */
+  protected setFeatures(width: number): void {
+    this.#features = width;
+  }
+}

@@ -19,7 +19,7 @@
 import type { Kernels, Ptr } from '../backend/types.js';
 import { expectInt, expectNumber, expectOptions, rangeError, StateError } from '../errors.js';
 import type { LayerConfig } from './config.js';
-import { Layer, type Binding, type InitHint, type SavedSpec, type Training } from './layer.js';
+import { SameWidthLayer, type Binding, type SavedSpec, type Training } from './layer.js';
 import { Random } from './random.js';
 
 export interface NoiseOptions {
@@ -38,13 +38,12 @@ export interface NoiseOptions {
 /** The constants of the paper's Algorithm 1. */
 export const NOISE_DEFAULTS = { meanRange: 0.5, scaleMax: 1.25, meanJitter: 0.1, scaleJitter: 0.1 } as const;
 
-export class Noise extends Layer {
+export class Noise extends SameWidthLayer {
   readonly type = 'noise' as const;
   readonly meanRange: number;
   readonly scaleMax: number;
   readonly meanJitter: number;
   readonly scaleJitter: number;
-  #features = 0;
   /** Rows the saved buffers hold drawn values for (0: none since the last bind). */
   #drawn = 0;
   readonly #rng: Random;
@@ -59,41 +58,8 @@ export class Noise extends Layer {
     this.#rng = new Random(expectInt('Noise', 'options.seed', o.seed ?? 1, 0));
   }
 
-  get features(): number {
-    return this.#features;
-  }
-
-  get inFeatures(): number {
-    return this.#features;
-  }
-
-  get outFeatures(): number {
-    return this.#features;
-  }
-
-  override get widthFromPrevious(): boolean {
-    return true;
-  }
-
-  /** A Dense before it is initialized for whatever follows the noise. */
-  override get initHint(): InitHint {
-    return 'transparent';
-  }
-
-  outputWidth(width: number): number {
-    return width;
-  }
-
-  override build(width: number): void {
-    this.#features = width;
-  }
-
-  override unbuild(): void {
-    this.#features = 0;
-  }
-
   override savedSpecs(): SavedSpec[] {
-    const C = () => this.#features;
+    const C = () => this.features;
     return [{ name: 'scale', floats: (rows) => rows * C() }, { name: 'shift', floats: (rows) => rows * C() }];
   }
 
@@ -112,7 +78,7 @@ export class Noise extends Layer {
     if (!Number.isInteger(rows) || rows < 1 || rows > capacity) {
       throw rangeError(`Noise.redraw: rows must be an integer in [1, ${capacity}] (the model's capacity), got ${rows}`, { argument: 'rows', expected: `an integer in [1, ${capacity}]`, received: String(rows) });
     }
-    const C = this.#features, r = this.#rng;
+    const C = this.features, r = this.#rng;
     const mu = new Float64Array(C), sigma = new Float64Array(C);
     for (let j = 0; j < C; j++) {
       mu[j] = (2 * r.next() - 1) * this.meanRange;
@@ -132,7 +98,7 @@ export class Noise extends Layer {
   /** Writes given noise values (rows × features each, rows at most the model's capacity), e.g. for tests. */
   setNoise(scale: Float32Array, shift: Float32Array, capacity: number): void {
     const { heap, saved } = this.b;
-    const C = this.#features;
+    const C = this.features;
     if (scale.length !== shift.length || C === 0 || scale.length % C !== 0 || scale.length > capacity * C) {
       throw rangeError(`Noise: scale and shift must both hold rows × ${C} values with rows ≤ ${capacity}, got ${scale.length} and ${shift.length}`, { argument: 'scale', expected: `rows × ${C} values, rows ≤ ${capacity}`, received: `${scale.length} and ${shift.length}` });
     }
@@ -143,7 +109,7 @@ export class Noise extends Layer {
   }
 
   forward(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: Training): void {
-    const n = rows * this.#features;
+    const n = rows * this.features;
     if (!training) {
       k.copy(out, inp, n);
       return;
@@ -154,7 +120,7 @@ export class Noise extends Layer {
   }
 
   backward(k: Kernels, dinp: Ptr, dout: Ptr, _inp: Ptr, _out: Ptr, rows: number, needDinp: boolean): void {
-    if (needDinp) k.noiseBackward(dinp, dout, this.b.saved.scale!, rows * this.#features);
+    if (needDinp) k.noiseBackward(dinp, dout, this.b.saved.scale!, rows * this.features);
   }
 
   override describe(): string {
