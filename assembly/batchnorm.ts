@@ -356,7 +356,7 @@ export function batchnormForward(
   inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
   rows: i32, cols: i32, eps: f32, momentum: f32,
 ): void {
-  forwardImpl(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, false, 0, cols);
+  batchnormForwardPart(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, 0, 0, cols);
 }
 
 /**
@@ -369,7 +369,7 @@ export function batchnormReluForward(
   inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
   rows: i32, cols: i32, eps: f32, momentum: f32,
 ): void {
-  forwardImpl(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, true, 0, cols);
+  batchnormForwardPart(out, mean, variance, invstd, inp, gamma, beta, runMean, runVar, rows, cols, eps, momentum, 1, 0, cols);
 }
 
 /**
@@ -417,7 +417,7 @@ export function batchnormInference(
   out: usize, inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
   rows: i32, cols: i32, eps: f32,
 ): void {
-  inferenceImpl(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, false, 0, cols);
+  batchnormInferencePart(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, 0, 0, cols);
 }
 
 /** batchnormInference followed by ReLU, fused: out = max(0, …). May run in place. */
@@ -425,7 +425,7 @@ export function batchnormReluInference(
   out: usize, inp: usize, gamma: usize, beta: usize, runMean: usize, runVar: usize,
   rows: i32, cols: i32, eps: f32,
 ): void {
-  inferenceImpl(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, true, 0, cols);
+  batchnormInferencePart(out, inp, gamma, beta, runMean, runVar, rows, cols, eps, 1, 0, cols);
 }
 
 /**
@@ -579,7 +579,7 @@ export function batchnormBackward(
   dout: usize, inp: usize, gamma: usize, mean: usize, invstd: usize,
   rows: i32, cols: i32,
 ): void {
-  backwardImpl(dinp, dgamma, dbeta, dout, dout, inp, gamma, mean, invstd, rows, cols, false, 0, cols);
+  batchnormBackwardPart(dinp, dgamma, dbeta, dout, dout, inp, gamma, mean, invstd, rows, cols, 0, 0, cols);
 }
 
 /**
@@ -593,7 +593,7 @@ export function batchnormReluBackward(
   dout: usize, out: usize, inp: usize, gamma: usize, mean: usize, invstd: usize,
   rows: i32, cols: i32,
 ): void {
-  backwardImpl(dinp, dgamma, dbeta, dout, out, inp, gamma, mean, invstd, rows, cols, true, 0, cols);
+  batchnormBackwardPart(dinp, dgamma, dbeta, dout, out, inp, gamma, mean, invstd, rows, cols, 1, 0, cols);
 }
 
 // Column ranges, for the threaded backend (src/backend/threads.ts): the same
