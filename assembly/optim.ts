@@ -8,6 +8,16 @@
 import { at } from './memory';
 
 /**
+ * The host's Math.pow (imported as env.pow): the function the JS twin calls,
+ * so both backends form Adam's bias corrections from the same f64, and the
+ * module carries no pow of its own (AssemblyScript's is ~2 KB of code and
+ * ~6 KB of lookup tables, a quarter of the kernels' size).
+ */
+// @ts-ignore: decorator
+@external("env", "pow")
+declare function hostPow(x: f64, y: f64): f64;
+
+/**
  * SGD, optionally with momentum (PyTorch convention, no dampening):
  *   g = grad + wd·p;  v = momentum·v + g;  p −= lr·v      (momentum > 0)
  *   g = grad + wd·p;  p −= lr·g                           (momentum = 0; velocity untouched)
@@ -103,8 +113,8 @@ export function adamwUpdate(params: usize, grads: usize, m: usize, v: usize, n: 
 @inline function adamStep(params: usize, grads: usize, m: usize, v: usize, n: i32, lr: f64, beta1: f64, beta2: f64, eps: f64, weightDecay: f64, t: i32, decoupled: bool): void {
   // Scalars arrive as f64 and every per-step constant is formed in f64, then
   // rounded once: 1−β2 and β2ᵗ for β2 = 0.999 would lose ~1e-5 relative in f32.
-  const stepSize = <f32>(lr / (1 - Math.pow(beta1, <f64>t)));
-  const invSqrtBc2 = <f32>(1 / Math.sqrt(1 - Math.pow(beta2, <f64>t)));
+  const stepSize = <f32>(lr / (1 - hostPow(beta1, <f64>t)));
+  const invSqrtBc2 = <f32>(1 / Math.sqrt(1 - hostPow(beta2, <f64>t)));
   const b1 = <f32>beta1, c1 = <f32>(1 - beta1), b2 = <f32>beta2, c2 = <f32>(1 - beta2);
   const e = <f32>eps, wd = <f32>weightDecay, decay = <f32>(1 - lr * weightDecay);
   const vb1 = f32x4.splat(b1), v1b1 = f32x4.splat(c1);

@@ -74,20 +74,17 @@ const bin = (pkg, file) => join(dirname(require.resolve(`${pkg}/package.json`)),
 const node = (...args) => execFileSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 const script = (name) => join(root, 'scripts', name);
 
-// 1. The kernels: five asc builds (debug, release, relaxed and the two threaded ones), embedded as base64 modules.
+// 1. The kernels: three asc builds (debug, release, relaxed), embedded as string modules. The threaded
+//    backend derives its module from release or relaxed at run time (src/backend/shared-module.ts).
 const asc = bin('assemblyscript', 'bin/asc.js');
 step(
   'kernels',
   () => [...files('assembly'), join(root, 'asconfig.json'), require.resolve('assemblyscript/package.json'), script('embed-wasm.mjs'), script('build.mjs')],
-  () => [...['debug', 'release', 'relaxed', 'release-mt', 'relaxed-mt'].map((b) => join(root, 'build', `${b}.wasm`)), ...files('src/wasm', (p) => p.endsWith('.generated.ts'))],
+  () => [...['debug', 'release', 'relaxed'].map((b) => join(root, 'build', `${b}.wasm`)), ...files('src/wasm', (p) => p.endsWith('.generated.ts'))],
   () => {
     node(asc, 'assembly/index.ts', '--target', 'debug');
     node(asc, 'assembly/index.ts', '--target', 'release');
     node(asc, 'assembly/index.ts', '--target', 'release', '--enable', 'relaxed-simd', '--outFile', 'build/relaxed.wasm', '--textFile', 'build/relaxed.wat');
-    // the threaded builds: shared, imported memory (up to 2 GiB) for a pool of workers (src/backend/threads.ts)
-    const mt = ['--target', 'release', '--enable', 'threads', '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '32768'];
-    node(asc, 'assembly/index.ts', ...mt, '--outFile', 'build/release-mt.wasm');
-    node(asc, 'assembly/index.ts', ...mt, '--enable', 'relaxed-simd', '--outFile', 'build/relaxed-mt.wasm');
     node(script('embed-wasm.mjs'));
   },
 );

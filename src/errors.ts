@@ -39,7 +39,9 @@ export type ErrorCode =
   /** OnnxUnsupportedError: a valid ONNX model with a node or pattern fromOnnx cannot map onto layers. */
   | 'ONNX_UNSUPPORTED'
   /** An optional part is not installed: the chart renderer (vega, vega-lite), or the debug kernels outside this repository. */
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  /** A broken invariant inside normcore itself (e.g. a kernel build it cannot load): a bug to report, not bad input. */
+  | 'INTERNAL';
 
 /** Optional details of an argument error. */
 export interface ErrorDetails {

@@ -17,9 +17,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { kernelSpecs } from '../src/backend/checked.js';
 import { JsKernels } from '../src/backend/js-kernels.js';
 import type { KernelName } from '../src/backend/types.js';
-import { wasmBase64 as debugBase64 } from '../src/wasm/debug.generated.js';
-import { wasmBase64 as relaxedBase64 } from '../src/wasm/relaxed.generated.js';
-import { wasmBase64 as releaseBase64 } from '../src/wasm/release.generated.js';
+import { withSharedMemory } from '../src/backend/shared-module.js';
+import { wasmLatin1 as debugLatin1 } from '../src/wasm/debug.generated.js';
+import { relaxedPatch } from '../src/wasm/relaxed.generated.js';
+import { applyPatch } from '../src/backend/wasm-patch.js';
+import { wasmLatin1 as releaseLatin1 } from '../src/wasm/release.generated.js';
 import { exportedLocalNames } from './helpers/wasm-names.js';
 
 // Node 20 validates relaxed SIMD only behind this flag (newer engines by default).
@@ -35,17 +37,22 @@ const JS_HELPERS = ['constructor', 'views', 'colTemps'];
 const KERNELS = Object.keys(kernelSpecs) as KernelName[];
 const arity = (name: KernelName) => kernelSpecs[name].args.length;
 
+const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+const release = latin1(releaseLatin1);
+const relaxed = applyPatch(release, relaxedPatch);
 const FLAVORS = [
-  ['release', releaseBase64],
-  ['relaxed', relaxedBase64],
-  ['debug', debugBase64],
+  ['release', release],
+  ['relaxed', relaxed],
+  ['debug', latin1(debugLatin1)],
+  // the threaded backend's modules, derived from the two above
+  ['release-mt', withSharedMemory(release, 32768)],
+  ['relaxed-mt', withSharedMemory(relaxed, 32768)],
 ] as const;
 
-describe.each(FLAVORS)('the %s wasm build', (flavor, base64) => {
-  const bytes = new Uint8Array(Buffer.from(base64, 'base64'));
+describe.each(FLAVORS)('the %s wasm build', (flavor, bytes) => {
   const valid = WebAssembly.validate(bytes);
   // only the relaxed-SIMD build may be refused, by an engine without relaxed SIMD
-  const skip = flavor === 'relaxed' && !valid;
+  const skip = flavor.startsWith('relaxed') && !valid;
   let exports: WebAssembly.Exports;
 
   beforeAll(() => {
@@ -53,13 +60,17 @@ describe.each(FLAVORS)('the %s wasm build', (flavor, base64) => {
     const mod = new WebAssembly.Module(bytes);
     const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
     for (const imp of WebAssembly.Module.imports(mod)) {
+      if (imp.kind === 'memory' && flavor.endsWith('-mt')) {
+        (imports[imp.module] ??= {})[imp.name] = new WebAssembly.Memory({ initial: 1, maximum: 32768, shared: true });
+        continue;
+      }
       if (imp.kind !== 'function') throw new Error(`unexpected ${imp.kind} import ${imp.module}.${imp.name}`);
       (imports[imp.module] ??= {})[imp.name] = () => { throw new Error(`import ${imp.module}.${imp.name} called`); };
     }
     exports = new WebAssembly.Instance(mod, imports).exports;
   });
 
-  if (flavor !== 'relaxed') {
+  if (!flavor.startsWith('relaxed')) {
     it('validates on this engine', () => {
       expect(valid).toBe(true);
     });

@@ -84,7 +84,7 @@ const WORKER_SOURCE = `
 'use strict';
 function start(d, post) {
   const { module, memory, scratch, scratchBytes, ctl, slot, ops, spinMs } = d;
-  const inst = new WebAssembly.Instance(module, { env: { memory, abort() { throw new Error('wasm abort'); } } });
+  const inst = new WebAssembly.Instance(module, { env: { memory, pow: Math.pow, abort() { throw new Error('wasm abort'); } } });
   const ex = inst.exports;
   ex.setScratch(scratch, scratchBytes);
   const fns = ops.map((n) => ex[n]);

@@ -1,12 +1,12 @@
 /**
- * The WebAssembly backend: instantiates the AssemblyScript kernels with
- * @assemblyscript/loader (so an AssemblyScript `abort` arrives as a readable
- * Error), hands them their scratch region, and wraps them with argument checks.
+ * The WebAssembly backend: instantiates the AssemblyScript kernels, hands them
+ * their scratch region, and wraps them with argument checks.
  */
-import { instantiate, instantiateSync } from '@assemblyscript/loader';
 import { NormcoreError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
+import { withSharedMemory } from './shared-module.js';
+import { applyPatch } from './wasm-patch.js';
 import type { Pool, PartExports } from './threads.js';
 import type { Kernels, MemoryLike } from './types.js';
 
@@ -39,33 +39,36 @@ export type ThreadedFlavor = 'release-mt' | 'relaxed-mt';
 
 const moduleCache = new Map<WasmFlavor, WebAssembly.Module>();
 
-function decodeBase64(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+/** The embedded modules hold one byte per character (scripts/embed-wasm.mjs). */
+function decodeLatin1(s: string): Uint8Array {
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
   return bytes;
 }
 
 async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
-  const mod =
-    flavor === 'release' ? await import('../wasm/release.generated.js')
-    : flavor === 'relaxed' ? await import('../wasm/relaxed.generated.js')
-    : flavor === 'release-mt' ? await import('../wasm/release-mt.generated.js')
-    : flavor === 'relaxed-mt' ? await import('../wasm/relaxed-mt.generated.js')
-    : await importDebugBuild();
-  return decodeBase64(mod.wasmBase64);
+  if (flavor === 'release-mt' || flavor === 'relaxed-mt') {
+    return withSharedMemory(await wasmBytes(flavor === 'release-mt' ? 'release' : 'relaxed'), SHARED_MAX_PAGES);
+  }
+  if (flavor === 'relaxed') {
+    // a patch to the release build (scripts/embed-wasm.mjs): a page that runs it fetches both modules
+    const [release, { relaxedPatch }] = await Promise.all([wasmBytes('release'), import('../wasm/relaxed.generated.js')]);
+    return applyPatch(release, relaxedPatch);
+  }
+  const mod = flavor === 'release' ? await import('../wasm/release.generated.js') : await importDebugBuild();
+  return decodeLatin1(mod.wasmLatin1);
 }
 
 /**
  * The debug build is for this repository's tests. It is imported through a
- * variable, which bundlers leave alone, so no page carries its 48 KB; and the
+ * variable, which bundlers leave alone, so no page carries it; and the
  * published package leaves the file out (package.json `files`).
  */
 const DEBUG_BUILD = '../wasm/debug.generated.js';
 
-async function importDebugBuild(): Promise<{ wasmBase64: string }> {
+async function importDebugBuild(): Promise<{ wasmLatin1: string }> {
   try {
-    return (await import(/* @vite-ignore */ DEBUG_BUILD)) as { wasmBase64: string };
+    return (await import(/* @vite-ignore */ DEBUG_BUILD)) as { wasmLatin1: string };
   } catch (cause) {
     throw new NormcoreError(
       "createBackend: options.debug needs the debug build of the kernels (AssemblyScript asserts on), which only a clone of the normcore repository has (`npm run build` writes it); the published package ships the release builds only",
@@ -73,6 +76,25 @@ async function importDebugBuild(): Promise<{ wasmBase64: string }> {
       { cause },
     );
   }
+}
+
+/**
+ * What the kernels import: the host's Math.pow (Adam's bias corrections, the
+ * same function the JS twin calls), the debug build's `abort` (an
+ * AssemblyScript assertion, thrown as an Error with its message and place),
+ * and for the threaded builds the shared memory.
+ */
+function kernelImports(memory?: WebAssembly.Memory): { imports: WebAssembly.Imports; bind(memory: WebAssembly.Memory): void } {
+  let mem = memory;
+  const text = (ptr: number): string => {
+    if (!mem || ptr === 0) return '';
+    const length = new Uint32Array(mem.buffer, ptr - 4, 1)[0]! >>> 1; // AssemblyScript strings: UTF-16, byte length before the data
+    return String.fromCharCode(...new Uint16Array(mem.buffer, ptr, length));
+  };
+  const abort = (msg: number, file: number, line: number, column: number): never => {
+    throw new Error(`wasm abort: ${text(msg)} in ${text(file)}(${line}:${column})`);
+  };
+  return { imports: { env: { pow: Math.pow, abort, ...(memory ? { memory } : {}) } }, bind: (m) => { mem = m; } };
 }
 
 let relaxedSupport: boolean | undefined;
@@ -125,8 +147,11 @@ async function compiled(flavor: WasmFlavor): Promise<WebAssembly.Module> {
 /** Compiles (once per flavor) and instantiates the kernels. */
 export async function loadWasm(flavor: WasmFlavor = 'release'): Promise<WasmParts> {
   const mod = await compiled(flavor);
-  const { exports } = await instantiate<Record<string, unknown>>(mod, {});
-  return assemble(exports as unknown as WasmExports);
+  const { imports, bind } = kernelImports();
+  const instance = await WebAssembly.instantiate(mod, imports);
+  const ex = instance.exports as unknown as WasmExports;
+  bind(ex.memory);
+  return assemble(ex);
 }
 
 /** Pages the threaded builds may grow their shared memory to (2 GiB), as they declare it. */
@@ -139,8 +164,8 @@ const SHARED_MAX_PAGES = 32768;
 export async function loadWasmThreaded(flavor: ThreadedFlavor, threads: number): Promise<WasmParts & { pool: Pool }> {
   const mod = await compiled(flavor);
   const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true });
-  const { exports } = await instantiate<Record<string, unknown>>(mod, { env: { memory } });
-  const ex = exports as unknown as WasmExports & PartExports;
+  const instance = await WebAssembly.instantiate(mod, kernelImports(memory).imports);
+  const ex = instance.exports as unknown as WasmExports & PartExports;
   const heap = new Heap(memory, ex.heapBase());
   const scratchBytes = ex.scratchBytesNeeded();
   ex.setScratch(heap.alloc(scratchBytes), scratchBytes);
@@ -158,8 +183,10 @@ export async function loadWasmThreaded(flavor: ThreadedFlavor, threads: number):
 export function loadWasmSync(flavor: WasmFlavor = 'release'): WasmParts | undefined {
   const mod = moduleCache.get(flavor);
   if (!mod) return undefined;
-  const { exports } = instantiateSync<Record<string, unknown>>(mod, {});
-  return assemble(exports as unknown as WasmExports);
+  const { imports, bind } = kernelImports();
+  const ex = new WebAssembly.Instance(mod, imports).exports as unknown as WasmExports;
+  bind(ex.memory);
+  return assemble(ex);
 }
 
 function assemble(ex: WasmExports): WasmParts {

@@ -12,7 +12,6 @@ import { ROOT } from '../../scripts/browser.mjs';
 const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>normcore, no bundler</title><link rel="icon" href="data:,">
 <script type="importmap">{ "imports": {
-  "@assemblyscript/loader": "/node_modules/@assemblyscript/loader/index.js",
   "@bufbuild/protobuf": "/node_modules/@bufbuild/protobuf/dist/esm/index.js",
   "@bufbuild/protobuf/codegenv2": "/node_modules/@bufbuild/protobuf/dist/esm/codegenv2/index.js"
 } }</script>
@@ -46,7 +45,7 @@ try {
 </script></body></html>`;
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.map': 'application/json', '.json': 'application/json' };
-const ALLOWED = ['dist/', 'node_modules/@assemblyscript/loader/', 'node_modules/@bufbuild/protobuf/'];
+const ALLOWED = ['dist/', 'node_modules/@bufbuild/protobuf/'];
 
 export async function servePlainPage(): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer(async (req, res) => {

@@ -1,0 +1,33 @@
+/**
+ * Rebuilds a kernel build from another and a patch (scripts/embed-wasm.mjs
+ * writes the relaxed-SIMD build as a patch to the release build: they differ
+ * only where a multiply-add is fused).
+ */
+import { NormcoreError } from '../errors.js';
+
+export interface WasmPatch {
+  /** Bytes of the rebuilt module. */
+  size: number;
+  /** Triples [offset in the base, bytes copied from there, bytes taken next from `inserts`]. */
+  ops: readonly number[];
+  /** The inserted bytes, one per character. */
+  inserts: string;
+}
+
+export function applyPatch(base: Uint8Array, patch: WasmPatch): Uint8Array {
+  const out = new Uint8Array(patch.size);
+  let o = 0;
+  let k = 0;
+  const { ops, inserts } = patch;
+  for (let i = 0; i + 2 < ops.length; i += 3) {
+    const from = ops[i]!, copy = ops[i + 1]!, take = ops[i + 2]!;
+    if (from + copy > base.length || o + copy + take > out.length || k + take > inserts.length) break;
+    out.set(base.subarray(from, from + copy), o);
+    o += copy;
+    for (let n = 0; n < take; n++) out[o++] = inserts.charCodeAt(k++);
+  }
+  if (o !== out.length || k !== inserts.length) {
+    throw new NormcoreError(`applyPatch: the patch does not fit its base build (rebuilt ${o} of ${out.length} bytes): the package's kernel files are from different builds`, 'INTERNAL');
+  }
+  return out;
+}
