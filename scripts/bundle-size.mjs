@@ -5,6 +5,7 @@
 //           the relaxed patch to it as chunks of their own (a page fetches the
 //           entry, the release build, and the patch only if it runs relaxed)
 //   single  one minified file without splitting: it must carry every build it may pick
+//   vite    `vite build` of a page that runs the same script (Rollup chunks, esbuild-minified)
 // Usage: node scripts/bundle-size.mjs [--json] [--keep]
 //   --keep  leave the bundles on disk and print where (test/browser-split.test.ts serves them)
 import { build } from 'esbuild';
@@ -44,7 +45,20 @@ export async function bundle(dir = mkdtempSync(join(tmpdir(), 'normcore-bundle-'
       const build = builds.length ? builds.join('+') : f === 'page.js' ? 'entry' : 'shared';
       return { file: f, build, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
     });
-  return { dir, split: sizes('split', split.metafile), single: sizes('single', single.metafile) };
+  return { dir, split: sizes('split', split.metafile), single: sizes('single', single.metafile), vite: await viteBundle(dir) };
+}
+
+/** `vite build` of an index.html that loads page.js; Rollup names each dynamically imported kernel module's chunk after it. */
+async function viteBundle(dir) {
+  const { build: viteBuild } = await import('vite');
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><script type="module" src="./page.js"></script>\n');
+  await viteBuild({ root: dir, logLevel: 'silent', configFile: false, build: { outDir: join(dir, 'vite'), target: 'es2022', reportCompressedSize: false } });
+  const assets = join(dir, 'vite', 'assets');
+  return readdirSync(assets).filter((f) => f.endsWith('.js')).map((f) => {
+    const bytes = readFileSync(join(assets, f));
+    const build = ['release', 'relaxed', 'debug'].find((b) => f.startsWith(`${b}.generated`)) ?? (f.startsWith('index') ? 'entry' : 'shared');
+    return { file: f, build, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+  });
 }
 
 /** The chunks the split entry imports statically (`import … from "./chunk-…"` at its top level, not `import(…)`). */
@@ -58,7 +72,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--json')) console.log(JSON.stringify(r, null, 2));
   else {
     const kb = (n) => (n / 1024).toFixed(1) + ' KB';
-    for (const part of ['split', 'single']) {
+    for (const part of ['split', 'single', 'vite']) {
       for (const f of r[part]) console.log(`${part.padEnd(6)} ${f.build.padEnd(8)} ${f.file.padEnd(24)} ${kb(f.bytes).padStart(9)} ${kb(f.gzip).padStart(9)} gzip`);
     }
     // what a page fetches: the entry, the shared chunks it imports statically, and one kernel build
@@ -66,6 +80,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     // the most a page fetches for its kernels: the release build and the relaxed patch to it (when it runs relaxed)
     const kernel = r.split.filter((f) => f.build === 'release' || f.build === 'relaxed').reduce((a, f) => a + f.gzip, 0);
     console.log(`split page (entry + its static chunks + release build + relaxed patch): ${kb(split + kernel)} gzip; single file: ${kb(r.single.reduce((a, f) => a + f.gzip, 0))} gzip`);
+    const viteLoads = r.vite.filter((f) => f.build !== 'debug' && !/^(threads|pool)/.test(f.file)).reduce((a, f) => a + f.gzip, 0);
+    console.log(`vite page (every chunk but the thread pool's): ${kb(viteLoads)} gzip`);
   }
   if (process.argv.includes('--keep')) console.log(r.dir);
   else rmSync(r.dir, { recursive: true, force: true });
