@@ -84,12 +84,12 @@ describe('normcore import', () => {
     const bad = join(dir, 'conv.onnx');
     await writeFile(bad, encodeModel({
       irVersion: 8, opset: 15, producerVersion: 't', docString: '', graphName: 'g',
-      nodes: [node('Conv', '/conv1/Conv', ['x', 'w'], ['y'])], initializers: [floatTensor('w', [1, 1, 1, 1], Float32Array.from([1]))],
+      nodes: [node('ConvTranspose', '/up1/ConvTranspose', ['x', 'w'], ['y'])], initializers: [floatTensor('w', [1, 1, 1, 1], Float32Array.from([1]))],
       inputs: [floatValueInfo('x', ['N', 4])], outputs: [floatValueInfo('y', ['N', 4])],
     }));
     const r = await run('import', bad, '--out', join(dir, 'never.nc'));
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^normcore import: fromOnnx: node "\/conv1\/Conv" \(Conv\): op Conv has no normcore layer/);
+    expect(r.err).toMatch(/^normcore import: fromOnnx: node "\/up1\/ConvTranspose" \(ConvTranspose\): op ConvTranspose has no normcore layer/);
     expect(await run('import', bad)).toMatchObject({ code: 2, err: 'normcore import: --out <file> is required (where to write the normcore model)\n' });
   });
 });

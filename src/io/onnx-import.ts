@@ -5,81 +5,15 @@ import { Sequential } from '../model/sequential.js';
 import type { Backend } from '../backend/index.js';
 import { describe, expectOptions, typeError } from '../errors.js';
 import {
-  AttributeProto_AttributeType, decodeModel, elementCount, findAttribute, floatValues, intValues,
+  decodeModel, elementCount, findAttribute, floatValues, intValues,
   onnxFormatError, TensorProto_DataType, valueShape, type NodeProto, type TensorProto, type ValueInfoProto } from './onnx-pb.js';
+import {
+  finite, floatAttr, intAttr, NORMALIZATION_EPS, nodeLabel, onlyAttributes, stringAttr, unsupported, type ImportContext,
+} from './onnx-import-util.js';
 
 import { OnnxUnsupportedError, type FromOnnxOptions, type OnnxLayerConfig } from './onnx-types.js';
+import { flattenImage, IMAGE_IMPORTS, needImage, reorderNchwRows, reshapeToImage } from './onnx-import-image.js';
 import { EXPORTS } from './onnx-export.js';
-
-/** A layer being built from ONNX nodes: its config and its buffers by name (EXPORTS[type].buffers gives the order). */
-/** eps of a Normalization read from ONNX (its Div holds sqrt(variance + eps) as one number). */
-const NORMALIZATION_EPS = 1e-7;
-
-interface PendingLayer {
-  config: OnnxLayerConfig;
-  buffers: Record<string, Float32Array>;
-  /** The node that made it (named in errors). */
-  node: NodeProto;
-  /** The tensor this layer writes (an Add may fold into a Dense only right after it). */
-  output: string;
-}
-
-interface ImportContext {
-  opset: number;
-  /** The chain's current tensor: its width (once known) and its rank and trailing dims (known at the graph input only). */
-  features: number | undefined;
-  rank: number;
-  dims: Array<number | string> | undefined;
-  layers: PendingLayer[];
-  /** The chain tensor the node reads. */
-  input: string;
-  /** True when this node writes the graph output. */
-  last: boolean;
-  /** A constant input of the node (initializer or Constant output), or an error naming the node. */
-  constant(n: NodeProto, slot: number, what: string): TensorProto;
-  /** Set by a final Softmax that was dropped. */
-  softmaxDropped: boolean;
-}
-
-function nodeLabel(n: NodeProto): string {
-  return `node ${JSON.stringify(n.name || '(unnamed)')} (${n.opType})`;
-}
-
-function unsupported(n: NodeProto, why: string): never {
-  throw new OnnxUnsupportedError(`fromOnnx: ${nodeLabel(n)}: ${why}`, n.name, n.opType);
-}
-
-function intAttr(n: NodeProto, name: string, fallback: number): number {
-  const a = findAttribute(n, name);
-  if (!a) return fallback;
-  if (a.type !== AttributeProto_AttributeType.INT) throw onnxFormatError(`${nodeLabel(n)}: attribute ${name} is not an INT`);
-  return Number(a.i);
-}
-
-function floatAttr(n: NodeProto, name: string, fallback: number): number {
-  const a = findAttribute(n, name);
-  if (!a) return fallback;
-  if (a.type !== AttributeProto_AttributeType.FLOAT) throw onnxFormatError(`${nodeLabel(n)}: attribute ${name} is not a FLOAT`);
-  return a.f;
-}
-
-function stringAttr(n: NodeProto, name: string, fallback: string): string {
-  const a = findAttribute(n, name);
-  if (!a) return fallback;
-  if (a.type !== AttributeProto_AttributeType.STRING) throw onnxFormatError(`${nodeLabel(n)}: attribute ${name} is not a STRING`);
-  return new TextDecoder().decode(a.s);
-}
-
-/** Attributes a node may carry that fromOnnx does not act on must be at their defaults; any other attribute is refused. */
-function onlyAttributes(n: NodeProto, known: string[]): void {
-  for (const a of n.attribute) if (!known.includes(a.name)) unsupported(n, `attribute ${a.name} is not supported`);
-}
-
-function finite(n: NodeProto, values: Float32Array, what: string): Float32Array {
-  const i = values.findIndex((v) => !Number.isFinite(v));
-  if (i >= 0) throw onnxFormatError(`${nodeLabel(n)}: ${what} holds ${values[i]} at index ${i}`);
-  return values;
-}
 
 /** The width the chain has when a layer needs it. */
 function needFeatures(n: NodeProto, x: ImportContext): number {
@@ -89,7 +23,8 @@ function needFeatures(n: NodeProto, x: ImportContext): number {
 }
 
 function addActivation(n: NodeProto, x: ImportContext, config: (features: number) => OnnxLayerConfig): void {
-  const f = needFeatures(n, x);
+  // element-wise: on an image too, over all of its values
+  const f = x.image ? x.image.c * x.image.h * x.image.w : needFeatures(n, x);
   x.layers.push({ config: config(f), buffers: {}, node: n, output: n.output[0]! });
 }
 
@@ -97,6 +32,10 @@ function addActivation(n: NodeProto, x: ImportContext, config: (features: number
 function addDense(n: NodeProto, x: ImportContext, inF: number, outF: number, weight: Float32Array, bias: Float32Array | undefined): void {
   if (x.features !== undefined && x.features !== inF) unsupported(n, `its weight takes ${inF} features but its input has ${x.features}`);
   if (x.rank !== 2) unsupported(n, `its input has rank ${x.rank}; Gemm and MatMul are read on [N, features] inputs (add a Flatten before it)`);
+  if (x.nchwFlatten) {
+    weight = reorderNchwRows(weight, outF, x.nchwFlatten);
+    x.nchwFlatten = undefined;
+  }
   const buffers: Record<string, Float32Array> = { weight };
   if (bias) buffers.bias = bias;
   x.layers.push({ config: { type: 'dense', inFeatures: inF, outFeatures: outF, bias: bias !== undefined, init: 'auto' }, buffers, node: n, output: n.output[0]! });
@@ -185,7 +124,9 @@ const IMPORTS: Record<string, OpImporter> = {
   },
   BatchNormalization: (n, x) => {
     onlyAttributes(n, ['epsilon', 'momentum', 'training_mode', 'spatial', 'is_test', 'consumed_inputs']);
-    const C = needFeatures(n, x);
+    // on an image: per channel (ONNX's axis 1 of NCHW), normcore's BatchNorm2d
+    const image = x.image ? needImage(n, x) : undefined;
+    const C = image ? image.c : needFeatures(n, x);
     if (n.input[0] !== x.input) unsupported(n, 'the chain must be its first input (X)');
     if (intAttr(n, 'training_mode', 0) !== 0) unsupported(n, 'training_mode = 1 computes batch statistics; an exported model runs in inference mode (training_mode 0)');
     if (n.input.length !== 5) throw onnxFormatError(`${nodeLabel(n)} has ${n.input.length} inputs; BatchNormalization takes 5 (X, scale, B, mean, var)`);
@@ -203,7 +144,9 @@ const IMPORTS: Record<string, OpImporter> = {
     // normcore (PyTorch convention) weighs the new batch: 1 − ONNX's momentum, in (0, 1].
     if (!(onnxMomentum >= 0 && onnxMomentum < 1)) unsupported(n, `momentum ${onnxMomentum} has no normcore equivalent (normcore's momentum = 1 − ONNX's must be in (0, 1])`);
     x.layers.push({
-      config: { type: 'batchnorm', features: C, eps, momentum: 1 - onnxMomentum, affine: true, numBatchesTracked: 0 },
+      config: image
+        ? { type: 'batchnorm2d', channels: C, eps, momentum: 1 - onnxMomentum, affine: true, numBatchesTracked: 0 }
+        : { type: 'batchnorm', features: C, eps, momentum: 1 - onnxMomentum, affine: true, numBatchesTracked: 0 },
       buffers: { gamma: scale, beta: bias, runningMean: mean, runningVar: variance },
       node: n, output: n.output[0]!,
     });
@@ -243,16 +186,25 @@ const IMPORTS: Record<string, OpImporter> = {
   Reshape: (n, x) => {
     onlyAttributes(n, ['allowzero']);
     const { values } = intValues(x.constant(n, 1, 'shape'), `${nodeLabel(n)} input shape`);
+    if (values.length === 4 && (values[0] === -1 || values[0] === 0) && !x.image) return reshapeToImage(n, x, values);
     const target = values[1];
     if (values.length !== 2 || (values[0] !== -1 && values[0] !== 0) || target === undefined || target < 1) {
       unsupported(n, `shape [${values.join(', ')}]; only [-1, F] or [0, F] (flatten each row) is supported`);
     }
     flattenTo(n, x, target);
   },
+  ...IMAGE_IMPORTS,
 };
+
+/** What may read the features of a Flatten of NCHW channels before a Dense reorders them: order-blind nodes. */
+const ORDER_BLIND = ['Gemm', 'MatMul', 'Relu', 'Sigmoid', 'Tanh', 'LeakyRelu', 'Gelu', 'Identity', 'Dropout'];
 
 /** Flatten each row: [N, d1, d2, …] → [N, d1·d2·…]. */
 function flattenTo(n: NodeProto, x: ImportContext, target?: number): void {
+  if (x.image) {
+    if (target !== undefined && target !== x.image.c * x.image.h * x.image.w) unsupported(n, `reshapes an image of ${x.image.c * x.image.h * x.image.w} values into ${target}`);
+    return flattenImage(n, x);
+  }
   if (x.rank > 2) {
     const rest = x.dims?.slice(1) ?? [];
     if (rest.length !== x.rank - 1 || !rest.every((d) => typeof d === 'number')) unsupported(n, `its input's dims [${x.dims?.join(', ')}] are not all known`);
@@ -302,12 +254,12 @@ export function fromOnnxWith<M extends Sequential>(
 
 /** The normcore model file (uncompiled, seed 1) of an ONNX chain: what fromOnnx loads. */
 export function onnxToModelFile(bytes: Uint8Array): Uint8Array {
-  const { layers, weights } = onnxToLayers(bytes);
-  return encodeModelFile({ kind: 'normcore-sequential', layers, seed: 1, compile: null }, weights);
+  const { layers, weights, inputShape } = onnxToLayers(bytes);
+  return encodeModelFile({ kind: 'normcore-sequential', layers, seed: 1, compile: null, ...(inputShape ? { inputShape } : {}) }, weights);
 }
 
 /** The layer configs and model-file weights of an ONNX chain (exported for tests and tools). */
-export function onnxToLayers(bytes: Uint8Array): { layers: OnnxLayerConfig[]; weights: Float32Array; softmaxDropped: boolean } {
+export function onnxToLayers(bytes: Uint8Array): { layers: OnnxLayerConfig[]; weights: Float32Array; softmaxDropped: boolean; inputShape?: number[] } {
   const model = decodeModel(bytes);
   const graph = model.graph;
   if (!graph) throw onnxFormatError('the model has no graph');
@@ -372,9 +324,22 @@ export function onnxToLayers(bytes: Uint8Array): { layers: OnnxLayerConfig[]; we
   const rank = dims?.length ?? 2;
   if (rank < 2) throw new OnnxUnsupportedError(`fromOnnx: the graph input ${JSON.stringify(input.name)} has rank ${rank}; [N, features] was expected`, '', '');
   const declared = rank === 2 && typeof dims?.[1] === 'number' ? dims[1] : undefined;
+  let image: ImportContext['image'];
+  if (rank === 4) {
+    // an NCHW image input (PyTorch's): normcore's rows are NHWC, the same order only for one channel
+    const [, c, h, w] = dims ?? [];
+    if (typeof c !== 'number' || typeof h !== 'number' || typeof w !== 'number') {
+      throw new OnnxUnsupportedError(`fromOnnx: the graph input ${JSON.stringify(input.name)} has dims [${dims?.join(', ')}]; an image input [N, C, H, W] needs C, H and W fixed`, '', '');
+    }
+    if (c !== 1) {
+      throw new OnnxUnsupportedError(`fromOnnx: the graph input ${JSON.stringify(input.name)} is an NCHW image of ${c} channels; normcore's rows are NHWC (channel fastest), the same order only for one channel (export with a flat [N, H·W·C] input, or one channel)`, '', '');
+    }
+    image = { c, h, w, layout: 'nchw' };
+  }
 
   const x: ImportContext = {
-    opset, features: declared, rank, dims, layers: [], input: input.name, last: false, softmaxDropped: false,
+    opset, features: image ? image.c * image.h * image.w : declared, rank, dims, layers: [], input: input.name, last: false, softmaxDropped: false,
+    image, inputShape: image ? [image.h, image.w, image.c] : undefined,
     constant: (n, slot, what) => {
       const name = n.input[slot];
       if (name === undefined || name === '') throw onnxFormatError(`${nodeLabel(n)} lacks its input ${what}`);
@@ -408,6 +373,9 @@ export function onnxToLayers(bytes: Uint8Array): { layers: OnnxLayerConfig[]; we
     for (const extra of n.output.slice(1)) {
       if (extra !== '' && (consumers.has(extra) || extra === outputName)) unsupported(n, `its extra output ${JSON.stringify(extra)} is used; only the first output is read`);
     }
+    if (x.nchwFlatten && !ORDER_BLIND.includes(n.opType)) {
+      unsupported(n, `it reads the features of a Flatten of NCHW channels (order c, h, w; normcore flattens h, w, c): only a Gemm or MatMul (whose weight rows are reordered to match), activations and Dropout may follow such a Flatten`);
+    }
     x.input = cur;
     x.last = next === outputName;
     importer(n, x);
@@ -421,9 +389,10 @@ export function onnxToLayers(bytes: Uint8Array): { layers: OnnxLayerConfig[]; we
   if (stray) unsupported(stray, 'it is not on the chain from the graph input to its output');
   if (x.layers.length === 0) throw new OnnxUnsupportedError('fromOnnx: the graph computes no layer (it maps the input to the output unchanged)', '', '');
   if (x.rank !== 2) throw new OnnxUnsupportedError(`fromOnnx: the graph output has rank ${x.rank}; [N, features] was expected`, '', '');
+  if (x.nchwFlatten) throw new OnnxUnsupportedError('fromOnnx: the graph ends with a Flatten of NCHW channels (order c, h, w), which normcore would give in its own order (h, w, c)', '', '');
 
   const first = x.layers[0]!;
-  if (['relu', 'sigmoid', 'tanh', 'leakyrelu', 'gelu'].includes(first.config.type)) {
+  if (!x.inputShape && ['relu', 'sigmoid', 'tanh', 'leakyrelu', 'gelu'].includes(first.config.type)) {
     unsupported(first.node, "the chain starts with an activation; normcore's first layer is a Dense, a BatchNorm or a Normalization (Gemm, MatMul, BatchNormalization, or Sub then Div)");
   }
   // Layer types this build lacks (an older normcore reading a newer file) are refused by name.
@@ -445,5 +414,5 @@ export function onnxToLayers(bytes: Uint8Array): { layers: OnnxLayerConfig[]; we
   const weights = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let off = 0;
   for (const p of parts) { weights.set(p, off); off += p.length; }
-  return { layers: x.layers.map((l) => l.config), weights, softmaxDropped: x.softmaxDropped };
+  return { layers: x.layers.map((l) => l.config), weights, softmaxDropped: x.softmaxDropped, ...(x.inputShape ? { inputShape: x.inputShape } : {}) };
 }
