@@ -61,12 +61,12 @@ describe('withSharedMemory: the threaded modules', () => {
   for (const [name, bytes] of [['release', release], ['relaxed', applyPatch(release, relaxedPatch)]] as const) {
     it(`${name}: imports env.memory (shared, max 32768 pages), defines none, keeps the other sections and the exports`, () => {
       const shared = withSharedMemory(bytes, 32768);
-      const mod = new WebAssembly.Module(shared);
+      const mod = new WebAssembly.Module(shared as BufferSource);
       expect(WebAssembly.Module.imports(mod)).toEqual([
         { module: 'env', name: 'pow', kind: 'function' },
         { module: 'env', name: 'memory', kind: 'memory' },
       ]);
-      expect(WebAssembly.Module.exports(mod)).toEqual(WebAssembly.Module.exports(new WebAssembly.Module(bytes)));
+      expect(WebAssembly.Module.exports(mod)).toEqual(WebAssembly.Module.exports(new WebAssembly.Module(bytes as BufferSource)));
       const before = sections(bytes).filter((s) => s.id !== 2 && s.id !== 5);
       const after = sections(shared).filter((s) => s.id !== 2);
       expect(after.map((s) => s.id)).toEqual(before.map((s) => s.id));

@@ -49,7 +49,8 @@ const FLAVORS = [
   ['relaxed-mt', withSharedMemory(relaxed, 32768)],
 ] as const;
 
-describe.each(FLAVORS)('the %s wasm build', (flavor, bytes) => {
+describe.each(FLAVORS)('the %s wasm build', (flavor, wasm) => {
+  const bytes = wasm as BufferSource & Uint8Array;
   const valid = WebAssembly.validate(bytes);
   // only the relaxed-SIMD build may be refused, by an engine without relaxed SIMD
   const skip = flavor.startsWith('relaxed') && !valid;

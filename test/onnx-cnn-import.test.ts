@@ -9,23 +9,13 @@
  *  - what does not map is refused by name.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  AvgPool2d, BatchNorm, BatchNorm2d, Conv2d, createBackend, Dense, Dropout, Flatten, GlobalAvgPool2d, MaxPool2d, mnistCnn, ReLU, Sequential, type Layer,
-} from '../src/index.js';
+import { createBackend, Sequential } from '../src/index.js';
+import { CNN_NETS } from './helpers/cnn-nets.js';
 import { encodeModel, floatTensor, floatValueInfo, node, type AttrValue } from '../src/io/onnx-pb.js';
 import { fromOnnx, onnxToLayers, OnnxUnsupportedError, toOnnx } from '../src/onnx.js';
 import { runOrt, worstRelative } from './helpers/onnx.js';
 
-const nets: Array<[string, number[], () => Layer[]]> = [
-  ['the MNIST CNN (mnistCnn)', [28, 28, 1], () => mnistCnn()],
-  ['conv same → BN2d → ReLU → maxpool → conv valid stride 2 +bias → avgpool → flatten → dense → BN → ReLU → dropout → dense', [12, 11, 3], () => [
-    new Conv2d(3, 6, 3, { padding: 'same' }), new BatchNorm2d(6), new ReLU(), new MaxPool2d(2),
-    new Conv2d(6, 5, 3, { stride: 2, bias: true }), new AvgPool2d(1), new Flatten(), new Dense(2 * 2 * 5, 8), new BatchNorm(8), new ReLU(), new Dropout(0.3), new Dense(8, 4),
-  ]],
-  ['1×1 conv, a 3×3 conv with padding 1, then global average pooling', [7, 6, 2], () => [
-    new Conv2d(2, 4, 1), new BatchNorm2d(4, { affine: false }), new ReLU(), new Conv2d(4, 3, 3, { padding: 1 }), new GlobalAvgPool2d(), new Dense(3, 2),
-  ]],
-];
+const nets = CNN_NETS;
 
 const input = (rows: number, f: number) => Float32Array.from({ length: rows * f }, (_, i) => Math.sin(i * 0.37) + 0.2 * Math.cos(i * 1.3));
 

@@ -5,23 +5,13 @@
  * Runtime agrees with predict.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  AvgPool2d, BatchNorm, BatchNorm2d, Conv2d, createBackend, Dense, Dropout, Flatten, GlobalAvgPool2d, MaxPool2d, mnistCnn, ReLU, Sequential, type Layer,
-} from '../src/index.js';
+import { Conv2d, createBackend, Dense, Flatten, Sequential } from '../src/index.js';
+import { CNN_NETS } from './helpers/cnn-nets.js';
 import { decodeModel } from '../src/io/onnx-pb.js';
 import { toOnnx } from '../src/onnx.js';
 import { runOrt, worstRelative } from './helpers/onnx.js';
 
-const nets: Array<[string, number[], () => Layer[]]> = [
-  ['the MNIST CNN of normcore train --model cnn (mnistCnn)', [28, 28, 1], () => mnistCnn()],
-  ['conv same → BN2d → ReLU → maxpool → conv valid stride 2 +bias → avgpool → flatten → dense → BN → ReLU → dropout → dense', [12, 11, 3], () => [
-    new Conv2d(3, 6, 3, { padding: 'same' }), new BatchNorm2d(6), new ReLU(), new MaxPool2d(2),
-    new Conv2d(6, 5, 3, { stride: 2, bias: true }), new AvgPool2d(1), new Flatten(), new Dense(2 * 2 * 5, 8), new BatchNorm(8), new ReLU(), new Dropout(0.3), new Dense(8, 4),
-  ]],
-  ['1×1 conv, a 3×3 conv with padding 1, then global average pooling', [7, 6, 2], () => [
-    new Conv2d(2, 4, 1), new BatchNorm2d(4, { affine: false }), new ReLU(), new Conv2d(4, 3, 3, { padding: 1 }), new GlobalAvgPool2d(), new Dense(3, 2),
-  ]],
-];
+const nets = CNN_NETS;
 
 describe.each(['wasm', 'js'] as const)('image layers through ONNX on the %s backend', (name) => {
   it.each(nets)('%s: ONNX Runtime agrees with predict (≤ 1e-5 of each row’s largest output)', async (_n, inputShape, make) => {
