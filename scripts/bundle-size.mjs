@@ -1,9 +1,8 @@
 // What a web page pays for normcore: bundles a small page that imports
 // 'normcore' (the built dist/, through the package's exports, as a user's
 // bundler would) with esbuild, two ways, and prints the gzip'd sizes:
-//   split   --splitting --format=esm: the entry chunk, and the release build and
-//           the relaxed patch to it as chunks of their own (a page fetches the
-//           entry, the release build, and the patch only if it runs relaxed)
+//   split   --splitting --format=esm: the entry chunk, and the kernels (the
+//           release build and the relaxed patch to it) as a chunk of their own
 //   single  one minified file without splitting: it must carry every build it may pick
 //   vite    `vite build` of a page that runs the same script (Rollup chunks, esbuild-minified)
 // Usage: node scripts/bundle-size.mjs [--json] [--keep]
@@ -41,7 +40,7 @@ export async function bundle(dir = mkdtempSync(join(tmpdir(), 'normcore-bundle-'
     readdirSync(join(dir, sub)).filter((f) => f.endsWith('.js')).map((f) => {
       const bytes = readFileSync(join(dir, sub, f));
       const inputs = Object.keys(Object.entries(meta.outputs).find(([out]) => out.endsWith(`${sub}/${f}`))?.[1].inputs ?? {});
-      const builds = ['release', 'relaxed', 'debug'].filter((b) => inputs.some((i) => i.endsWith(`wasm/${b}.generated.js`)));
+      const builds = ['kernels', 'debug'].filter((b) => inputs.some((i) => i.endsWith(`wasm/${b}.generated.js`)));
       const build = builds.length ? builds.join('+') : f === 'page.js' ? 'entry' : 'shared';
       return { file: f, build, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
     });
@@ -56,7 +55,7 @@ async function viteBundle(dir) {
   const assets = join(dir, 'vite', 'assets');
   return readdirSync(assets).filter((f) => f.endsWith('.js')).map((f) => {
     const bytes = readFileSync(join(assets, f));
-    const build = ['release', 'relaxed', 'debug'].find((b) => f.startsWith(`${b}.generated`)) ?? (f.startsWith('index') ? 'entry' : 'shared');
+    const build = ['kernels', 'debug'].find((b) => f.startsWith(`${b}.generated`)) ?? (f.startsWith('index') ? 'entry' : 'shared');
     return { file: f, build, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
   });
 }
@@ -77,9 +76,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     }
     // what a page fetches: the entry, the shared chunks it imports statically, and one kernel build
     const split = r.split.filter((f) => f.build === 'entry' || (f.build === 'shared' && entryImports(r.dir).includes(f.file))).reduce((a, f) => a + f.gzip, 0);
-    // the most a page fetches for its kernels: the release build and the relaxed patch to it (when it runs relaxed)
-    const kernel = r.split.filter((f) => f.build === 'release' || f.build === 'relaxed').reduce((a, f) => a + f.gzip, 0);
-    console.log(`split page (entry + its static chunks + release build + relaxed patch): ${kb(split + kernel)} gzip; single file: ${kb(r.single.reduce((a, f) => a + f.gzip, 0))} gzip`);
+    const kernel = r.split.filter((f) => f.build === 'kernels').reduce((a, f) => a + f.gzip, 0);
+    console.log(`split page (entry + its static chunks + the kernels chunk): ${kb(split + kernel)} gzip; single file: ${kb(r.single.reduce((a, f) => a + f.gzip, 0))} gzip`);
     const viteLoads = r.vite.filter((f) => f.build !== 'debug' && !/^(threads|pool)/.test(f.file)).reduce((a, f) => a + f.gzip, 0);
     console.log(`vite page (every chunk but the thread pool's): ${kb(viteLoads)} gzip`);
   }

@@ -1,7 +1,7 @@
 /**
  * The embedded kernel builds are the compiler's output, byte for byte, and the
  * modules derived from them at run time are what they claim to be:
- *  - src/wasm/release.generated.ts decodes to build/release.wasm;
+ *  - src/wasm/kernels.generated.ts decodes to build/release.wasm;
  *  - the relaxed build, embedded as a patch to the release build
  *    (scripts/embed-wasm.mjs), rebuilds to build/relaxed.wasm;
  *  - the threaded backend's modules (src/backend/shared-module.ts) import one
@@ -13,8 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { withSharedMemory } from '../src/backend/shared-module.js';
 import { applyPatch } from '../src/backend/wasm-patch.js';
 import { NormcoreError } from '../src/errors.js';
-import { relaxedPatch } from '../src/wasm/relaxed.generated.js';
-import { wasmLatin1 } from '../src/wasm/release.generated.js';
+import { relaxedPatch, wasmLatin1 } from '../src/wasm/kernels.generated.js';
 
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 

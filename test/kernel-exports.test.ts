@@ -19,9 +19,8 @@ import { JsKernels } from '../src/backend/js-kernels.js';
 import type { KernelName } from '../src/backend/types.js';
 import { withSharedMemory } from '../src/backend/shared-module.js';
 import { wasmLatin1 as debugLatin1 } from '../src/wasm/debug.generated.js';
-import { relaxedPatch } from '../src/wasm/relaxed.generated.js';
+import { relaxedPatch, wasmLatin1 as releaseLatin1 } from '../src/wasm/kernels.generated.js';
 import { applyPatch } from '../src/backend/wasm-patch.js';
-import { wasmLatin1 as releaseLatin1 } from '../src/wasm/release.generated.js';
 import { exportedLocalNames } from './helpers/wasm-names.js';
 
 // Node 20 validates relaxed SIMD only behind this flag (newer engines by default).

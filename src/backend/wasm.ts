@@ -50,13 +50,11 @@ async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
   if (flavor === 'release-mt' || flavor === 'relaxed-mt') {
     return withSharedMemory(await wasmBytes(flavor === 'release-mt' ? 'release' : 'relaxed'), SHARED_MAX_PAGES);
   }
-  if (flavor === 'relaxed') {
-    // a patch to the release build (scripts/embed-wasm.mjs): a page that runs it fetches both modules
-    const [release, { relaxedPatch }] = await Promise.all([wasmBytes('release'), import('../wasm/relaxed.generated.js')]);
-    return applyPatch(release, relaxedPatch);
-  }
-  const mod = flavor === 'release' ? await import('../wasm/release.generated.js') : await importDebugBuild();
-  return decodeLatin1(mod.wasmLatin1);
+  if (flavor === 'debug') return decodeLatin1((await importDebugBuild()).wasmLatin1);
+  // one module holds the release build and the relaxed build as a patch to it (scripts/embed-wasm.mjs)
+  const { wasmLatin1, relaxedPatch } = await import('../wasm/kernels.generated.js');
+  const release = decodeLatin1(wasmLatin1);
+  return flavor === 'relaxed' ? applyPatch(release, relaxedPatch) : release;
 }
 
 /**
