@@ -137,8 +137,18 @@ export function col2im(dinp: usize, dcols: usize, n: i32, h: i32, w: i32, c: i32
  * out: [n×outH×outW×c]; argmax: i32 [n×outH×outW×c]; inp: [n×h×w×c].
  */
 export function maxPoolForward(out: usize, argmax: usize, inp: usize, n: i32, h: i32, w: i32, c: i32, size: i32, stride: i32, outH: i32, outW: i32): void {
-  let o = 0; // flat output index
-  for (let b = 0; b < n; b++) {
+  maxPoolForwardPart(out, argmax, inp, n, h, w, c, size, stride, outH, outW, 0, n);
+}
+
+// Image ranges, for the threaded backend (src/backend/threads.ts): the same
+// arguments plus images b0..b1 of the n. argmax holds indices into the whole
+// batch, so the parts write exactly the bytes of the whole call; the other
+// kernels of this file are split by offsetting their pointers instead.
+
+/** maxPoolForward over images b0..b1 only. */
+export function maxPoolForwardPart(out: usize, argmax: usize, inp: usize, n: i32, h: i32, w: i32, c: i32, size: i32, stride: i32, outH: i32, outW: i32, b0: i32, b1: i32): void {
+  let o = b0 * outH * outW * c; // flat output index
+  for (let b = b0; b < b1; b++) {
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
         const first = ((b * h + oy * stride) * w + ox * stride) * c; // window's top-left pixel, channel 0
@@ -190,20 +200,26 @@ export function maxPoolForward(out: usize, argmax: usize, inp: usize, n: i32, h:
  * dinp: [n×h×w×c]; dout: [n×outH×outW×c]; argmax: i32 [n×outH×outW×c].
  */
 export function maxPoolBackward(dinp: usize, dout: usize, argmax: usize, n: i32, h: i32, w: i32, c: i32, size: i32, stride: i32, outH: i32, outW: i32): void {
+  maxPoolBackwardPart(dinp, dout, argmax, n, h, w, c, size, stride, outH, outW, 0, n);
+}
+
+/** maxPoolBackward over images b0..b1 only: it writes only their part of dinp (an argmax lies in its own image). */
+export function maxPoolBackwardPart(dinp: usize, dout: usize, argmax: usize, n: i32, h: i32, w: i32, c: i32, size: i32, stride: i32, outH: i32, outW: i32, b0: i32, b1: i32): void {
+  const image = h * w * c;
   if (stride < size || (c & 3) != 0) {
-    memory.fill(dinp, 0, <usize>(n * h * w * c) << 2);
-    const total = n * outH * outW * c;
-    for (let j = 0; j < total; j++) {
+    memory.fill(at(dinp, b0 * image), 0, <usize>((b1 - b0) * image) << 2);
+    const total = b1 * outH * outW * c;
+    for (let j = b0 * outH * outW * c; j < total; j++) {
       const d = at(dinp, load<i32>(at(argmax, j)));
       store<f32>(d, load<f32>(d) + load<f32>(at(dout, j)));
     }
     return;
   }
   // pixels no window covers (gaps between windows, trailing rows / columns) stay 0
-  if (stride > size || outH * stride < h || outW * stride < w) memory.fill(dinp, 0, <usize>(n * h * w * c) << 2);
+  if (stride > size || outH * stride < h || outW * stride < w) memory.fill(at(dinp, b0 * image), 0, <usize>((b1 - b0) * image) << 2);
   const lane = i32x4(0, 1, 2, 3);
-  let o = 0;
-  for (let b = 0; b < n; b++) {
+  let o = b0 * outH * outW * c;
+  for (let b = b0; b < b1; b++) {
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
         const first = ((b * h + oy * stride) * w + ox * stride) * c;

@@ -11,6 +11,7 @@ export { matmul, matmulForward, matmulBackward } from './matmul';
 // Range variants for the threaded backend (src/backend/threads.ts); not kernels of their own.
 export { matmulPart } from './matmul';
 export { batchnormForwardPart, batchnormInferencePart, batchnormBackwardPart } from './batchnorm';
+export { maxPoolForwardPart, maxPoolBackwardPart } from './conv';
 export { batchnormForward, batchnormInference, batchnormBackward, batchnormReluForward, batchnormReluInference, batchnormReluBackward } from './batchnorm';
 export {
   reluForward, reluBackward, sigmoidForward, sigmoidBackward, tanhForward, tanhBackward,

@@ -29,7 +29,7 @@ v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 /** Function exports that are not kernels: src/backend/wasm.ts calls them once at start-up. */
 const HOST_EXPORTS = ['setScratch', 'heapBase', 'scratchBytesNeeded'];
 /** The range entry points the threaded backend hands to its workers (src/backend/threads.ts), exported by every build. */
-const PART_EXPORTS = ['matmulPart', 'batchnormForwardPart', 'batchnormInferencePart', 'batchnormBackwardPart'];
+const PART_EXPORTS = ['matmulPart', 'batchnormForwardPart', 'batchnormInferencePart', 'batchnormBackwardPart', 'maxPoolForwardPart', 'maxPoolBackwardPart'];
 /** Methods of JsKernels that are not kernels: its constructor and private helpers. */
 const JS_HELPERS = ['constructor', 'views', 'colTemps'];
 
@@ -90,6 +90,7 @@ describe.each(FLAVORS)('the %s wasm build', (flavor, wasm) => {
     const known = new Set<string>([...KERNELS, ...HOST_EXPORTS, ...PART_EXPORTS]);
     expect(functions.filter((k) => !known.has(k)), 'function exports missing from kernelSpecs').toEqual([]);
     expect(HOST_EXPORTS.filter((k) => typeof exports[k] !== 'function'), 'host helpers missing').toEqual([]);
+    expect(PART_EXPORTS.filter((k) => typeof exports[k] !== 'function'), 'range entry points the threaded backend calls, missing').toEqual([]);
     expect(exports.memory).toBeInstanceOf(WebAssembly.Memory);
   });
 

@@ -113,6 +113,31 @@ function calls(): Call[] {
   out.push({ name: 'softmaxForward', buffers: [new Float32Array(R * 10), rand(R * 10, 32, 6)], run: (kk, [p, l]) => kk.softmaxForward(p!, l!, R, 10) });
   out.push({ name: 'mseLoss', buffers: [new Float32Array(R * 10), rand(R * 10, 33), rand(R * 10, 34)], run: (kk, [d, p, t]) => kk.mseLoss(d!, p!, t!, R, 10) });
   out.push({ name: 'countCorrect', buffers: [rand(R * 10, 35), labels], run: (kk, [s, y]) => kk.countCorrect(s!, y!, R, 10) });
+  // images, split by images (from 2^16 values of work a part): odd sizes, padding, overlapping and disjoint windows
+  for (const [n, h, w, c, kh, stride, pad] of [[150, 13, 11, 5, 3, 2, 1], [97, 10, 12, 8, 2, 1, 0]] as const) {
+    const outH = Math.floor((h + 2 * pad - kh) / stride) + 1, outW = Math.floor((w + 2 * pad - kh) / stride) + 1, K = kh * kh * c;
+    out.push({ name: `im2col ${n}×${h}×${w}×${c} k${kh} s${stride} p${pad}`, buffers: [new Float32Array(n * outH * outW * K), rand(n * h * w * c, 51)],
+      run: (kk, [cols, inp]) => kk.im2col(cols!, inp!, n, h, w, c, kh, kh, stride, pad, pad, outH, outW) });
+    out.push({ name: `col2im ${n}×${h}×${w}×${c} k${kh} s${stride} p${pad}`, buffers: [rand(n * h * w * c, 52), rand(n * outH * outW * K, 53)],
+      run: (kk, [dinp, dcols]) => kk.col2im(dinp!, dcols!, n, h, w, c, kh, kh, stride, pad, pad, outH, outW) });
+  }
+  for (const [n, h, w, c, size, stride] of [[301, 12, 9, 8, 2, 2], [301, 12, 9, 5, 3, 2], [160, 11, 13, 4, 3, 1]] as const) {
+    const outH = Math.floor((h - size) / stride) + 1, outW = Math.floor((w - size) / stride) + 1, O = n * outH * outW * c, I = n * h * w * c;
+    out.push({ name: `maxPool forward + backward ${n}×${h}×${w}×${c} size ${size} stride ${stride}`,
+      buffers: [new Float32Array(O), new Int32Array(O), rand(I, 54), rand(I, 55), rand(O, 56)],
+      run: (kk, [o, arg, inp, dinp, dout]) => { kk.maxPoolForward(o!, arg!, inp!, n, h, w, c, size, stride, outH, outW); kk.maxPoolBackward(dinp!, dout!, arg!, n, h, w, c, size, stride, outH, outW); } });
+    out.push({ name: `avgPool forward ${n}×${h}×${w}×${c} size ${size} stride ${stride}`, buffers: [new Float32Array(O), rand(I, 57)],
+      run: (kk, [o, inp]) => kk.avgPoolForward(o!, inp!, n, h, w, c, size, stride, outH, outW) });
+    out.push({ name: `avgPool backward ${n}×${h}×${w}×${c} size ${size} stride ${stride}`, buffers: [rand(I, 58), rand(O, 59)],
+      run: (kk, [dinp, dout]) => kk.avgPoolBackward(dinp!, dout!, n, h, w, c, size, stride, outH, outW) });
+  }
+  {
+    const [n, h, w, c] = [301, 7, 9, 8];
+    out.push({ name: 'globalAvgPoolForward', buffers: [new Float32Array(n * c), rand(n * h * w * c, 60)], run: (kk, [o, i]) => kk.globalAvgPoolForward(o!, i!, n, h, w, c) });
+    out.push({ name: 'globalAvgPoolBackward', buffers: [rand(n * h * w * c, 61), rand(n * c, 62)], run: (kk, [d, g]) => kk.globalAvgPoolBackward(d!, g!, n, h, w, c) });
+  }
+  out.push({ name: 'dropoutForward', buffers: [new Float32Array(N), new Float32Array(N), rand(N, 63)], run: (kk, [o, m, i]) => kk.dropoutForward(o!, m!, i!, N, 0.3, 12345, 777) });
+  out.push({ name: 'dropoutBackward', buffers: [new Float32Array(N), rand(N, 64), rand(N, 65)], run: (kk, [d, g, m]) => kk.dropoutBackward(d!, g!, m!, N) });
   const P = 180003;
   out.push({ name: 'sgdUpdate', buffers: [rand(P, 36), rand(P, 37), rand(P, 38)], run: (kk, [p, g, v]) => kk.sgdUpdate(p!, g!, v!, P, 0.01, 0.9, 1e-4) });
   out.push({ name: 'rmspropUpdate', buffers: [rand(P, 39), rand(P, 40), rand(P, 41, 0.1, 0.1)], run: (kk, [p, g, s]) => kk.rmspropUpdate(p!, g!, s!, P, 0.01, 0.9, 1e-7, 1e-4) });

@@ -12,8 +12,11 @@
  *                (`matmulPart`: each element of C is computed as in the
  *                whole call; the depth blocking depends on k alone);
  *   batch norm   blocks of feature columns (multiples of 4);
- *   elementwise, optimizers, gatherRows, biasForward: ranges of elements or
- *                rows (multiples of 4).
+ *   elementwise, optimizers, gatherRows, biasForward, dropout: ranges of
+ *                elements or rows (multiples of 4);
+ *   im2col, col2im, pooling: ranges of images (each image's values are
+ *                computed alone; max pooling's argmax indices, which count
+ *                from the batch's first image, through `maxPool*Part`).
  * Kept whole on the calling thread: the losses, softmax, countCorrect and
  * biasBackward (on a training batch these are ~1–10 µs, less than one
  * hand-off), matmul with m < 4 (the unpacked small-m path), and any call
@@ -47,6 +50,8 @@ export interface PartExports extends Kernels {
   batchnormForwardPart(out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number, relu: number, cb: number, ce: number): void;
   batchnormInferencePart(out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, relu: number, cb: number, ce: number): void;
   batchnormBackwardPart(dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, out: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number, relu: number, cb: number, ce: number): void;
+  maxPoolForwardPart(out: Ptr, argmax: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number, b0: number, b1: number): void;
+  maxPoolBackwardPart(dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number, b0: number, b1: number): void;
   setScratch(ptr: number, bytes: number): void;
   scratchBytesNeeded(): number;
 }
@@ -58,6 +63,8 @@ const OPS = [
   'biasForward', 'fill', 'copy', 'gatherRows', 'sgdUpdate', 'rmspropUpdate', 'adamUpdate',
   'leakyReluForward', 'leakyReluBackward', 'geluForward', 'geluBackward', 'adamwUpdate',
   'noiseForward', 'noiseBackward',
+  'im2col', 'col2im', 'maxPoolForwardPart', 'maxPoolBackwardPart', 'avgPoolForward', 'avgPoolBackward',
+  'globalAvgPoolForward', 'globalAvgPoolBackward', 'dropoutForward', 'dropoutBackward',
 ] as const;
 type Op = (typeof OPS)[number];
 const OP = Object.fromEntries(OPS.map((o, i) => [o, i])) as Record<Op, number>;
@@ -485,6 +492,32 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     }
   };
 
+  /**
+   * An image kernel over n images of `perImage` values of work: part w runs images
+   * [b0, b1) through `call`; a worker with no images gets an empty fill.
+   */
+  const byImages = (name: Op, n: number, perImage: number, call: (b0: number, b1: number) => void, post: (w: number, b0: number, b1: number) => void): void => {
+    const parts = pool.split(Math.min(n, partsFor(T, n * perImage, MIN_ELEMENTS / 2)));
+    if (parts <= 1) { call(0, n); return; }
+    pool.begin();
+    for (let w = 1; w < parts; w++) {
+      const [b0, b1] = range(n, parts, 1, w);
+      if (b0 < b1) post(w, b0, b1);
+      else pool.post(w, 'fill', 0, 0, 0);
+    }
+    try {
+      call(0, range(n, parts, 1, 0)[1]);
+    } finally {
+      pool.join(parts, name); // also when the caller's part trapped: no part may outlive its call
+    }
+  };
+  /** A kernel whose images are independent: each part gets the batch's pointers advanced to its first image. */
+  const imagewise = (name: Op, ptrs: Ptr[], floatsPerImage: number[], n: number, perImage: number, rest: number[]): void => {
+    const fn = ex[name] as (...a: number[]) => void;
+    const at = (b0: number) => ptrs.map((p, i) => p + 4 * b0 * floatsPerImage[i]!);
+    byImages(name, n, perImage, (b0, b1) => fn(...at(b0), b1 - b0, ...rest), (w, b0, b1) => pool.post(w, name, ...at(b0), b1 - b0, ...rest));
+  };
+
   const k: Kernels = {
     matmul,
     matmulForward: (out, inp, weight, m, kk, n) => matmul(out, inp, weight, m, kk, n, 0, 0, 0),
@@ -541,17 +574,39 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
       elementwise('adamUpdate', [params, grads, m, v], n, [lr, beta1, beta2, eps, weightDecay, t]),
     adamwUpdate: (params, grads, m, v, n, lr, beta1, beta2, eps, weightDecay, t) =>
       elementwise('adamwUpdate', [params, grads, m, v], n, [lr, beta1, beta2, eps, weightDecay, t]),
-    // convolution, pooling and dropout run on the calling thread for now (splitting them by image is future work)
-    im2col: (...a) => ex.im2col(...a),
-    col2im: (...a) => ex.col2im(...a),
-    maxPoolForward: (...a) => ex.maxPoolForward(...a),
-    maxPoolBackward: (...a) => ex.maxPoolBackward(...a),
-    avgPoolForward: (...a) => ex.avgPoolForward(...a),
-    avgPoolBackward: (...a) => ex.avgPoolBackward(...a),
-    globalAvgPoolForward: (...a) => ex.globalAvgPoolForward(...a),
-    globalAvgPoolBackward: (...a) => ex.globalAvgPoolBackward(...a),
-    dropoutForward: (...a) => ex.dropoutForward(...a),
-    dropoutBackward: (...a) => ex.dropoutBackward(...a),
+    // convolution and pooling: by images
+    im2col: (cols, inp, n, h, w, c, kh, kw, stride, padTop, padLeft, outH, outW) => imagewise('im2col', [cols, inp], [outH * outW * kh * kw * c, h * w * c], n,
+      outH * outW * kh * kw * c, [h, w, c, kh, kw, stride, padTop, padLeft, outH, outW]),
+    col2im: (dinp, dcols, n, h, w, c, kh, kw, stride, padTop, padLeft, outH, outW) => imagewise('col2im', [dinp, dcols], [h * w * c, outH * outW * kh * kw * c], n,
+      outH * outW * kh * kw * c, [h, w, c, kh, kw, stride, padTop, padLeft, outH, outW]),
+    maxPoolForward: (out, argmax, inp, n, h, w, c, size, stride, outH, outW) => byImages('maxPoolForwardPart', n, outH * outW * c * size * size,
+      (b0, b1) => ex.maxPoolForwardPart(out, argmax, inp, n, h, w, c, size, stride, outH, outW, b0, b1),
+      (wk, b0, b1) => pool.post(wk, 'maxPoolForwardPart', out, argmax, inp, n, h, w, c, size, stride, outH, outW, b0, b1)),
+    maxPoolBackward: (dinp, dout, argmax, n, h, w, c, size, stride, outH, outW) => byImages('maxPoolBackwardPart', n, h * w * c,
+      (b0, b1) => ex.maxPoolBackwardPart(dinp, dout, argmax, n, h, w, c, size, stride, outH, outW, b0, b1),
+      (wk, b0, b1) => pool.post(wk, 'maxPoolBackwardPart', dinp, dout, argmax, n, h, w, c, size, stride, outH, outW, b0, b1)),
+    avgPoolForward: (out, inp, n, h, w, c, size, stride, outH, outW) => imagewise('avgPoolForward', [out, inp], [outH * outW * c, h * w * c], n,
+      outH * outW * c * size * size, [h, w, c, size, stride, outH, outW]),
+    avgPoolBackward: (dinp, dout, n, h, w, c, size, stride, outH, outW) => imagewise('avgPoolBackward', [dinp, dout], [h * w * c, outH * outW * c], n,
+      h * w * c, [h, w, c, size, stride, outH, outW]),
+    globalAvgPoolForward: (out, inp, n, h, w, c) => imagewise('globalAvgPoolForward', [out, inp], [c, h * w * c], n, h * w * c, [h, w, c]),
+    globalAvgPoolBackward: (dinp, dout, n, h, w, c) => imagewise('globalAvgPoolBackward', [dinp, dout], [h * w * c, c], n, h * w * c, [h, w, c]),
+    // dropout's mask is a hash of (seed, offset + i): a range starting at s continues at offset + s
+    dropoutForward: (out, mask, inp, n, rate, seed, offset) => {
+      const parts = pool.split(partsFor(T, n, MIN_ELEMENTS / 2));
+      if (parts === 1) { ex.dropoutForward(out, mask, inp, n, rate, seed, offset); return; }
+      pool.begin();
+      for (let w = 1; w < parts; w++) {
+        const [s0, e] = range(n, parts, 4, w);
+        pool.post(w, 'dropoutForward', out + 4 * s0, mask + 4 * s0, inp + 4 * s0, e - s0, rate, seed, offset + s0);
+      }
+      try {
+        ex.dropoutForward(out, mask, inp, range(n, parts, 4, 0)[1], rate, seed, offset);
+      } finally {
+        pool.join(parts, 'dropoutForward');
+      }
+    },
+    dropoutBackward: (dinp, dout, mask, n) => elementwise('dropoutBackward', [dinp, dout, mask], n, []),
   };
   return k;
 }
