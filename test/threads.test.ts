@@ -58,6 +58,13 @@ function calls(): Call[] {
   }
   const [m, k, n] = [133, 211, 259];
   out.push({ name: 'matmulForward', buffers: [new Float32Array(m * n), rand(m * k, 4), rand(k * n, 5)], run: (kk, [o, i, w]) => kk.matmulForward(o!, i!, w!, m, k, n) });
+  for (const [pm, pk, pn] of [[m, k, n], [128, 784, 256], [301, 129, 67], [3, 517, 301], [36, 300, 520]] as const) {
+    out.push({
+      name: `packWeights + matmulForwardPacked ${pm}×${pk}×${pn}`,
+      buffers: [new Float32Array(pm * pn), rand(pm * pk, 4), rand(pk * pn, 5), new Float32Array(Math.ceil(pn / 8) * 8 * pk)],
+      run: (kk, [o, i, w, packed]) => { kk.packWeights(packed!, w!, pk, pn); kk.matmulForwardPacked(o!, i!, packed!, pm, pk, pn); },
+    });
+  }
   for (const need of [0, 1]) {
     out.push({
       name: `matmulBackward needDinp ${need}`,

@@ -44,6 +44,7 @@ import type { Kernels, MemoryLike, Ptr } from './types.js';
 /** The exports of the threaded builds: the kernels plus their range variants. */
 export interface PartExports extends Kernels {
   matmulPart(c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number, i0: number, i1: number, j0: number, j1: number): void;
+  matmulForwardPackedPart(out: Ptr, inp: Ptr, packed: Ptr, m: number, k: number, n: number, i0: number, i1: number, j0: number, j1: number): void;
   batchnormForwardPart(out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number, relu: number, cb: number, ce: number): void;
   batchnormInferencePart(out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, relu: number, cb: number, ce: number): void;
   batchnormBackwardPart(dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, out: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number, relu: number, cb: number, ce: number): void;
@@ -57,7 +58,7 @@ const OPS = [
   'reluForward', 'reluBackward', 'sigmoidForward', 'sigmoidBackward', 'tanhForward', 'tanhBackward',
   'biasForward', 'fill', 'copy', 'gatherRows', 'sgdUpdate', 'rmspropUpdate', 'adamUpdate',
   'leakyReluForward', 'leakyReluBackward', 'geluForward', 'geluBackward', 'adamwUpdate',
-  'noiseForward', 'noiseBackward',
+  'noiseForward', 'noiseBackward', 'matmulForwardPackedPart',
 ] as const;
 type Op = (typeof OPS)[number];
 const OP = Object.fromEntries(OPS.map((o, i) => [o, i])) as Record<Op, number>;
@@ -400,30 +401,41 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     }
   };
 
-  const matmul = (c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void => {
-    const work = m * k * n;
-    if (m < 4 || work < MIN_MATMUL_FLOPS) { ex.matmul(c, a, b, m, k, n, transA, transB, accumulate); return; }
-    const parts = pool.split(partsFor(T, work, MIN_MATMUL_FLOPS / 2));
-    // split the dimension whose panels are cheaper to pack twice: rows of C repack B (k·n), columns repack A (m·k)
+  /**
+   * A product split over the pool: `part(i0, i1, j0, j1)` runs a block on this thread, `post` hands one to worker w.
+   * By rows of C (multiples of 4) when m ≥ n, else by columns (of 8): each part repacks the operand it shares.
+   */
+  const splitMatmul = (name: string, m: number, n: number, parts: number, part: (i0: number, i1: number, j0: number, j1: number) => void, post: (w: number, i0: number, i1: number, j0: number, j1: number) => void): void => {
     const byRows = m >= n;
     pool.begin();
     for (let w = 1; w < parts; w++) {
-      if (byRows) {
-        const [i0, i1] = range(m, parts, 4, w);
-        if (i0 < i1) pool.post(w, 'matmulPart', c, a, b, m, k, n, transA, transB, accumulate, i0, i1, 0, n);
-        else pool.post(w, 'fill', c, 0, 0);
-      } else {
-        const [j0, j1] = range(n, parts, 8, w);
-        if (j0 < j1) pool.post(w, 'matmulPart', c, a, b, m, k, n, transA, transB, accumulate, 0, m, j0, j1);
-        else pool.post(w, 'fill', c, 0, 0);
-      }
+      const [s, e] = range(byRows ? m : n, parts, byRows ? 4 : 8, w);
+      if (s >= e) pool.post(w, 'fill', 0, 0, 0);
+      else if (byRows) post(w, s, e, 0, n);
+      else post(w, 0, m, s, e);
     }
     try {
-      if (byRows) ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, 0, range(m, parts, 4, 0)[1], 0, n);
-      else ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, 0, m, 0, range(n, parts, 8, 0)[1]);
+      if (byRows) part(0, range(m, parts, 4, 0)[1], 0, n);
+      else part(0, m, 0, range(n, parts, 8, 0)[1]);
     } finally {
-      pool.join(parts, 'matmul'); // also when the caller's part trapped: no part may outlive its call
+      pool.join(parts, name); // also when the caller's part trapped: no part may outlive its call
     }
+  };
+
+  const matmul = (c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void => {
+    const work = m * k * n;
+    if (m < 4 || work < MIN_MATMUL_FLOPS) { ex.matmul(c, a, b, m, k, n, transA, transB, accumulate); return; }
+    splitMatmul('matmul', m, n, pool.split(partsFor(T, work, MIN_MATMUL_FLOPS / 2)),
+      (i0, i1, j0, j1) => ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, i0, i1, j0, j1),
+      (w, i0, i1, j0, j1) => pool.post(w, 'matmulPart', c, a, b, m, k, n, transA, transB, accumulate, i0, i1, j0, j1));
+  };
+
+  const matmulForwardPacked = (out: Ptr, inp: Ptr, packed: Ptr, m: number, k: number, n: number): void => {
+    const work = m * k * n;
+    if (m < 4 || work < MIN_MATMUL_FLOPS) { ex.matmulForwardPacked(out, inp, packed, m, k, n); return; }
+    splitMatmul('matmulForwardPacked', m, n, pool.split(partsFor(T, work, MIN_MATMUL_FLOPS / 2)),
+      (i0, i1, j0, j1) => ex.matmulForwardPackedPart(out, inp, packed, m, k, n, i0, i1, j0, j1),
+      (w, i0, i1, j0, j1) => pool.post(w, 'matmulForwardPackedPart', out, inp, packed, m, k, n, i0, i1, j0, j1));
   };
 
   const bnForward = (relu: number, out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number): void => {
@@ -488,6 +500,9 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
   const k: Kernels = {
     matmul,
     matmulForward: (out, inp, weight, m, kk, n) => matmul(out, inp, weight, m, kk, n, 0, 0, 0),
+    // packing is memory-bound and runs once per weight update: on the calling thread
+    packWeights: (packed, weight, kk, n) => ex.packWeights(packed, weight, kk, n),
+    matmulForwardPacked,
     matmulBackward: (dinp, dweight, dout, inp, weight, m, kk, n, needDinp) => {
       matmul(dweight, inp, dout, kk, m, n, 1, 0, 1);
       if (needDinp !== 0) matmul(dinp, dout, weight, m, n, kk, 0, 1, 0);
