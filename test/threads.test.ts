@@ -115,6 +115,11 @@ function calls(): Call[] {
   out.push({ name: 'biasBackward', buffers: [rand(C, 28), rand(R * C, 29)], run: (kk, [d, g]) => kk.biasBackward(d!, g!, R, C) });
   const idx = Int32Array.from({ length: R }, (_, i) => (i * 7919) % 600);
   out.push({ name: 'gatherRows', buffers: [new Float32Array(R * C), rand(600 * C, 30), idx], run: (kk, [o, s, i]) => kk.gatherRows(o!, s!, i!, R, C) });
+  const idx128 = Int32Array.from({ length: 128 }, (_, i) => (i * 7919) % 600);
+  out.push({ name: 'gatherRows 128×784 (a training batch of digits)', buffers: [new Float32Array(128 * 784), rand(600 * 784, 51), idx128], run: (kk, [o, s, i]) => kk.gatherRows(o!, s!, i!, 128, 784) });
+  const special = rand(N, 52);
+  for (let i = 0; i < N; i += 997) special[i] = [NaN, Infinity, -Infinity][i % 3]!; // 141 non-finite values, in every part
+  out.push({ name: 'countNonFinite', buffers: [special], run: (kk, [p]) => kk.countNonFinite(p!, N) });
   const labels = Int32Array.from({ length: R }, (_, i) => (i * 31) % 10);
   out.push({ name: 'softmaxCrossEntropy', buffers: [new Float32Array(R * 10), rand(R * 10, 31, 6), labels], run: (kk, [d, l, y]) => kk.softmaxCrossEntropy(d!, l!, y!, R, 10) });
   out.push({ name: 'softmaxForward', buffers: [new Float32Array(R * 10), rand(R * 10, 32, 6)], run: (kk, [p, l]) => kk.softmaxForward(p!, l!, R, 10) });

@@ -12,8 +12,9 @@
  *                (`matmulPart`: each element of C is computed as in the
  *                whole call; the depth blocking depends on k alone);
  *   batch norm   blocks of feature columns (multiples of 4);
- *   elementwise, optimizers, gatherRows, biasForward: ranges of elements or
- *                rows (multiples of 4).
+ *   elementwise, optimizers, gatherRows, biasForward, countNonFinite: ranges
+ *                of elements or rows (multiples of 4; a count adds up the same
+ *                in any order).
  * Kept whole on the calling thread: the losses, softmax, countCorrect and
  * biasBackward (on a training batch these are ~1–10 µs, less than one
  * hand-off), matmul with m < 4 (the unpacked small-m path), and any call
@@ -58,12 +59,12 @@ const OPS = [
   'reluForward', 'reluBackward', 'sigmoidForward', 'sigmoidBackward', 'tanhForward', 'tanhBackward',
   'biasForward', 'fill', 'copy', 'gatherRows', 'sgdUpdate', 'rmspropUpdate', 'adamUpdate',
   'leakyReluForward', 'leakyReluBackward', 'geluForward', 'geluBackward', 'adamwUpdate',
-  'noiseForward', 'noiseBackward', 'matmulForwardPackedPart',
+  'noiseForward', 'noiseBackward', 'matmulForwardPackedPart', 'countNonFinite',
 ] as const;
 type Op = (typeof OPS)[number];
 const OP = Object.fromEntries(OPS.map((o, i) => [o, i])) as Record<Op, number>;
 
-/** Bytes per worker slot: i32 words seq, done, op, error, claim (the seq a thread took), asleep, then f64 arguments from byte 24. */
+/** Bytes per worker slot: i32 words seq, done, op, error, claim (the seq a thread took), asleep, then f64 arguments from byte 24, then the part's f64 result. */
 const SLOT_BYTES = 256;
 const ARGS_OFFSET = 24;
 const NARGS = 16;
@@ -77,7 +78,8 @@ const BACKOFF_MAX = 1024;
 /** Below these sizes a call runs whole on the calling thread. */
 const MIN_MATMUL_FLOPS = 1 << 18; // m·k·n: ~5 µs of work
 const MIN_BATCHNORM = 1 << 13; //    rows·cols
-const MIN_ELEMENTS = 1 << 17; //     elementwise and optimizer n (rows·cols for gather and bias): memory-bound, worth splitting only when large
+const MIN_ELEMENTS = 1 << 17; //     elementwise and optimizer n (rows·cols for bias): memory-bound, worth splitting only when large
+const MIN_GATHER = 1 << 16; //       rows·cols of gatherRows: a training batch's rows come from all over the data set (a batch of 128 digits is 100,352 values)
 
 // The worker's whole program, as source: it runs from a Blob URL (browser)
 // or `eval` (Node), so no bundler or test runner has to find a worker file.
@@ -91,7 +93,7 @@ function start(d, post) {
   const fns = ops.map((n) => ex[n]);
   const base = ctl + slot * ${SLOT_BYTES};
   const w = new Int32Array(memory.buffer, base, 6);
-  const a = new Float64Array(memory.buffer, base + ${ARGS_OFFSET}, ${NARGS});
+  const a = new Float64Array(memory.buffer, base + ${ARGS_OFFSET}, ${NARGS + 1});
   post('ready');
   let last = 0;
   for (;;) {
@@ -114,7 +116,8 @@ function start(d, post) {
     const op = w[2];
     if (op === ${STOP}) { Atomics.store(w, 1, s); Atomics.notify(w, 1); return; }
     try {
-      fns[op](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
+      const r = fns[op](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
+      a[${NARGS}] = typeof r === 'number' ? r : 0;
     } catch (e) {
       w[3] = 1;
     }
@@ -332,8 +335,14 @@ export class Pool {
   private runHere(w: number): void {
     const op = OPS[this.words[(w * SLOT_BYTES) / 4 + 2]!]!;
     const a = this.args, o = (w * SLOT_BYTES + ARGS_OFFSET) / 8;
-    (this.ex[op] as (...x: number[]) => void)(a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!,
+    const r = (this.ex[op] as (...x: number[]) => unknown)(a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!,
       a[o + 8]!, a[o + 9]!, a[o + 10]!, a[o + 11]!, a[o + 12]!, a[o + 13]!, a[o + 14]!, a[o + 15]!);
+    a[o + NARGS] = typeof r === 'number' ? r : 0;
+  }
+
+  /** What worker w's part of the last call returned (after `join`). */
+  result(w: number): number {
+    return this.args[(w * SLOT_BYTES + ARGS_OFFSET) / 8 + NARGS]!;
   }
 
   /** Stops the workers and frees the control block and their scratch. The backend must not be used afterwards. */
@@ -481,8 +490,8 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
   };
 
   /** Rows of a [rows×cols] op split in blocks; `ptrs` advance by a row, `fixed` do not. */
-  const byRows = (name: 'biasForward' | 'gatherRows', rowPtrs: Ptr[], fixed: Ptr[], rows: number, cols: number, call: (rp: Ptr[], r: number) => void, post: (w: number, rp: Ptr[], r: number) => void): void => {
-    const parts = pool.split(partsFor(T, rows * cols, MIN_ELEMENTS / 2));
+  const byRows = (name: 'biasForward' | 'gatherRows', rowPtrs: Ptr[], fixed: Ptr[], rows: number, cols: number, call: (rp: Ptr[], r: number) => void, post: (w: number, rp: Ptr[], r: number) => void, grain = MIN_ELEMENTS / 2): void => {
+    const parts = pool.split(partsFor(T, rows * cols, grain));
     if (parts === 1) { call(rowPtrs, rows); return; }
     void fixed;
     pool.begin();
@@ -536,7 +545,7 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     copy: (dst, src, n) => elementwise('copy', [dst, src], n, []),
     gatherRows: (out, src, indices, n, cols) => byRows('gatherRows', [out, indices], [src], n, cols,
       (rp, r) => ex.gatherRows(rp[0]!, src, rp[1]!, r, cols),
-      (w, rp, r) => pool.post(w, 'gatherRows', rp[0]!, src, rp[1]!, r, cols)),
+      (w, rp, r) => pool.post(w, 'gatherRows', rp[0]!, src, rp[1]!, r, cols), MIN_GATHER / 2),
     softmaxCrossEntropy: (dlogits, logits, labels, rows, cols) => ex.softmaxCrossEntropy(dlogits, logits, labels, rows, cols),
     softmaxForward: (probs, logits, rows, cols) => ex.softmaxForward(probs, logits, rows, cols),
     mseLoss: (dpred, pred, target, rows, cols) => ex.mseLoss(dpred, pred, target, rows, cols),
@@ -545,7 +554,24 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     binaryCrossEntropy: (dlogits, logits, targets, rows, cols) => ex.binaryCrossEntropy(dlogits, logits, targets, rows, cols),
     maeLoss: (dpred, pred, target, rows, cols) => ex.maeLoss(dpred, pred, target, rows, cols),
     huberLoss: (dpred, pred, target, rows, cols, delta) => ex.huberLoss(dpred, pred, target, rows, cols, delta),
-    countNonFinite: (ptr, n) => ex.countNonFinite(ptr, n),
+    // a count: the parts' counts add up to the same integer in any order
+    countNonFinite: (ptr, n) => {
+      const parts = pool.split(partsFor(T, n, MIN_ELEMENTS / 2));
+      if (parts === 1) return ex.countNonFinite(ptr, n);
+      pool.begin();
+      for (let w = 1; w < parts; w++) {
+        const [s, e] = range(n, parts, 4, w);
+        pool.post(w, 'countNonFinite', ptr + 4 * s, e - s);
+      }
+      let count = 0;
+      try {
+        count = ex.countNonFinite(ptr, range(n, parts, 4, 0)[1]);
+      } finally {
+        pool.join(parts, 'countNonFinite'); // also when the caller's part trapped: no part may outlive its call
+      }
+      for (let w = 1; w < parts; w++) count += pool.result(w);
+      return count;
+    },
     // per-row loss weights on a batch's gradient (rows × outputs values): small, on the calling thread
     scaleRows: (out, inp, weights, rows, cols, scale) => ex.scaleRows(out, inp, weights, rows, cols, scale),
     sgdUpdate: (params, grads, velocity, n, lr, momentum, weightDecay) =>
