@@ -268,6 +268,7 @@ export class Pool {
     for (let w = 1; w < upTo; w++) {
       const i = (w * SLOT_BYTES) / 4;
       if (Atomics.load(this.words, i + 1) === seq) {
+        this.sleptThrough = 0;
         trapped ??= this.failure(i, name); // done before the caller got here: its error flag still counts
         continue;
       }
@@ -276,7 +277,9 @@ export class Pool {
         this.stolen++;
         // A worker that was awake and still did not start its part was descheduled: the machine is
         // busier than the pool. Run the next calls whole here for a while rather than wait on it.
-        if (Atomics.load(this.words, i + 5) === 0) this.contended();
+        // One still asleep is waking up, unless it slept through the previous call's part too
+        // (woken then, it never got a core): also contention.
+        if (Atomics.load(this.words, i + 5) === 0 || ++this.sleptThrough >= 2) this.contended();
         try {
           this.runHere(w);
         } catch (e) {
@@ -293,6 +296,7 @@ export class Pool {
       }
       if (performance.now() - joinStart > patience) this.contended();
       else this.penalty >>= 1;
+      this.sleptThrough = 0;
       trapped ??= this.failure(i, name);
     }
     if (trapped !== undefined) throw trapped;
@@ -311,8 +315,12 @@ export class Pool {
   private backoff = 0;
   private penalty = 0;
 
+  /** Parts in a row taken back from a sleeping worker (see `join`). */
+  private sleptThrough = 0;
+
   /** A worker missed its part or was descheduled in it: run the next calls whole here, twice as many as last time. */
   private contended(): void {
+    this.sleptThrough = 0;
     this.penalty = Math.min(Math.max(this.penalty * 2, BACKOFF_MIN), BACKOFF_MAX);
     this.backoff = this.penalty;
   }
@@ -559,16 +567,9 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
       const parts = pool.split(partsFor(T, n, MIN_ELEMENTS / 2));
       if (parts === 1) return ex.countNonFinite(ptr, n);
       pool.begin();
-      for (let w = 1; w < parts; w++) {
-        const [s, e] = range(n, parts, 4, w);
-        pool.post(w, 'countNonFinite', ptr + 4 * s, e - s);
-      }
+      for (let w = 1; w < parts; w++) { const [s, e] = range(n, parts, 4, w); pool.post(w, 'countNonFinite', ptr + 4 * s, e - s); }
       let count = 0;
-      try {
-        count = ex.countNonFinite(ptr, range(n, parts, 4, 0)[1]);
-      } finally {
-        pool.join(parts, 'countNonFinite'); // also when the caller's part trapped: no part may outlive its call
-      }
+      try { count = ex.countNonFinite(ptr, range(n, parts, 4, 0)[1]); } finally { pool.join(parts, 'countNonFinite'); } // no part may outlive its call
       for (let w = 1; w < parts; w++) count += pool.result(w);
       return count;
     },
