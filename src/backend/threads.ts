@@ -26,8 +26,8 @@
  * part 0, then for each slot: a part its worker has not claimed yet (a CAS
  * on the slot's claim word) is claimed back and run by the caller, so a
  * descheduled worker on a busy machine costs time, not a stall; a claimed
- * part is waited for. When a worker that was awake missed its part, the
- * next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
+ * part is waited for. When a worker that was awake (or one asleep, twice in a
+ * row) missed its part, the next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
  * busier than the pool degrades to about one thread's speed instead of
  * waiting on descheduled workers. A waiting side spins on Atomics.load for about SPIN_MS,
  * then sleeps in Atomics.wait. A browser's main thread may not Atomics.wait:
