@@ -7,9 +7,9 @@
 // Called by: src/backend/wasm.ts, which wraps them with argument checks.
 
 export { setScratch, heapBase, scratchBytesNeeded } from './memory';
-export { matmul, matmulForward, matmulBackward } from './matmul';
+export { matmul, matmulForward, matmulBackward, packWeights, matmulForwardPacked } from './matmul';
 // Range variants for the threaded backend (src/backend/threads.ts); not kernels of their own.
-export { matmulPart } from './matmul';
+export { matmulPart, matmulForwardPackedPart } from './matmul';
 export { batchnormForwardPart, batchnormInferencePart, batchnormBackwardPart } from './batchnorm';
 export { maxPoolForwardPart, maxPoolBackwardPart } from './conv';
 export { batchnormForward, batchnormInference, batchnormBackward, batchnormReluForward, batchnormReluInference, batchnormReluBackward } from './batchnorm';

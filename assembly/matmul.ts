@@ -245,26 +245,164 @@ export function matmul(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, tra
  * Called by: `matmul`, and the threaded backend (src/backend/threads.ts) per worker.
  */
 export function matmulPart(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, transA: i32, transB: i32, accumulate: i32, i0: i32, i1: i32, j0: i32, j1: i32): void {
+  gemm(c, a, b, 0, m, k, n, transA != 0, transB != 0, accumulate != 0, i0, i1, j0, j1);
+}
+
+/** Depth of matmul's depth blocks for depth k: equal blocks (a multiple of 4 when k allows), at most KC. */
+// @ts-ignore: decorator
+@inline function depthBlock(k: i32): i32 {
+  const nkb = (k + KC - 1) / KC;
+  return min(KC, (((k + nkb - 1) / nkb) + 3) & ~3);
+}
+
+/**
+ * The packed product over rows i0..i1 and columns j0..j1 of C. op(B)'s
+ * panels come from `packed` (laid out by `packWeights`, j0 a multiple of 8)
+ * when it is not 0, else they are packed here from b into scratch. Either
+ * way the micro-kernel sees the same panels over the same depth blocks, so
+ * C gets the same bits.
+ */
+function gemm(c: usize, a: usize, b: usize, packed: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, accumulate: bool, i0: i32, i1: i32, j0: i32, j1: i32): void {
   const apack = scratchPtr + APACK_OFFSET;
   const bpack = scratchPtr + BPACK_OFFSET;
-  // depth blocks of equal size (a multiple of 4 when k allows), at most KC
-  const nkb = (k + KC - 1) / KC;
-  const kb = min(KC, (((k + nkb - 1) / nkb) + 3) & ~3);
-  for (let jc = j0; jc < j1; jc += NC) {
-    const nc = min(NC, j1 - jc);
+  const kb = depthBlock(k);
+  for (let jc = j0; jc < j1;) {
+    // column blocks of NC from j0; with pre-packed panels, the NC-aligned blocks they were packed in
+    const jend = packed ? min(j1, (jc / NC + 1) * NC) : min(j1, jc + NC);
+    const nc = jend - jc;
     for (let pc = 0; pc < k; pc += kb) {
       const kc = min(kb, k - pc);
-      packB(bpack, b, transB != 0, k, n, pc, jc, kc, nc);
-      const acc = accumulate != 0 || pc > 0;
+      let bpanels = bpack;
+      if (packed) bpanels = packedPanels(packed, k, n, pc, kc, jc);
+      else packB(bpack, b, transB, k, n, pc, jc, kc, nc);
+      const acc = accumulate || pc > 0;
       for (let ic = i0; ic < i1; ic += MC) {
         const mc = min(MC, i1 - ic);
-        packA(apack, a, transA != 0, m, k, ic, pc, mc, kc);
+        packA(apack, a, transA, m, k, ic, pc, mc, kc);
         for (let jr = 0; jr < nc; jr += 8) {
           const nr = min(8, nc - jr);
-          const bpanel = bpack + (<usize>(jr * kc) << 2);
+          const bpanel = bpanels + (<usize>(jr * kc) << 2);
           for (let ir = 0; ir < mc; ir += 4) {
             microKernel(kc, apack + (<usize>(ir * kc) << 2), bpanel, at(c, (ic + ir) * n + jc + jr), n, acc, min(4, mc - ir), nr);
           }
+        }
+      }
+    }
+    jc = jend;
+  }
+}
+
+// ---------------------------------------------------------------- pre-packed weights
+//
+// A layer's weights W [k×n] change only when the model is trained or loaded,
+// but `matmulForward` packs them into panels on every call. `packWeights`
+// packs the whole of W once, in the order the packed product reads it:
+//   column block jb (multiples of NC; width nc = min(NC, n − jb), padded to
+//   ncp = nc rounded up to 8) starts at float jb·k; in it, depth block pc
+//   (depth kc, as `depthBlock(k)` cuts k) starts at pc·ncp; in that, panel q
+//   (columns jb + 8q…+7, zero past n) holds for each depth p the 8 values
+//   W[pc + p, jb + 8q + 0…7]: exactly what `packB` writes for that block.
+// Size: ncp summed over the column blocks times k = (n rounded up to 8)·k floats.
+
+/** Address of the pre-packed panels of depth block pc (depth kc) from column j (a multiple of 8) to the end of j's column block. */
+// @ts-ignore: decorator
+@inline function packedPanels(packed: usize, k: i32, n: i32, pc: i32, kc: i32, j: i32): usize {
+  const jb = j / NC * NC;
+  const ncp = (min(NC, n - jb) + 7) & ~7;
+  return packed + (<usize>(jb * k + pc * ncp + (j - jb) * kc) << 2);
+}
+
+/**
+ * packed = weight [k×n] in panels (layout above; (n rounded up to 8)·k floats),
+ * for `matmulForwardPacked`.
+ */
+export function packWeights(packed: usize, weight: usize, k: i32, n: i32): void {
+  const kb = depthBlock(k);
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += kb) {
+      const kc = min(kb, k - pc);
+      packB(packedPanels(packed, k, n, pc, kc, jc), weight, false, k, n, pc, jc, kc, nc);
+    }
+  }
+}
+
+/**
+ * out = inp·weight, from weight's panels as `packWeights` wrote them: the
+ * same bits as `matmulForward(out, inp, weight, m, k, n)`, without packing
+ * the weights. m ≥ SMALL_M: the packed product; fewer rows: a GEMV over the
+ * panels that sums each element over p in order, as `matmulSmall` does.
+ * out: [m×n]; inp: [m×k]; packed: (n rounded up to 8)·k floats.
+ */
+export function matmulForwardPacked(out: usize, inp: usize, packed: usize, m: i32, k: i32, n: i32): void {
+  if (m < SMALL_M) gemvPacked(out, inp, packed, m, k, n);
+  else gemm(out, inp, 0, packed, m, k, n, false, false, false, 0, m, 0, n);
+}
+
+/**
+ * `matmulForwardPacked` restricted to rows i0..i1 and columns j0..j1 of out
+ * (j0 a multiple of 8; m ≥ SMALL_M), for the threaded backend.
+ */
+export function matmulForwardPackedPart(out: usize, inp: usize, packed: usize, m: i32, k: i32, n: i32, i0: i32, i1: i32, j0: i32, j1: i32): void {
+  gemm(out, inp, 0, packed, m, k, n, false, false, false, i0, i1, j0, j1);
+}
+
+/**
+ * out = inp·weight for a few rows from pre-packed panels: 32 columns (4
+ * panels) at a time in 8 f32x4 accumulators, each summed over p in order
+ * from 0 (one `madd` per step), across the depth blocks: so each element
+ * rounds as in `matmulSmall`.
+ */
+function gemvPacked(out: usize, inp: usize, packed: usize, m: i32, k: i32, n: i32): void {
+  const kb = depthBlock(k);
+  const t = scratchPtr + TILE_OFFSET;
+  for (let i = 0; i < m; i++) {
+    const ai = at(inp, i * k);
+    const ci = at(out, i * n);
+    for (let jb = 0; jb < n; jb += NC) {
+      const nc = min(NC, n - jb);
+      const ncp = (nc + 7) & ~7;
+      for (let jr = 0; jr < ncp; jr += 32) {
+        const four = jr + 32 <= ncp;
+        let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+        let s4 = f32x4.splat(0), s5 = f32x4.splat(0), s6 = f32x4.splat(0), s7 = f32x4.splat(0);
+        for (let pc = 0; pc < k; pc += kb) {
+          const kc = min(kb, k - pc);
+          let bp = packed + (<usize>(jb * k + pc * ncp + jr * kc) << 2);
+          let ap = ai + (<usize>pc << 2);
+          const ps = <usize>kc << 5; // bytes per panel
+          if (four) {
+            for (let p = 0; p < kc; p++) {
+              const av = v128.load32_splat(ap);
+              s0 = madd(av, v128.load(bp), s0); s1 = madd(av, v128.load(bp, 16), s1);
+              s2 = madd(av, v128.load(bp + ps), s2); s3 = madd(av, v128.load(bp + ps, 16), s3);
+              s4 = madd(av, v128.load(bp + 2 * ps), s4); s5 = madd(av, v128.load(bp + 2 * ps, 16), s5);
+              s6 = madd(av, v128.load(bp + 3 * ps), s6); s7 = madd(av, v128.load(bp + 3 * ps, 16), s7);
+              ap += 4;
+              bp += 32;
+            }
+          } else {
+            // the last 8…24 columns of the block: one panel at a time
+            const np = (ncp - jr) >> 3;
+            for (let p = 0; p < kc; p++) {
+              const av = v128.load32_splat(ap);
+              s0 = madd(av, v128.load(bp), s0); s1 = madd(av, v128.load(bp, 16), s1);
+              if (np > 1) { s2 = madd(av, v128.load(bp + ps), s2); s3 = madd(av, v128.load(bp + ps, 16), s3); }
+              if (np > 2) { s4 = madd(av, v128.load(bp + 2 * ps), s4); s5 = madd(av, v128.load(bp + 2 * ps, 16), s5); }
+              ap += 4;
+              bp += 32;
+            }
+          }
+        }
+        const cols = min(32, nc - jr);
+        const d = ci + (<usize>(jb + jr) << 2);
+        if (cols == 32) {
+          v128.store(d, s0); v128.store(d, s1, 16); v128.store(d, s2, 32); v128.store(d, s3, 48);
+          v128.store(d, s4, 64); v128.store(d, s5, 80); v128.store(d, s6, 96); v128.store(d, s7, 112);
+        } else {
+          v128.store(t, s0); v128.store(t, s1, 16); v128.store(t, s2, 32); v128.store(t, s3, 48);
+          v128.store(t, s4, 64); v128.store(t, s5, 80); v128.store(t, s6, 96); v128.store(t, s7, 112);
+          memory.copy(d, t, <usize>cols << 2);
         }
       }
     }

@@ -19,6 +19,7 @@ import { createPeers, tf } from './lib/peers.mjs';
 import { lossOptimCases } from './loss-optim.mjs';
 import { matmulCases } from './matmul.mjs';
 import { fmaPeak } from './fma-peak.mjs';
+import { predictCases } from './predict.mjs';
 import { digits, profileStep, stepCases, threadSync } from './step.mjs';
 
 const args = process.argv.slice(2);
@@ -51,6 +52,7 @@ const cases = [
   ...(await batchnormCases(setup)),
   ...(await lossOptimCases(setup)),
   step,
+  ...(await predictCases(setup, data)),
   ...(args.includes('--no-cnn') ? [] : await cnnCases(setup, data)),
 ];
 log(`normcore bench: ${cases.length} workloads × ${PEERS.length} peers, ${ROUNDS} interleaved rounds of ${TIME_MS} ms per task`);
@@ -135,6 +137,9 @@ if (st?.peers['wasm-2t']) {
   target('training step, 2 threads ≥ 1.6× one thread', x >= 1.6, `×${x.toFixed(2)}`);
   if (jax?.stepMs) target('training step, 2 threads ≤ JAX/XLA-CPU', st.peers['wasm-2t'].ms <= jax.stepMs, `${st.peers['wasm-2t'].ms.toFixed(2)} vs ${jax.stepMs.toFixed(2)} ms`);
 }
+const p1 = find('inference', 'predict 784-256-256-10, 1 row'), p128 = find('inference', 'predict 784-256-256-10, 128 rows');
+if (p1) target('predict of 1 row ≤ 25 µs', p1.peers.wasm.ms <= 0.025, `${(p1.peers.wasm.ms * 1000).toFixed(1)} µs`);
+if (p128) target('predict of 128 rows, 1 thread ≤ 1.35 ms', p128.peers.wasm.ms <= 1.35, `${p128.peers.wasm.ms.toFixed(3)} ms`);
 if (ep?.peers['wasm-2t']) target('one epoch, 2 threads ≤ 0.2 s', ep.peers['wasm-2t'].ms <= 200, `${(ep.peers['wasm-2t'].ms / 1000).toFixed(2)} s`);
 
 const machine = {

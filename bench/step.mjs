@@ -38,7 +38,7 @@ export function normcoreModel(backend) {
   return model.compile({ loss: 'softmaxCrossEntropy', optimizer: { type: 'adam', lr: 1e-3 } });
 }
 
-function tfjsModel() {
+export function tfjsModel() {
   const bn = () => tfl.layers.batchNormalization({ epsilon: 1e-5, momentum: 0.9 });
   const model = tfl.sequential({
     layers: [

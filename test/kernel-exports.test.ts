@@ -29,7 +29,7 @@ v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 /** Function exports that are not kernels: src/backend/wasm.ts calls them once at start-up. */
 const HOST_EXPORTS = ['setScratch', 'heapBase', 'scratchBytesNeeded'];
 /** The range entry points the threaded backend hands to its workers (src/backend/threads.ts), exported by every build. */
-const PART_EXPORTS = ['matmulPart', 'batchnormForwardPart', 'batchnormInferencePart', 'batchnormBackwardPart', 'maxPoolForwardPart', 'maxPoolBackwardPart'];
+const PART_EXPORTS = ['matmulPart', 'matmulForwardPackedPart', 'batchnormForwardPart', 'batchnormInferencePart', 'batchnormBackwardPart', 'maxPoolForwardPart', 'maxPoolBackwardPart'];
 /** Methods of JsKernels that are not kernels: its constructor and private helpers. */
 const JS_HELPERS = ['constructor', 'views', 'colTemps'];
 

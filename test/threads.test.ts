@@ -58,6 +58,13 @@ function calls(): Call[] {
   }
   const [m, k, n] = [133, 211, 259];
   out.push({ name: 'matmulForward', buffers: [new Float32Array(m * n), rand(m * k, 4), rand(k * n, 5)], run: (kk, [o, i, w]) => kk.matmulForward(o!, i!, w!, m, k, n) });
+  for (const [pm, pk, pn] of [[m, k, n], [128, 784, 256], [301, 129, 67], [3, 517, 301], [36, 300, 520]] as const) {
+    out.push({
+      name: `packWeights + matmulForwardPacked ${pm}×${pk}×${pn}`,
+      buffers: [new Float32Array(pm * pn), rand(pm * pk, 4), rand(pk * pn, 5), new Float32Array(Math.ceil(pn / 8) * 8 * pk)],
+      run: (kk, [o, i, w, packed]) => { kk.packWeights(packed!, w!, pk, pn); kk.matmulForwardPacked(o!, i!, packed!, pm, pk, pn); },
+    });
+  }
   for (const need of [0, 1]) {
     out.push({
       name: `matmulBackward needDinp ${need}`,
@@ -108,6 +115,11 @@ function calls(): Call[] {
   out.push({ name: 'biasBackward', buffers: [rand(C, 28), rand(R * C, 29)], run: (kk, [d, g]) => kk.biasBackward(d!, g!, R, C) });
   const idx = Int32Array.from({ length: R }, (_, i) => (i * 7919) % 600);
   out.push({ name: 'gatherRows', buffers: [new Float32Array(R * C), rand(600 * C, 30), idx], run: (kk, [o, s, i]) => kk.gatherRows(o!, s!, i!, R, C) });
+  const idx128 = Int32Array.from({ length: 128 }, (_, i) => (i * 7919) % 600);
+  out.push({ name: 'gatherRows 128×784 (a training batch of digits)', buffers: [new Float32Array(128 * 784), rand(600 * 784, 51), idx128], run: (kk, [o, s, i]) => kk.gatherRows(o!, s!, i!, 128, 784) });
+  const special = rand(N, 52);
+  for (let i = 0; i < N; i += 997) special[i] = [NaN, Infinity, -Infinity][i % 3]!; // 141 non-finite values, in every part
+  out.push({ name: 'countNonFinite', buffers: [special], run: (kk, [p]) => kk.countNonFinite(p!, N) });
   const labels = Int32Array.from({ length: R }, (_, i) => (i * 31) % 10);
   out.push({ name: 'softmaxCrossEntropy', buffers: [new Float32Array(R * 10), rand(R * 10, 31, 6), labels], run: (kk, [d, l, y]) => kk.softmaxCrossEntropy(d!, l!, y!, R, 10) });
   out.push({ name: 'softmaxForward', buffers: [new Float32Array(R * 10), rand(R * 10, 32, 6)], run: (kk, [p, l]) => kk.softmaxForward(p!, l!, R, 10) });

@@ -5,6 +5,7 @@
  * expected and what was given, never a silent out-of-bounds write.
  */
 import { typeError, rangeError } from '../errors.js';
+import { packedWeightFloats } from './packed.js';
 import type { KernelName, Kernels, MemoryLike } from './types.js';
 
 type Sizes = Record<string, number>;
@@ -134,6 +135,8 @@ export const kernelSpecs: Record<KernelName, Spec> = {
     buffers: { c: mn, a: mk, b: kn },
   },
   matmulForward: { args: ['out', 'inp', 'weight', 'm', 'k', 'n'], sizes: { m: 1, k: 1, n: 1 }, buffers: { out: mn, inp: mk, weight: kn } },
+  packWeights: { args: ['packed', 'weight', 'k', 'n'], sizes: { k: 1, n: 1 }, buffers: { packed: (s) => packedWeightFloats(s.k!, s.n!), weight: kn } },
+  matmulForwardPacked: { args: ['out', 'inp', 'packed', 'm', 'k', 'n'], sizes: { m: 1, k: 1, n: 1 }, buffers: { out: mn, inp: mk, packed: (s) => packedWeightFloats(s.k!, s.n!) } },
   matmulBackward: {
     args: ['dinp', 'dweight', 'dout', 'inp', 'weight', 'm', 'k', 'n', 'needDinp'],
     sizes: { m: 1, k: 1, n: 1 },

@@ -4,6 +4,28 @@
 import { JsView } from './js-memory.js';
 import type { Ptr } from './types.js';
 
+/** matmul's packing constants (assembly/memory.ts): columns and depth packed at once. */
+const NC = 256, KC = 256;
+
+/**
+ * Visits a packed weight [k×n] (assembly/matmul.ts `packWeights` has the
+ * layout) in the order p, then j: for depth p and the panel of columns
+ * j…j + 7 (nr of them inside n), `at` is the float offset of its 8 values.
+ */
+function eachPanel(k: number, n: number, visit: (p: number, j: number, nr: number, at: number) => void): void {
+  const nkb = Math.ceil(k / KC);
+  const kb = Math.min(KC, (Math.ceil(k / nkb) + 3) & ~3);
+  for (let p = 0; p < k; p++) {
+    const pc = p - (p % kb), kc = Math.min(kb, k - pc);
+    for (let jb = 0; jb < n; jb += NC) {
+      const ncp = Math.ceil(Math.min(NC, n - jb) / 8) * 8;
+      for (let j = jb; j < Math.min(jb + NC, n); j += 8) {
+        visit(p, j, Math.min(8, n - j), jb * k + pc * ncp + (j - jb) * kc + (p - pc) * 8);
+      }
+    }
+  }
+}
+
 export class JsDenseKernels extends JsView {
   matmul(c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void {
     const f = this.views();
@@ -46,6 +68,28 @@ export class JsDenseKernels extends JsView {
 
   matmulForward(out: Ptr, inp: Ptr, weight: Ptr, m: number, k: number, n: number): void {
     this.matmul(out, inp, weight, m, k, n, 0, 0, 0);
+  }
+
+  packWeights(packed: Ptr, weight: Ptr, k: number, n: number): void {
+    const f = this.views();
+    const P = packed >>> 2, W = weight >>> 2;
+    eachPanel(k, n, (p, j, nr, at) => {
+      for (let jj = 0; jj < 8; jj++) f[P + at + jj] = jj < nr ? f[W + p * n + j + jj]! : 0;
+    });
+  }
+
+  matmulForwardPacked(out: Ptr, inp: Ptr, packed: Ptr, m: number, k: number, n: number): void {
+    // matmul's order (each element summed over p in order, from 0), reading weight [p, j] from its panel
+    const f = this.views();
+    const C = out >>> 2, A = inp >>> 2, P = packed >>> 2;
+    f.fill(0, C, C + m * n);
+    for (let i = 0; i < m; i++) {
+      const ci = C + i * n;
+      eachPanel(k, n, (p, j, nr, at) => {
+        const av = f[A + i * k + p]!;
+        for (let jj = 0; jj < nr; jj++) f[ci + j + jj] = f[ci + j + jj]! + av * f[P + at + jj]!;
+      });
+    }
   }
 
   matmulBackward(dinp: Ptr, dweight: Ptr, dout: Ptr, inp: Ptr, weight: Ptr, m: number, k: number, n: number, needDinp: number): void {

@@ -12,8 +12,9 @@
  *                (`matmulPart`: each element of C is computed as in the
  *                whole call; the depth blocking depends on k alone);
  *   batch norm   blocks of feature columns (multiples of 4);
- *   elementwise, optimizers, gatherRows, biasForward, dropout: ranges of
- *                elements or rows (multiples of 4);
+ *   elementwise, optimizers, gatherRows, biasForward, dropout, countNonFinite:
+ *                ranges of elements or rows (multiples of 4; a count adds up
+ *                the same in any order);
  *   im2col, col2im, pooling: ranges of images (each image's values are
  *                computed alone; max pooling's argmax indices, which count
  *                from the batch's first image, through `maxPool*Part`).
@@ -28,8 +29,8 @@
  * part 0, then for each slot: a part its worker has not claimed yet (a CAS
  * on the slot's claim word) is claimed back and run by the caller, so a
  * descheduled worker on a busy machine costs time, not a stall; a claimed
- * part is waited for. When a worker that was awake missed its part, the
- * next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
+ * part is waited for. When a worker that was awake (or one asleep, twice in a
+ * row) missed its part, the next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
  * busier than the pool degrades to about one thread's speed instead of
  * waiting on descheduled workers. A waiting side spins on Atomics.load for about SPIN_MS,
  * then sleeps in Atomics.wait. A browser's main thread may not Atomics.wait:
@@ -47,6 +48,7 @@ import type { Kernels, MemoryLike, Ptr } from './types.js';
 /** The exports of the threaded builds: the kernels plus their range variants. */
 export interface PartExports extends Kernels {
   matmulPart(c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number, i0: number, i1: number, j0: number, j1: number): void;
+  matmulForwardPackedPart(out: Ptr, inp: Ptr, packed: Ptr, m: number, k: number, n: number, i0: number, i1: number, j0: number, j1: number): void;
   batchnormForwardPart(out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number, relu: number, cb: number, ce: number): void;
   batchnormInferencePart(out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, relu: number, cb: number, ce: number): void;
   batchnormBackwardPart(dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, out: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number, relu: number, cb: number, ce: number): void;
@@ -62,14 +64,14 @@ const OPS = [
   'reluForward', 'reluBackward', 'sigmoidForward', 'sigmoidBackward', 'tanhForward', 'tanhBackward',
   'biasForward', 'fill', 'copy', 'gatherRows', 'sgdUpdate', 'rmspropUpdate', 'adamUpdate',
   'leakyReluForward', 'leakyReluBackward', 'geluForward', 'geluBackward', 'adamwUpdate',
-  'noiseForward', 'noiseBackward',
+  'noiseForward', 'noiseBackward', 'matmulForwardPackedPart', 'countNonFinite',
   'im2col', 'col2im', 'maxPoolForwardPart', 'maxPoolBackwardPart', 'avgPoolForward', 'avgPoolBackward',
   'globalAvgPoolForward', 'globalAvgPoolBackward', 'dropoutForward', 'dropoutBackward',
 ] as const;
 type Op = (typeof OPS)[number];
 const OP = Object.fromEntries(OPS.map((o, i) => [o, i])) as Record<Op, number>;
 
-/** Bytes per worker slot: i32 words seq, done, op, error, claim (the seq a thread took), asleep, then f64 arguments from byte 24. */
+/** Bytes per worker slot: i32 words seq, done, op, error, claim (the seq a thread took), asleep, then f64 arguments from byte 24, then the part's f64 result. */
 const SLOT_BYTES = 256;
 const ARGS_OFFSET = 24;
 const NARGS = 16;
@@ -83,7 +85,8 @@ const BACKOFF_MAX = 1024;
 /** Below these sizes a call runs whole on the calling thread. */
 const MIN_MATMUL_FLOPS = 1 << 18; // m·k·n: ~5 µs of work
 const MIN_BATCHNORM = 1 << 13; //    rows·cols
-const MIN_ELEMENTS = 1 << 17; //     elementwise and optimizer n (rows·cols for gather and bias): memory-bound, worth splitting only when large
+const MIN_ELEMENTS = 1 << 17; //     elementwise and optimizer n (rows·cols for bias): memory-bound, worth splitting only when large
+const MIN_GATHER = 1 << 16; //       rows·cols of gatherRows: a training batch's rows come from all over the data set (a batch of 128 digits is 100,352 values)
 
 // The worker's whole program, as source: it runs from a Blob URL (browser)
 // or `eval` (Node), so no bundler or test runner has to find a worker file.
@@ -97,7 +100,7 @@ function start(d, post) {
   const fns = ops.map((n) => ex[n]);
   const base = ctl + slot * ${SLOT_BYTES};
   const w = new Int32Array(memory.buffer, base, 6);
-  const a = new Float64Array(memory.buffer, base + ${ARGS_OFFSET}, ${NARGS});
+  const a = new Float64Array(memory.buffer, base + ${ARGS_OFFSET}, ${NARGS + 1});
   post('ready');
   let last = 0;
   for (;;) {
@@ -120,7 +123,8 @@ function start(d, post) {
     const op = w[2];
     if (op === ${STOP}) { Atomics.store(w, 1, s); Atomics.notify(w, 1); return; }
     try {
-      fns[op](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
+      const r = fns[op](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
+      a[${NARGS}] = typeof r === 'number' ? r : 0;
     } catch (e) {
       w[3] = 1;
     }
@@ -271,6 +275,7 @@ export class Pool {
     for (let w = 1; w < upTo; w++) {
       const i = (w * SLOT_BYTES) / 4;
       if (Atomics.load(this.words, i + 1) === seq) {
+        this.sleptThrough = 0;
         trapped ??= this.failure(i, name); // done before the caller got here: its error flag still counts
         continue;
       }
@@ -279,7 +284,9 @@ export class Pool {
         this.stolen++;
         // A worker that was awake and still did not start its part was descheduled: the machine is
         // busier than the pool. Run the next calls whole here for a while rather than wait on it.
-        if (Atomics.load(this.words, i + 5) === 0) this.contended();
+        // One still asleep is waking up, unless it slept through the previous call's part too
+        // (woken then, it never got a core): also contention.
+        if (Atomics.load(this.words, i + 5) === 0 || ++this.sleptThrough >= 2) this.contended();
         try {
           this.runHere(w);
         } catch (e) {
@@ -296,6 +303,7 @@ export class Pool {
       }
       if (performance.now() - joinStart > patience) this.contended();
       else this.penalty >>= 1;
+      this.sleptThrough = 0;
       trapped ??= this.failure(i, name);
     }
     if (trapped !== undefined) throw trapped;
@@ -314,8 +322,12 @@ export class Pool {
   private backoff = 0;
   private penalty = 0;
 
+  /** Parts in a row taken back from a sleeping worker (see `join`). */
+  private sleptThrough = 0;
+
   /** A worker missed its part or was descheduled in it: run the next calls whole here, twice as many as last time. */
   private contended(): void {
+    this.sleptThrough = 0;
     this.penalty = Math.min(Math.max(this.penalty * 2, BACKOFF_MIN), BACKOFF_MAX);
     this.backoff = this.penalty;
   }
@@ -338,8 +350,14 @@ export class Pool {
   private runHere(w: number): void {
     const op = OPS[this.words[(w * SLOT_BYTES) / 4 + 2]!]!;
     const a = this.args, o = (w * SLOT_BYTES + ARGS_OFFSET) / 8;
-    (this.ex[op] as (...x: number[]) => void)(a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!,
+    const r = (this.ex[op] as (...x: number[]) => unknown)(a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!,
       a[o + 8]!, a[o + 9]!, a[o + 10]!, a[o + 11]!, a[o + 12]!, a[o + 13]!, a[o + 14]!, a[o + 15]!);
+    a[o + NARGS] = typeof r === 'number' ? r : 0;
+  }
+
+  /** What worker w's part of the last call returned (after `join`). */
+  result(w: number): number {
+    return this.args[(w * SLOT_BYTES + ARGS_OFFSET) / 8 + NARGS]!;
   }
 
   /** Stops the workers and frees the control block and their scratch. The backend must not be used afterwards. */
@@ -407,30 +425,41 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     }
   };
 
-  const matmul = (c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void => {
-    const work = m * k * n;
-    if (m < 4 || work < MIN_MATMUL_FLOPS) { ex.matmul(c, a, b, m, k, n, transA, transB, accumulate); return; }
-    const parts = pool.split(partsFor(T, work, MIN_MATMUL_FLOPS / 2));
-    // split the dimension whose panels are cheaper to pack twice: rows of C repack B (k·n), columns repack A (m·k)
+  /**
+   * A product split over the pool: `part(i0, i1, j0, j1)` runs a block on this thread, `post` hands one to worker w.
+   * By rows of C (multiples of 4) when m ≥ n, else by columns (of 8): each part repacks the operand it shares.
+   */
+  const splitMatmul = (name: string, m: number, n: number, parts: number, part: (i0: number, i1: number, j0: number, j1: number) => void, post: (w: number, i0: number, i1: number, j0: number, j1: number) => void): void => {
     const byRows = m >= n;
     pool.begin();
     for (let w = 1; w < parts; w++) {
-      if (byRows) {
-        const [i0, i1] = range(m, parts, 4, w);
-        if (i0 < i1) pool.post(w, 'matmulPart', c, a, b, m, k, n, transA, transB, accumulate, i0, i1, 0, n);
-        else pool.post(w, 'fill', c, 0, 0);
-      } else {
-        const [j0, j1] = range(n, parts, 8, w);
-        if (j0 < j1) pool.post(w, 'matmulPart', c, a, b, m, k, n, transA, transB, accumulate, 0, m, j0, j1);
-        else pool.post(w, 'fill', c, 0, 0);
-      }
+      const [s, e] = range(byRows ? m : n, parts, byRows ? 4 : 8, w);
+      if (s >= e) pool.post(w, 'fill', 0, 0, 0);
+      else if (byRows) post(w, s, e, 0, n);
+      else post(w, 0, m, s, e);
     }
     try {
-      if (byRows) ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, 0, range(m, parts, 4, 0)[1], 0, n);
-      else ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, 0, m, 0, range(n, parts, 8, 0)[1]);
+      if (byRows) part(0, range(m, parts, 4, 0)[1], 0, n);
+      else part(0, m, 0, range(n, parts, 8, 0)[1]);
     } finally {
-      pool.join(parts, 'matmul'); // also when the caller's part trapped: no part may outlive its call
+      pool.join(parts, name); // also when the caller's part trapped: no part may outlive its call
     }
+  };
+
+  const matmul = (c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void => {
+    const work = m * k * n;
+    if (m < 4 || work < MIN_MATMUL_FLOPS) { ex.matmul(c, a, b, m, k, n, transA, transB, accumulate); return; }
+    splitMatmul('matmul', m, n, pool.split(partsFor(T, work, MIN_MATMUL_FLOPS / 2)),
+      (i0, i1, j0, j1) => ex.matmulPart(c, a, b, m, k, n, transA, transB, accumulate, i0, i1, j0, j1),
+      (w, i0, i1, j0, j1) => pool.post(w, 'matmulPart', c, a, b, m, k, n, transA, transB, accumulate, i0, i1, j0, j1));
+  };
+
+  const matmulForwardPacked = (out: Ptr, inp: Ptr, packed: Ptr, m: number, k: number, n: number): void => {
+    const work = m * k * n;
+    if (m < 4 || work < MIN_MATMUL_FLOPS) { ex.matmulForwardPacked(out, inp, packed, m, k, n); return; }
+    splitMatmul('matmulForwardPacked', m, n, pool.split(partsFor(T, work, MIN_MATMUL_FLOPS / 2)),
+      (i0, i1, j0, j1) => ex.matmulForwardPackedPart(out, inp, packed, m, k, n, i0, i1, j0, j1),
+      (w, i0, i1, j0, j1) => pool.post(w, 'matmulForwardPackedPart', out, inp, packed, m, k, n, i0, i1, j0, j1));
   };
 
   const bnForward = (relu: number, out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number): void => {
@@ -476,8 +505,8 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
   };
 
   /** Rows of a [rows×cols] op split in blocks; `ptrs` advance by a row, `fixed` do not. */
-  const byRows = (name: 'biasForward' | 'gatherRows', rowPtrs: Ptr[], fixed: Ptr[], rows: number, cols: number, call: (rp: Ptr[], r: number) => void, post: (w: number, rp: Ptr[], r: number) => void): void => {
-    const parts = pool.split(partsFor(T, rows * cols, MIN_ELEMENTS / 2));
+  const byRows = (name: 'biasForward' | 'gatherRows', rowPtrs: Ptr[], fixed: Ptr[], rows: number, cols: number, call: (rp: Ptr[], r: number) => void, post: (w: number, rp: Ptr[], r: number) => void, grain = MIN_ELEMENTS / 2): void => {
+    const parts = pool.split(partsFor(T, rows * cols, grain));
     if (parts === 1) { call(rowPtrs, rows); return; }
     void fixed;
     pool.begin();
@@ -521,6 +550,9 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
   const k: Kernels = {
     matmul,
     matmulForward: (out, inp, weight, m, kk, n) => matmul(out, inp, weight, m, kk, n, 0, 0, 0),
+    // packing is memory-bound and runs once per weight update: on the calling thread
+    packWeights: (packed, weight, kk, n) => ex.packWeights(packed, weight, kk, n),
+    matmulForwardPacked,
     matmulBackward: (dinp, dweight, dout, inp, weight, m, kk, n, needDinp) => {
       matmul(dweight, inp, dout, kk, m, n, 1, 0, 1);
       if (needDinp !== 0) matmul(dinp, dout, weight, m, n, kk, 0, 1, 0);
@@ -554,7 +586,7 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     copy: (dst, src, n) => elementwise('copy', [dst, src], n, []),
     gatherRows: (out, src, indices, n, cols) => byRows('gatherRows', [out, indices], [src], n, cols,
       (rp, r) => ex.gatherRows(rp[0]!, src, rp[1]!, r, cols),
-      (w, rp, r) => pool.post(w, 'gatherRows', rp[0]!, src, rp[1]!, r, cols)),
+      (w, rp, r) => pool.post(w, 'gatherRows', rp[0]!, src, rp[1]!, r, cols), MIN_GATHER / 2),
     softmaxCrossEntropy: (dlogits, logits, labels, rows, cols) => ex.softmaxCrossEntropy(dlogits, logits, labels, rows, cols),
     softmaxForward: (probs, logits, rows, cols) => ex.softmaxForward(probs, logits, rows, cols),
     mseLoss: (dpred, pred, target, rows, cols) => ex.mseLoss(dpred, pred, target, rows, cols),
@@ -563,7 +595,17 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     binaryCrossEntropy: (dlogits, logits, targets, rows, cols) => ex.binaryCrossEntropy(dlogits, logits, targets, rows, cols),
     maeLoss: (dpred, pred, target, rows, cols) => ex.maeLoss(dpred, pred, target, rows, cols),
     huberLoss: (dpred, pred, target, rows, cols, delta) => ex.huberLoss(dpred, pred, target, rows, cols, delta),
-    countNonFinite: (ptr, n) => ex.countNonFinite(ptr, n),
+    // a count: the parts' counts add up to the same integer in any order
+    countNonFinite: (ptr, n) => {
+      const parts = pool.split(partsFor(T, n, MIN_ELEMENTS / 2));
+      if (parts === 1) return ex.countNonFinite(ptr, n);
+      pool.begin();
+      for (let w = 1; w < parts; w++) { const [s, e] = range(n, parts, 4, w); pool.post(w, 'countNonFinite', ptr + 4 * s, e - s); }
+      let count = 0;
+      try { count = ex.countNonFinite(ptr, range(n, parts, 4, 0)[1]); } finally { pool.join(parts, 'countNonFinite'); } // no part may outlive its call
+      for (let w = 1; w < parts; w++) count += pool.result(w);
+      return count;
+    },
     // per-row loss weights on a batch's gradient (rows × outputs values): small, on the calling thread
     scaleRows: (out, inp, weights, rows, cols, scale) => ex.scaleRows(out, inp, weights, rows, cols, scale),
     sgdUpdate: (params, grads, velocity, n, lr, momentum, weightDecay) =>

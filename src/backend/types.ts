@@ -17,6 +17,13 @@ export interface Kernels {
   matmul(c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void;
   /** out: [m×n] = inp: [m×k] · weight: [k×n]. */
   matmulForward(out: Ptr, inp: Ptr, weight: Ptr, m: number, k: number, n: number): void;
+  /**
+   * packed: packedWeightFloats(k, n) f32 = weight: [k×n] in matmul's panel layout, for matmulForwardPacked
+   * (a layer's weights packed once per update instead of on every forward).
+   */
+  packWeights(packed: Ptr, weight: Ptr, k: number, n: number): void;
+  /** out: [m×n] = inp: [m×k] · weight, from packWeights' packed weight: the same bits as matmulForward. */
+  matmulForwardPacked(out: Ptr, inp: Ptr, packed: Ptr, m: number, k: number, n: number): void;
   /** dweight += inpᵀ·dout; dinp = dout·weightᵀ unless needDinp = 0. */
   matmulBackward(dinp: Ptr, dweight: Ptr, dout: Ptr, inp: Ptr, weight: Ptr, m: number, k: number, n: number, needDinp: number): void;
   /** Training-mode batch norm; saves mean, biased variance and invstd; updates running stats when momentum > 0. */

@@ -147,7 +147,7 @@ export async function loadWasm(flavor: WasmFlavor = 'release'): Promise<WasmPart
   const mod = await compiled(flavor);
   const { imports, bind } = kernelImports();
   const instance = await WebAssembly.instantiate(mod, imports);
-  const ex = instance.exports as unknown as WasmExports;
+  const ex = { ...instance.exports } as unknown as WasmExports; // a plain object (an instance's exports are frozen), as the loader gave
   bind(ex.memory);
   return assemble(ex);
 }
@@ -182,7 +182,7 @@ export function loadWasmSync(flavor: WasmFlavor = 'release'): WasmParts | undefi
   const mod = moduleCache.get(flavor);
   if (!mod) return undefined;
   const { imports, bind } = kernelImports();
-  const ex = new WebAssembly.Instance(mod, imports).exports as unknown as WasmExports;
+  const ex = { ...new WebAssembly.Instance(mod, imports).exports } as unknown as WasmExports;
   bind(ex.memory);
   return assemble(ex);
 }

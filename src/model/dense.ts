@@ -1,8 +1,9 @@
 /** Fully connected: out = inp·W (+ b). W is [inFeatures × outFeatures], row-major. */
+import { packedWeightFloats } from '../backend/packed.js';
 import type { Kernels, Ptr } from '../backend/types.js';
 import { describe, expectInt, expectF32Number, expectOptions, typeError } from '../errors.js';
 import type { DenseConfig, WeightInit } from './config.js';
-import { autoInit, Layer, widthMismatch, type BufferSpec, type InitHint } from './layer.js';
+import { autoInit, Layer, widthMismatch, type BufferSpec, type InitHint, type Training } from './layer.js';
 import type { Random } from './random.js';
 
 export interface DenseOptions {
@@ -101,9 +102,21 @@ export class Dense extends Layer {
     return values;
   }
 
-  forward(k: Kernels, out: Ptr, inp: Ptr, rows: number): void {
-    const { params } = this.b;
-    k.matmulForward(out, inp, params.weight!, rows, this.#in, this.#out);
+  override packSpecs(): BufferSpec[] {
+    return [{ name: 'weight', size: packedWeightFloats(this.#in, this.#out) }];
+  }
+
+  override pack(k: Kernels): void {
+    const { params, packed } = this.b;
+    k.packWeights(packed.weight!, params.weight!, this.#in, this.#out);
+  }
+
+  forward(k: Kernels, out: Ptr, inp: Ptr, rows: number, training: Training): void {
+    const { params, packed } = this.b;
+    // inference of 4 rows or more from the packed weight (the model packed it after the last change); fewer rows take
+    // matmul's unpacked small-m path, which is faster than any packing
+    if (!training && rows >= 4 && packed.weight !== undefined) k.matmulForwardPacked(out, inp, packed.weight, rows, this.#in, this.#out);
+    else k.matmulForward(out, inp, params.weight!, rows, this.#in, this.#out);
     if (this.bias) k.biasForward(out, params.bias!, rows, this.#out);
   }
 

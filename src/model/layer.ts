@@ -58,6 +58,8 @@ export interface Binding {
   grads: Record<string, Ptr>;
   state: Record<string, Ptr>;
   saved: Record<string, Ptr>;
+  /** Packed copies of params for inference (see Layer.packSpecs); set by the model before an inference forward, when it has them. */
+  packed: Record<string, Ptr>;
 }
 
 /** A trainable parameter: a copy of its value and of its gradient after the last backward. */
@@ -160,6 +162,21 @@ export abstract class Layer {
   get fusableActivation(): 'relu' | undefined {
     return undefined;
   }
+
+  /**
+   * @internal Params the layer keeps a packed copy of for inference (Dense:
+   * its weight in matmul's panel layout, so an inference forward does not
+   * repack it on every call). The model allocates them on the first inference
+   * forward of 4 rows or more, calls `pack` whenever the params changed since,
+   * and binds them as `packed`; an inference forward may then read them
+   * instead of the params, with the same result bit for bit.
+   */
+  packSpecs(): BufferSpec[] {
+    return [];
+  }
+
+  /** @internal Writes the packed copies (packSpecs) from the params. */
+  pack(_k: Kernels): void {}
 
   /** @internal True when this layer runs `next` inside its own kernels (forwardFused / backwardFused). */
   canFuse(_next: Layer): boolean {

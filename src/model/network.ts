@@ -19,6 +19,7 @@ import type { Kernels, Ptr } from '../backend/types.js';
 import { describe, rangeError, StateError, typeError } from '../errors.js';
 import { MAX_ARENA_BYTES, planArena, type Plan } from './arena.js';
 import { Layer, shapeSize, type Binding, type NamedParameter, type Training } from './layer.js';
+import { PackedWeights } from './packed-weights.js';
 import { Random } from './random.js';
 
 export class Network {
@@ -44,6 +45,9 @@ export class Network {
   private outPtrs: Ptr[] = [];
   private _capacity = 0;
   private _slots = 0;
+  private bindings: Binding[] = [];
+  /** The layers' packed copies of params for inference: every write of the params block must call `packs.changed()`. */
+  readonly packs: PackedWeights;
 
   /** Checks the stack (widths first: a refused network leaves its layers as they were), builds it and plans its arena for `capacity` rows. */
   constructor(layers: Layer[], backend: Backend, fuse: boolean, inputShape?: readonly number[]) {
@@ -66,6 +70,7 @@ export class Network {
     this.layers = [...layers];
     this.backend = backend;
     this.k = backend.unchecked;
+    this.packs = new PackedWeights(backend.heap, this.k);
     try {
       this.layers.forEach((l, i) => l.build(i === 0 ? this.#inFeatures : widths[i - 1]!, this.layers.slice(i + 1), i === 0 ? input : shapes[i - 1]!));
       this.fused = this.layers.map((l, i) => fuse && i + 1 < this.layers.length && l.canFuse(this.layers[i + 1]!));
@@ -138,6 +143,7 @@ export class Network {
       );
     }
     const heap = this.backend.heap;
+    this.packs.free(this.bindings);
     let ptr: Ptr;
     if (this.arena === undefined) {
       ptr = heap.alloc(plan.bytes);
@@ -175,8 +181,8 @@ export class Network {
     this.outPtrs = this.layers.map((_, i) => this.block(`out${i}`));
     let p = this.block('params'), g = this.block('grads'), s = this.block('state');
     const heap = this.backend.heap;
-    this.layers.forEach((l, i) => {
-      const b: Binding = { heap, params: {}, grads: {}, state: {}, saved: {} };
+    this.bindings = this.layers.map((l, i) => {
+      const b: Binding = { heap, params: {}, grads: {}, state: {}, saved: {}, packed: {} };
       for (const spec of l.paramSpecs()) {
         b.params[spec.name] = p;
         b.grads[spec.name] = g;
@@ -189,6 +195,7 @@ export class Network {
       }
       for (const spec of l.savedSpecs()) b.saved[spec.name] = this.block(`saved${i}.${spec.name}`);
       l.bind(b);
+      return b;
     });
   }
 
@@ -203,6 +210,7 @@ export class Network {
       for (const spec of l.stateSpecs()) { heap.write(s, v[spec.name]!); s += spec.size * 4; }
     }
     if (this.nParams > 0) this.k.fill(this.block('grads'), this.nParams, 0);
+    this.packs.changed();
   }
 
   // ------------------------------------------------------------------ forward / backward
@@ -214,6 +222,7 @@ export class Network {
    * `training: 'probe'` computes as in training but changes no state (see Training).
    */
   forward(rows: number, training: Training, upTo = this.layers.length - 1, fuse = true): Ptr {
+    if (!training && rows >= 4) this.packs.ensure(this.layers, this.bindings);
     let inp = this.block('x');
     for (let i = 0; i <= upTo; i++) {
       const layer = this.layers[i]!;
@@ -277,6 +286,7 @@ export class Network {
     const heap = this.backend.heap;
     let w = 0;
     this.eachFileBuffer((ptr, size) => { heap.write(ptr, weights.subarray(w, w + size)); w += size; });
+    this.packs.changed();
   }
 
   /** Writes the state kept outside the file (BatchNorm counters) from `from`'s layers (same topology, e.g. parsed from a checkpoint). */
@@ -284,19 +294,8 @@ export class Network {
     const heap = this.backend.heap;
     this.layers.forEach((l, i) => {
       const values = from[i]!.transientState();
-      for (const [name, v] of Object.entries(values)) heap.write(this.stateOf(l, name), v);
+      for (const [name, v] of Object.entries(values)) heap.write(this.block('state') + stateOffset(this.layers, l, name), v);
     });
-  }
-
-  private stateOf(l: Layer, name: string): Ptr {
-    let s = this.block('state');
-    for (const layer of this.layers) {
-      for (const spec of layer.stateSpecs()) {
-        if (layer === l && spec.name === name) return s;
-        s += spec.size * 4;
-      }
-    }
-    throw new Error(`internal: no state ${name}`);
   }
 
   /** All trainable parameters, named "<layer index>.<type>.<name>", with copies of value and gradient. */
@@ -307,6 +306,7 @@ export class Network {
   /** Returns the arena to the heap and releases the layers (they can join another model). */
   dispose(): void {
     if (this.arena === undefined) return;
+    this.packs.free(this.bindings);
     this.backend.heap.free(this.arena);
     this.arena = undefined;
     for (const l of this.layers) {
@@ -331,6 +331,18 @@ function checkShapes(layers: readonly Layer[], inputShape: readonly number[] | u
   let shape: readonly number[] = input;
   layers.forEach((l, i) => shapes.push((shape = l.outputShape(shape, i))));
   return { input, shapes };
+}
+
+/** Byte offset of layer l's state buffer `name` in the state block. */
+function stateOffset(layers: readonly Layer[], l: Layer, name: string): number {
+  let s = 0;
+  for (const layer of layers) {
+    for (const spec of layer.stateSpecs()) {
+      if (layer === l && spec.name === name) return s;
+      s += spec.size * 4;
+    }
+  }
+  throw new Error(`internal: no state ${name}`);
 }
 
 export function sum(xs: number[]): number {

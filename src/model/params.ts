@@ -19,6 +19,7 @@ export function writeParams(net: Network, values: Float32Array): void {
     throw rangeError(`writeParams: values must hold the model's ${net.nParams} parameters, got ${values.length}`, { argument: 'values', expected: `${net.nParams} values`, received: `${values.length}` });
   }
   net.backend.heap.write(net.block('params'), values);
+  net.packs.changed();
 }
 
 /** A copy of the grads block after the last backward (readParams' layout). */

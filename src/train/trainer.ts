@@ -148,6 +148,7 @@ export class Trainer {
     a.lr = lr;
     a.t = this.step;
     OPTIMIZERS[o.type].step(net.k, a, o);
+    net.packs.changed();
   }
 
   /** Zeroes the optimizer state and its step count, as compile does. */
@@ -210,6 +211,7 @@ export class Trainer {
         break;
       case 'restore':
         if (P > 0) k.copy(params, snapParams, P);
+        net.packs.changed();
         if (S > 0) k.copy(state, snapState, S);
         break;
     }
