@@ -26,8 +26,8 @@
  * part 0, then for each slot: a part its worker has not claimed yet (a CAS
  * on the slot's claim word) is claimed back and run by the caller, so a
  * descheduled worker on a busy machine costs time, not a stall; a claimed
- * part is waited for. When a worker that was awake (or one asleep, twice in a
- * row) missed its part, the next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
+ * part is waited for. When a worker that was awake missed its part, the
+ * next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
  * busier than the pool degrades to about one thread's speed instead of
  * waiting on descheduled workers. A waiting side spins on Atomics.load for about SPIN_MS,
  * then sleeps in Atomics.wait. A browser's main thread may not Atomics.wait:
@@ -268,7 +268,6 @@ export class Pool {
     for (let w = 1; w < upTo; w++) {
       const i = (w * SLOT_BYTES) / 4;
       if (Atomics.load(this.words, i + 1) === seq) {
-        this.sleptThrough = 0;
         trapped ??= this.failure(i, name); // done before the caller got here: its error flag still counts
         continue;
       }
@@ -277,9 +276,7 @@ export class Pool {
         this.stolen++;
         // A worker that was awake and still did not start its part was descheduled: the machine is
         // busier than the pool. Run the next calls whole here for a while rather than wait on it.
-        // One still asleep is waking up, unless it slept through the previous call's part too
-        // (woken then, it never got a core): also contention.
-        if (Atomics.load(this.words, i + 5) === 0 || ++this.sleptThrough >= 2) this.contended();
+        if (Atomics.load(this.words, i + 5) === 0) this.contended();
         try {
           this.runHere(w);
         } catch (e) {
@@ -296,7 +293,6 @@ export class Pool {
       }
       if (performance.now() - joinStart > patience) this.contended();
       else this.penalty >>= 1;
-      this.sleptThrough = 0;
       trapped ??= this.failure(i, name);
     }
     if (trapped !== undefined) throw trapped;
@@ -315,12 +311,8 @@ export class Pool {
   private backoff = 0;
   private penalty = 0;
 
-  /** Parts in a row taken back from a sleeping worker (see `join`). */
-  private sleptThrough = 0;
-
   /** A worker missed its part or was descheduled in it: run the next calls whole here, twice as many as last time. */
   private contended(): void {
-    this.sleptThrough = 0;
     this.penalty = Math.min(Math.max(this.penalty * 2, BACKOFF_MIN), BACKOFF_MAX);
     this.backoff = this.penalty;
   }
