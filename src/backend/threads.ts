@@ -78,8 +78,7 @@ const BACKOFF_MAX = 1024;
 /** Below these sizes a call runs whole on the calling thread. */
 const MIN_MATMUL_FLOPS = 1 << 18; // m·k·n: ~5 µs of work
 const MIN_BATCHNORM = 1 << 13; //    rows·cols
-const MIN_ELEMENTS = 1 << 17; //     elementwise and optimizer n (rows·cols for bias): memory-bound, worth splitting only when large
-const MIN_GATHER = 1 << 16; //       rows·cols of gatherRows: a training batch's rows come from all over the data set (a batch of 128 digits is 100,352 values)
+const MIN_ELEMENTS = 1 << 17; //     elementwise and optimizer n (rows·cols for gather and bias): memory-bound, worth splitting only when large
 
 // The worker's whole program, as source: it runs from a Blob URL (browser)
 // or `eval` (Node), so no bundler or test runner has to find a worker file.
@@ -490,8 +489,8 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
   };
 
   /** Rows of a [rows×cols] op split in blocks; `ptrs` advance by a row, `fixed` do not. */
-  const byRows = (name: 'biasForward' | 'gatherRows', rowPtrs: Ptr[], fixed: Ptr[], rows: number, cols: number, call: (rp: Ptr[], r: number) => void, post: (w: number, rp: Ptr[], r: number) => void, grain = MIN_ELEMENTS / 2): void => {
-    const parts = pool.split(partsFor(T, rows * cols, grain));
+  const byRows = (name: 'biasForward' | 'gatherRows', rowPtrs: Ptr[], fixed: Ptr[], rows: number, cols: number, call: (rp: Ptr[], r: number) => void, post: (w: number, rp: Ptr[], r: number) => void): void => {
+    const parts = pool.split(partsFor(T, rows * cols, MIN_ELEMENTS / 2));
     if (parts === 1) { call(rowPtrs, rows); return; }
     void fixed;
     pool.begin();
@@ -545,7 +544,7 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     copy: (dst, src, n) => elementwise('copy', [dst, src], n, []),
     gatherRows: (out, src, indices, n, cols) => byRows('gatherRows', [out, indices], [src], n, cols,
       (rp, r) => ex.gatherRows(rp[0]!, src, rp[1]!, r, cols),
-      (w, rp, r) => pool.post(w, 'gatherRows', rp[0]!, src, rp[1]!, r, cols), MIN_GATHER / 2),
+      (w, rp, r) => pool.post(w, 'gatherRows', rp[0]!, src, rp[1]!, r, cols)),
     softmaxCrossEntropy: (dlogits, logits, labels, rows, cols) => ex.softmaxCrossEntropy(dlogits, logits, labels, rows, cols),
     softmaxForward: (probs, logits, rows, cols) => ex.softmaxForward(probs, logits, rows, cols),
     mseLoss: (dpred, pred, target, rows, cols) => ex.mseLoss(dpred, pred, target, rows, cols),
