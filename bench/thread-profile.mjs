@@ -88,7 +88,7 @@ console.log(`| **step** | ${(s1 * 1000).toFixed(1)} | ${(s2 * 1000).toFixed(1)} 
 const serial = serial2 + (s2 - in2);
 console.log(`serial on 2 threads (kernels that did not split + outside kernels): ${(serial * 1000).toFixed(1)} µs = ${(100 * serial / s1).toFixed(1)}% of the 1-thread step; parts run by the caller: ${(100 * two.stolen).toFixed(0)}%`);
 const posted = names.reduce((n, k) => n + (two.t.totals.get(k)?.parts ?? 0), 0) / STEPS;
-console.log(`parts handed to the worker per step: ${posted.toFixed(1)} (17 when every split kernel splits)`);
+console.log(`parts handed to the worker per step: ${posted.toFixed(1)} (16 when every split kernel splits)`);
 if (posted < 12 || two.stolen > 0.25) {
   console.log('WARNING: the pool backed off or its worker was descheduled (the other core is busy): the 2-thread column is not a measure of the threads');
 }

@@ -115,8 +115,6 @@ function calls(): Call[] {
   out.push({ name: 'biasBackward', buffers: [rand(C, 28), rand(R * C, 29)], run: (kk, [d, g]) => kk.biasBackward(d!, g!, R, C) });
   const idx = Int32Array.from({ length: R }, (_, i) => (i * 7919) % 600);
   out.push({ name: 'gatherRows', buffers: [new Float32Array(R * C), rand(600 * C, 30), idx], run: (kk, [o, s, i]) => kk.gatherRows(o!, s!, i!, R, C) });
-  const idx128 = Int32Array.from({ length: 128 }, (_, i) => (i * 7919) % 600);
-  out.push({ name: 'gatherRows 128×784 (a training batch of digits)', buffers: [new Float32Array(128 * 784), rand(600 * 784, 51), idx128], run: (kk, [o, s, i]) => kk.gatherRows(o!, s!, i!, 128, 784) });
   const special = rand(N, 52);
   for (let i = 0; i < N; i += 997) special[i] = [NaN, Infinity, -Infinity][i % 3]!; // 141 non-finite values, in every part
   out.push({ name: 'countNonFinite', buffers: [special], run: (kk, [p]) => kk.countNonFinite(p!, N) });

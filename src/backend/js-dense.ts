@@ -7,14 +7,19 @@ import type { Ptr } from './types.js';
 /** matmul's packing constants (assembly/memory.ts): columns and depth packed at once. */
 const NC = 256, KC = 256;
 
+/** matmul's depth blocks for depth k: equal, a multiple of 4 when k allows, at most KC (assembly/matmul.ts `depthBlock`). */
+function depthBlock(k: number): number {
+  const nkb = Math.ceil(k / KC);
+  return Math.min(KC, (Math.ceil(k / nkb) + 3) & ~3);
+}
+
 /**
  * Visits a packed weight [k×n] (assembly/matmul.ts `packWeights` has the
  * layout) in the order p, then j: for depth p and the panel of columns
  * j…j + 7 (nr of them inside n), `at` is the float offset of its 8 values.
  */
 function eachPanel(k: number, n: number, visit: (p: number, j: number, nr: number, at: number) => void): void {
-  const nkb = Math.ceil(k / KC);
-  const kb = Math.min(KC, (Math.ceil(k / nkb) + 3) & ~3);
+  const kb = depthBlock(k);
   for (let p = 0; p < k; p++) {
     const pc = p - (p % kb), kc = Math.min(kb, k - pc);
     for (let jb = 0; jb < n; jb += NC) {
@@ -82,13 +87,22 @@ export class JsDenseKernels extends JsView {
     // matmul's order (each element summed over p in order, from 0), reading weight [p, j] from its panel
     const f = this.views();
     const C = out >>> 2, A = inp >>> 2, P = packed >>> 2;
+    const kb = depthBlock(k);
     f.fill(0, C, C + m * n);
     for (let i = 0; i < m; i++) {
       const ci = C + i * n;
-      eachPanel(k, n, (p, j, nr, at) => {
+      for (let p = 0; p < k; p++) {
         const av = f[A + i * k + p]!;
-        for (let jj = 0; jj < nr; jj++) f[ci + j + jj] = f[ci + j + jj]! + av * f[P + at + jj]!;
-      });
+        const pc = p - (p % kb), kc = Math.min(kb, k - pc);
+        for (let jb = 0; jb < n; jb += NC) {
+          const ncp = Math.ceil(Math.min(NC, n - jb) / 8) * 8, end = Math.min(jb + NC, n);
+          // the panel of columns j…j + 7 holds depth p's 8 values at b
+          for (let j = jb, b = P + jb * k + pc * ncp + (p - pc) * 8; j < end; j += 8, b += 8 * kc) {
+            const e = Math.min(8, end - j), cj = ci + j;
+            for (let jj = 0; jj < e; jj++) f[cj + jj] = f[cj + jj]! + av * f[b + jj]!;
+          }
+        }
+      }
     }
   }
 

@@ -29,8 +29,8 @@
  * part 0, then for each slot: a part its worker has not claimed yet (a CAS
  * on the slot's claim word) is claimed back and run by the caller, so a
  * descheduled worker on a busy machine costs time, not a stall; a claimed
- * part is waited for. When a worker that was awake (or one asleep, twice in a
- * row) missed its part, the next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
+ * part is waited for. When a worker that was awake missed its part, the
+ * next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
  * busier than the pool degrades to about one thread's speed instead of
  * waiting on descheduled workers. A waiting side spins on Atomics.load for about SPIN_MS,
  * then sleeps in Atomics.wait. A browser's main thread may not Atomics.wait:
@@ -85,8 +85,7 @@ const BACKOFF_MAX = 1024;
 /** Below these sizes a call runs whole on the calling thread. */
 const MIN_MATMUL_FLOPS = 1 << 18; // m·k·n: ~5 µs of work
 const MIN_BATCHNORM = 1 << 13; //    rows·cols
-const MIN_ELEMENTS = 1 << 17; //     elementwise and optimizer n (rows·cols for bias): memory-bound, worth splitting only when large
-const MIN_GATHER = 1 << 16; //       rows·cols of gatherRows: a training batch's rows come from all over the data set (a batch of 128 digits is 100,352 values)
+const MIN_ELEMENTS = 1 << 17; //     elementwise and optimizer n (rows·cols for gather and bias): memory-bound, worth splitting only when large
 
 // The worker's whole program, as source: it runs from a Blob URL (browser)
 // or `eval` (Node), so no bundler or test runner has to find a worker file.
@@ -275,7 +274,6 @@ export class Pool {
     for (let w = 1; w < upTo; w++) {
       const i = (w * SLOT_BYTES) / 4;
       if (Atomics.load(this.words, i + 1) === seq) {
-        this.sleptThrough = 0;
         trapped ??= this.failure(i, name); // done before the caller got here: its error flag still counts
         continue;
       }
@@ -284,9 +282,7 @@ export class Pool {
         this.stolen++;
         // A worker that was awake and still did not start its part was descheduled: the machine is
         // busier than the pool. Run the next calls whole here for a while rather than wait on it.
-        // One still asleep is waking up, unless it slept through the previous call's part too
-        // (woken then, it never got a core): also contention.
-        if (Atomics.load(this.words, i + 5) === 0 || ++this.sleptThrough >= 2) this.contended();
+        if (Atomics.load(this.words, i + 5) === 0) this.contended();
         try {
           this.runHere(w);
         } catch (e) {
@@ -303,7 +299,6 @@ export class Pool {
       }
       if (performance.now() - joinStart > patience) this.contended();
       else this.penalty >>= 1;
-      this.sleptThrough = 0;
       trapped ??= this.failure(i, name);
     }
     if (trapped !== undefined) throw trapped;
@@ -322,12 +317,8 @@ export class Pool {
   private backoff = 0;
   private penalty = 0;
 
-  /** Parts in a row taken back from a sleeping worker (see `join`). */
-  private sleptThrough = 0;
-
   /** A worker missed its part or was descheduled in it: run the next calls whole here, twice as many as last time. */
   private contended(): void {
-    this.sleptThrough = 0;
     this.penalty = Math.min(Math.max(this.penalty * 2, BACKOFF_MIN), BACKOFF_MAX);
     this.backoff = this.penalty;
   }
@@ -505,8 +496,8 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
   };
 
   /** Rows of a [rows×cols] op split in blocks; `ptrs` advance by a row, `fixed` do not. */
-  const byRows = (name: 'biasForward' | 'gatherRows', rowPtrs: Ptr[], fixed: Ptr[], rows: number, cols: number, call: (rp: Ptr[], r: number) => void, post: (w: number, rp: Ptr[], r: number) => void, grain = MIN_ELEMENTS / 2): void => {
-    const parts = pool.split(partsFor(T, rows * cols, grain));
+  const byRows = (name: 'biasForward' | 'gatherRows', rowPtrs: Ptr[], fixed: Ptr[], rows: number, cols: number, call: (rp: Ptr[], r: number) => void, post: (w: number, rp: Ptr[], r: number) => void): void => {
+    const parts = pool.split(partsFor(T, rows * cols, MIN_ELEMENTS / 2));
     if (parts === 1) { call(rowPtrs, rows); return; }
     void fixed;
     pool.begin();
@@ -586,7 +577,7 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     copy: (dst, src, n) => elementwise('copy', [dst, src], n, []),
     gatherRows: (out, src, indices, n, cols) => byRows('gatherRows', [out, indices], [src], n, cols,
       (rp, r) => ex.gatherRows(rp[0]!, src, rp[1]!, r, cols),
-      (w, rp, r) => pool.post(w, 'gatherRows', rp[0]!, src, rp[1]!, r, cols), MIN_GATHER / 2),
+      (w, rp, r) => pool.post(w, 'gatherRows', rp[0]!, src, rp[1]!, r, cols)),
     softmaxCrossEntropy: (dlogits, logits, labels, rows, cols) => ex.softmaxCrossEntropy(dlogits, logits, labels, rows, cols),
     softmaxForward: (probs, logits, rows, cols) => ex.softmaxForward(probs, logits, rows, cols),
     mseLoss: (dpred, pred, target, rows, cols) => ex.mseLoss(dpred, pred, target, rows, cols),
