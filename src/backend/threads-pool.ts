@@ -1,0 +1,356 @@
+/**
+ * The threads' pool: workers (Node worker_threads, or Web Workers in a
+ * cross-origin-isolated page) that instantiate the kernels' module on one
+ * shared WebAssembly.Memory, and the calling thread's side of handing them
+ * parts (src/backend/threads.ts decides the parts).
+ *
+ * Synchronization, per kernel call: the caller writes each worker's part
+ * into that worker's 256-byte slot of a control block in the shared memory,
+ * bumps the slot's sequence number (Atomics.store + Atomics.notify), runs
+ * part 0, then for each slot: a part its worker has not claimed yet (a CAS
+ * on the slot's claim word) is claimed back and run by the caller, so a
+ * descheduled worker on a busy machine costs time, not a stall; a claimed
+ * part is waited for. When a worker that was awake missed its part, the
+ * next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
+ * busier than the pool degrades to about one thread's speed instead of
+ * waiting on descheduled workers. A waiting side spins on Atomics.load for about SPIN_MS,
+ * then sleeps in Atomics.wait. A browser's main thread may not Atomics.wait:
+ * there the caller only spins (the workers still sleep), so a training loop
+ * is better run in a Worker.
+ *
+ * Memory growth: a shared memory grows in place; the workers' instances see
+ * the new pages at once, and the control block, allocated first, stays
+ * inside the views taken at start-up.
+ */
+import { NormcoreError } from '../errors.js';
+import type { Heap } from './heap.js';
+import type { Kernels, MemoryLike, Ptr } from './types.js';
+
+/** The exports of the threaded builds: the kernels plus their range variants. */
+export interface PartExports extends Kernels {
+  matmulPart(c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number, i0: number, i1: number, j0: number, j1: number): void;
+  matmulForwardPackedPart(out: Ptr, inp: Ptr, packed: Ptr, m: number, k: number, n: number, i0: number, i1: number, j0: number, j1: number): void;
+  batchnormForwardPart(out: Ptr, mean: Ptr, variance: Ptr, invstd: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, momentum: number, relu: number, cb: number, ce: number): void;
+  batchnormInferencePart(out: Ptr, inp: Ptr, gamma: Ptr, beta: Ptr, runMean: Ptr, runVar: Ptr, rows: number, cols: number, eps: number, relu: number, cb: number, ce: number): void;
+  batchnormBackwardPart(dinp: Ptr, dgamma: Ptr, dbeta: Ptr, dout: Ptr, out: Ptr, inp: Ptr, gamma: Ptr, mean: Ptr, invstd: Ptr, rows: number, cols: number, relu: number, cb: number, ce: number): void;
+  maxPoolForwardPart(out: Ptr, argmax: Ptr, inp: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number, b0: number, b1: number): void;
+  maxPoolBackwardPart(dinp: Ptr, dout: Ptr, argmax: Ptr, n: number, h: number, w: number, c: number, size: number, stride: number, outH: number, outW: number, b0: number, b1: number): void;
+  setScratch(ptr: number, bytes: number): void;
+  scratchBytesNeeded(): number;
+}
+
+/** The functions a worker can be asked to run, by index in its slot's op word. */
+const OPS = [
+  'matmulPart', 'batchnormForwardPart', 'batchnormInferencePart', 'batchnormBackwardPart',
+  'reluForward', 'reluBackward', 'sigmoidForward', 'sigmoidBackward', 'tanhForward', 'tanhBackward',
+  'biasForward', 'fill', 'copy', 'gatherRows', 'sgdUpdate', 'rmspropUpdate', 'adamUpdate',
+  'leakyReluForward', 'leakyReluBackward', 'geluForward', 'geluBackward', 'adamwUpdate',
+  'noiseForward', 'noiseBackward', 'matmulForwardPackedPart', 'countNonFinite',
+  'im2col', 'col2im', 'maxPoolForwardPart', 'maxPoolBackwardPart', 'avgPoolForward', 'avgPoolBackward',
+  'globalAvgPoolForward', 'globalAvgPoolBackward', 'dropoutForward', 'dropoutBackward',
+] as const;
+export type Op = (typeof OPS)[number];
+const OP = Object.fromEntries(OPS.map((o, i) => [o, i])) as Record<Op, number>;
+
+/** Bytes per worker slot: i32 words seq, done, op, error, claim (the seq a thread took), asleep, then f64 arguments from byte 24, then the part's f64 result. */
+const SLOT_BYTES = 256;
+const ARGS_OFFSET = 24;
+const NARGS = 16;
+const STOP = -1;
+/** How long a waiting side spins before it sleeps in Atomics.wait. */
+const SPIN_MS = 0.25;
+/** Calls run whole on the caller after a worker that was awake missed its part (doubling up to the maximum while it recurs). */
+const BACKOFF_MIN = 8;
+const BACKOFF_MAX = 1024;
+
+
+// The worker's whole program, as source: it runs from a Blob URL (browser)
+// or `eval` (Node), so no bundler or test runner has to find a worker file.
+const WORKER_SOURCE = `
+'use strict';
+function start(d, post) {
+  const { module, memory, scratch, scratchBytes, ctl, slot, ops, spinMs } = d;
+  const inst = new WebAssembly.Instance(module, { env: { memory, pow: Math.pow, abort() { throw new Error('wasm abort'); } } });
+  const ex = inst.exports;
+  ex.setScratch(scratch, scratchBytes);
+  const fns = ops.map((n) => ex[n]);
+  const base = ctl + slot * ${SLOT_BYTES};
+  const w = new Int32Array(memory.buffer, base, 6);
+  const a = new Float64Array(memory.buffer, base + ${ARGS_OFFSET}, ${NARGS + 1});
+  post('ready');
+  let last = 0;
+  for (;;) {
+    let s = Atomics.load(w, 0);
+    if (s === last) {
+      const t0 = performance.now();
+      let i = 0;
+      while ((s = Atomics.load(w, 0)) === last) {
+        if ((++i & 255) === 0 && performance.now() - t0 > spinMs) {
+          Atomics.store(w, 5, 1); // asleep: a part the caller takes back from now on is wake-up latency, not contention
+          Atomics.wait(w, 0, last);
+          Atomics.store(w, 5, 0);
+        }
+      }
+    }
+    last = s;
+    // claim job s unless the caller took it back (it runs unclaimed parts itself)
+    const c = Atomics.load(w, 4);
+    if (c === s || Atomics.compareExchange(w, 4, c, s) !== c) continue;
+    const op = w[2];
+    if (op === ${STOP}) { Atomics.store(w, 1, s); Atomics.notify(w, 1); return; }
+    try {
+      const r = fns[op](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
+      a[${NARGS}] = typeof r === 'number' ? r : 0;
+    } catch (e) {
+      w[3] = 1;
+    }
+    Atomics.store(w, 1, s);
+    Atomics.notify(w, 1);
+  }
+}
+if (typeof process !== 'undefined' && process.versions && process.versions.node) {
+  // getBuiltinModule (Node ≥ 20.16) works whether the eval'd source runs as CommonJS or, under --input-type=module, as ESM
+  const { parentPort } = process.getBuiltinModule('node:worker_threads');
+  parentPort.once('message', (d) => start(d, (m) => parentPort.postMessage(m)));
+} else {
+  self.onmessage = (e) => { self.onmessage = null; start(e.data, (m) => self.postMessage(m)); };
+}
+`;
+
+/** The part of node:worker_threads' Worker used here (declared, so the browser-safe core names no Node module). */
+interface NodeWorker {
+  postMessage(message: unknown): void;
+  once(event: 'message', f: (m: unknown) => void): void;
+  once(event: 'error', f: (e: Error) => void): void;
+  once(event: 'exit', f: (code: number) => void): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+type NodeWorkerClass = new (source: string, options: { eval: true }) => NodeWorker;
+
+/** What a started worker needs: postMessage, a way to wait for its first message, terminate. */
+interface WorkerHandle {
+  post(message: unknown): void;
+  ready: Promise<void>;
+  terminate(): void;
+}
+
+
+async function startWorker(): Promise<WorkerHandle> {
+  const g = globalThis as { process?: { versions?: { node?: string } } };
+  if (g.process?.versions?.node) {
+    const spec = 'node:worker_threads';
+    const { Worker } = await import(/* @vite-ignore */ spec) as { Worker: NodeWorkerClass };
+    const w = new Worker(WORKER_SOURCE, { eval: true });
+    w.unref(); // an idle pool does not keep the process alive
+    const ready = new Promise<void>((resolve, reject) => {
+      w.once('message', () => resolve());
+      w.once('error', reject);
+      w.once('exit', (code) => reject(new Error(`worker exited with code ${code} before it was ready`)));
+    });
+    return { post: (m) => w.postMessage(m), ready, terminate: () => { void w.terminate(); } };
+  }
+  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  const w = new Worker(url);
+  const ready = new Promise<void>((resolve, reject) => {
+    w.onmessage = () => { URL.revokeObjectURL(url); resolve(); };
+    w.onerror = (e) => reject(new Error(`worker failed to start: ${e.message}`));
+  });
+  return { post: (m) => w.postMessage(m), ready, terminate: () => w.terminate() };
+}
+
+/**
+ * A pool of `threads − 1` workers plus the calling thread, over one shared
+ * memory. `run` hands out one call's parts; the kernels below decide them.
+ */
+export class Pool {
+  /** Threads that take part in a call, the caller included. */
+  readonly threads: number;
+  private readonly words: Int32Array;
+  private readonly args: Float64Array;
+  private readonly ctl: Ptr;
+  private seq = 0;
+  private readonly canWait: boolean;
+  private closed = false;
+
+  private constructor(
+    threads: number,
+    memory: WebAssembly.Memory,
+    ctl: Ptr,
+    private readonly workers: WorkerHandle[],
+    private readonly heap: Heap,
+    private readonly scratch: Ptr[],
+    private readonly ex: PartExports,
+  ) {
+    this.threads = threads;
+    this.ctl = ctl;
+    this.words = new Int32Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 4);
+    this.args = new Float64Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 8);
+    // Atomics.wait throws on a browser's main thread (a Window); Node's main thread and workers may wait.
+    const g = globalThis as { window?: unknown; process?: { versions?: { node?: string } } };
+    this.canWait = !!g.process?.versions?.node || typeof g.window === 'undefined';
+  }
+
+  /**
+   * Starts `threads − 1` workers on `module` (a WebAssembly.Module) and
+   * `memory` (its shared WebAssembly.Memory); each gets its own scratch region
+   * from `heap`. Typed by contract, so the declarations need no DOM lib.
+   */
+  static async start(threads: number, module: object, memory: MemoryLike, heap: Heap, scratchBytes: number, ex: PartExports): Promise<Pool> {
+    const ctl = heap.alloc(threads * SLOT_BYTES);
+    new Int32Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 4).fill(0);
+    const scratch: Ptr[] = [];
+    const workers: WorkerHandle[] = [];
+    try {
+      for (let w = 1; w < threads; w++) {
+        const s = heap.alloc(scratchBytes);
+        scratch.push(s);
+        const h = await startWorker();
+        workers.push(h);
+        h.post({ module, memory, scratch: s, scratchBytes, ctl, slot: w, ops: OPS, spinMs: SPIN_MS });
+      }
+      await Promise.all(workers.map((h) => h.ready));
+    } catch (e) {
+      for (const h of workers) h.terminate();
+      throw new NormcoreError(`createBackend: could not start the worker threads (${e instanceof Error ? e.message : String(e)})`, 'UNSUPPORTED', { cause: e });
+    }
+    return new Pool(threads, memory as unknown as WebAssembly.Memory, ctl, workers, heap, scratch, ex);
+  }
+
+  /** Posts part `op(args…)` to worker w (1 ≤ w < threads); `join` waits for it. */
+  post(w: number, op: Op, ...args: number[]): void {
+    this.posted++;
+    const a = (w * SLOT_BYTES + ARGS_OFFSET) / 8;
+    for (let i = 0; i < args.length; i++) this.args[a + i] = args[i]!;
+    const i = (w * SLOT_BYTES) / 4;
+    this.words[i + 2] = OP[op];
+    Atomics.store(this.words, i, this.seq);
+    Atomics.notify(this.words, i, 1);
+  }
+
+  /** Starts a new call: the sequence number its posts carry. */
+  begin(): void {
+    this.seq = (this.seq + 1) | 0 || 1;
+    this.started = performance.now();
+  }
+
+  /**
+   * Waits until the parts of workers 1…upTo−1 are done; throws if one failed.
+   * A part its worker has not claimed yet (descheduled, or asleep and slow to
+   * wake on a busy machine) is claimed back and run here: a part gives the
+   * same bits on any thread, so this costs time, never determinism.
+   */
+  join(upTo: number, name: string): void {
+    const seq = this.seq;
+    const joinStart = performance.now();
+    // a worker's part is as large as the caller's: waiting much longer than the caller's own part took means it was descheduled
+    const patience = Math.max(0.1, 0.5 * (joinStart - this.started));
+    // Every part is waited for (or run here) before a failure is thrown: no part may outlive its call.
+    let trapped: unknown;
+    for (let w = 1; w < upTo; w++) {
+      const i = (w * SLOT_BYTES) / 4;
+      if (Atomics.load(this.words, i + 1) === seq) {
+        trapped ??= this.failure(i, name); // done before the caller got here: its error flag still counts
+        continue;
+      }
+      const c = Atomics.load(this.words, i + 4);
+      if (c !== seq && Atomics.compareExchange(this.words, i + 4, c, seq) === c) {
+        this.stolen++;
+        // A worker that was awake and still did not start its part was descheduled: the machine is
+        // busier than the pool. Run the next calls whole here for a while rather than wait on it.
+        if (Atomics.load(this.words, i + 5) === 0) this.contended();
+        try {
+          this.runHere(w);
+        } catch (e) {
+          trapped ??= e;
+        }
+        continue;
+      }
+      const t0 = performance.now();
+      let n = 0;
+      while (Atomics.load(this.words, i + 1) !== seq) {
+        if (this.canWait && (++n & 255) === 0 && performance.now() - t0 > SPIN_MS) {
+          Atomics.wait(this.words, i + 1, Atomics.load(this.words, i + 1), 1000);
+        }
+      }
+      if (performance.now() - joinStart > patience) this.contended();
+      else this.penalty >>= 1;
+      trapped ??= this.failure(i, name);
+    }
+    if (trapped !== undefined) throw trapped;
+  }
+
+  /** The error of the worker at control word i if it trapped in its part (its flag is cleared), else undefined. */
+  private failure(i: number, name: string): NormcoreError | undefined {
+    if (this.words[i + 3] === 0) return undefined;
+    this.words[i + 3] = 0;
+    return new NormcoreError(`${name}: a worker thread failed (out-of-bounds memory access or a trap in the kernel)`, 'INVALID_STATE');
+  }
+
+  /** Parts handed to workers so far. */
+  posted = 0;
+  /** Calls left to run whole on the caller (see `join`), and the current length of such a stretch. */
+  private backoff = 0;
+  private penalty = 0;
+
+  /** A worker missed its part or was descheduled in it: run the next calls whole here, twice as many as last time. */
+  private contended(): void {
+    this.penalty = Math.min(Math.max(this.penalty * 2, BACKOFF_MIN), BACKOFF_MAX);
+    this.backoff = this.penalty;
+  }
+
+  /** When the current call's parts were posted (the caller's own part starts then). */
+  private started = 0;
+
+  /** How many parts a call may use now: `parts`, or 1 while backing off after a missed part. */
+  split(parts: number): number {
+    if (parts > 1 && this.backoff > 0) {
+      this.backoff--;
+      return 1;
+    }
+    return parts;
+  }
+  /** Of those, parts run by the caller because their worker had not claimed them in time (a measure of contention). */
+  stolen = 0;
+
+  /** Runs worker w's posted part on this thread. */
+  private runHere(w: number): void {
+    const op = OPS[this.words[(w * SLOT_BYTES) / 4 + 2]!]!;
+    const a = this.args, o = (w * SLOT_BYTES + ARGS_OFFSET) / 8;
+    const r = (this.ex[op] as (...x: number[]) => unknown)(a[o]!, a[o + 1]!, a[o + 2]!, a[o + 3]!, a[o + 4]!, a[o + 5]!, a[o + 6]!, a[o + 7]!,
+      a[o + 8]!, a[o + 9]!, a[o + 10]!, a[o + 11]!, a[o + 12]!, a[o + 13]!, a[o + 14]!, a[o + 15]!);
+    a[o + NARGS] = typeof r === 'number' ? r : 0;
+  }
+
+  /** What worker w's part of the last call returned (after `join`). */
+  result(w: number): number {
+    return this.args[(w * SLOT_BYTES + ARGS_OFFSET) / 8 + NARGS]!;
+  }
+
+  /** Stops the workers and frees the control block and their scratch. The backend must not be used afterwards. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.begin();
+    for (let w = 1; w < this.threads; w++) {
+      const i = (w * SLOT_BYTES) / 4;
+      this.words[i + 2] = STOP;
+      Atomics.store(this.words, i, this.seq);
+      Atomics.notify(this.words, i, 1);
+    }
+    // each worker acknowledges STOP before its scratch and slot go back to the heap (a lingering one would write there)
+    const deadline = performance.now() + 1000;
+    let acknowledged = true;
+    for (let w = 1; w < this.threads; w++) {
+      const i = (w * SLOT_BYTES) / 4;
+      while (Atomics.load(this.words, i + 1) !== this.seq) {
+        if (performance.now() > deadline) { acknowledged = false; break; }
+        if (this.canWait) Atomics.wait(this.words, i + 1, Atomics.load(this.words, i + 1), 10);
+      }
+    }
+    for (const h of this.workers) h.terminate();
+    if (!acknowledged) return; // leave the blocks allocated rather than risk a late write into reused memory
+    for (const s of this.scratch) this.heap.free(s);
+    this.heap.free(this.ctl);
+  }
+}
