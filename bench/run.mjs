@@ -65,7 +65,8 @@ if (EPOCH) {
 const profile = PROFILE ? await profileStep(data) : undefined;
 const sync = await threadSync(data, setup.wasm2, setup.wasm);
 log('FMA ceiling (bench/fma-peak.mjs)…');
-const fmaCeiling = await fmaPeak();
+const fmaCeiling = await fmaPeak(12);
+const tileCeiling = await fmaPeak(8);
 
 // JAX/XLA on CPU, the native reference for the same step, when python3 can import jax (optional).
 let jax;
@@ -150,6 +151,8 @@ const machine = {
   wasmBuild: setup.wasm.build,
   /** One thread's f32 multiply-adds on registers only (bench/fma-peak.mjs): what matmul cannot beat. */
   fmaPeakGflops: fmaCeiling,
+  /** The same with 8 chains, the 4×8 micro-kernel's accumulators: that tile's ceiling. */
+  fmaPeak8Gflops: tileCeiling,
   threads: { '2t': setup.wasm2.info, auto: setup.wasmAuto.info },
   load: os.loadavg(),
   v8: process.versions.v8,
@@ -192,7 +195,7 @@ console.log(table);
 console.log(jax?.stepMs
   ? `\nJAX/XLA CPU (${jax.jax}, same network and step, jitted): step ${jax.stepMs.toFixed(2)} ms, epoch of 10,000 rows ${(jax.epochMs / 1000).toFixed(2)} s`
   : `\nJAX/XLA CPU: not measured (${jax?.absent})`);
-console.log(`FMA ceiling, one thread (relaxed_madd on registers, bench/fma-peak.mjs): ${fmaCeiling.toFixed(1)} GFLOP/s`);
+console.log(`FMA ceiling, one thread (relaxed_madd on registers, bench/fma-peak.mjs): ${fmaCeiling.toFixed(1)} GFLOP/s with 12 chains, ${tileCeiling.toFixed(1)} GFLOP/s with the 4×8 tile's 8`);
 console.log(`threads: sync per split kernel ${sync.syncUsPerKernel.toFixed(1)} µs (2 threads); ${sync.partsPerStep.toFixed(0)} parts handed to workers per step, ${(sync.ranByCallerShare * 100).toFixed(0)}% run by the caller because the worker had not started (busy machine)`);
 console.log('\ntargets (issues 4, 12, 13):');
 for (const t of targets) console.log(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.target}: ${t.measured}`);
