@@ -204,15 +204,15 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
 /**
  * The long passes over the data that a fit makes before training, sliced so
  * the event loop runs every few milliseconds (a page training on its main
- * thread stays usable): the finite scan of x and of validation x, and the
- * fingerprint a checkpointed fit records. Throws as checkX would.
+ * thread stays usable): the finite scan of validation x, and the fingerprint
+ * a checkpointed fit records. Throws as checkX would. (x itself is checked by
+ * runFit once it is in linear memory: the countNonFinite kernel, SIMD and
+ * split over threads, reads 31 MB of digits in ~2 ms where this loop takes
+ * ~30; only when it finds something does the loop run, to name the place.)
  */
 export async function prepareFit(r: FitRun, checkAlive: () => void): Promise<void> {
   const F = r.x.length / r.N;
-  if (r.checkFinite) {
-    await scanFinite('x', r.x, F, checkAlive);
-    if (r.val?.kind === 'arrays') await scanFinite('validationData[0]', r.val.x, F, checkAlive);
-  }
+  if (r.checkFinite && r.val?.kind === 'arrays') await scanFinite('validationData[0]', r.val.x, F, checkAlive);
   if (r.record) r.record.data = await fingerprint(r.x, r.targets, checkAlive);
 }
 
@@ -311,14 +311,16 @@ export async function runFit(t: Trainer, r: FitRun, hooks: FitHooks, resume: Res
     for (const floats of [N * F, N * yCols, N]) blocks.push(heap.allocF32(floats));
     if (r.weights) blocks.push(heap.allocF32(N), heap.allocF32(batchSize));
     const [dx, dy, didx, dw, bw] = blocks as [Ptr, Ptr, Ptr, Ptr | undefined, Ptr | undefined];
+    // The copy into linear memory, sliced too (a view per slice: memory does not grow during the copy).
+    await sliced(r.x.length, (start, end) => heap.f32(dx + start * 4, end - start).set(r.x.subarray(start, end)), hooks.checkAlive);
+    // x finite, checked there before anything of the model changes; the JS scan only names the first bad value
+    if (r.checkFinite && k.countNonFinite(dx, r.x.length) > 0) await scanFinite('x', r.x, F, hooks.checkAlive);
     if (resume) {
       resume.restore();
       t.writeOptimizerState(resume.optimizer);
     }
     t.lrMultiplier = 1;
     t.stopTraining = false;
-    // The copy into linear memory, sliced too (a view per slice: memory does not grow during the copy).
-    await sliced(r.x.length, (start, end) => heap.f32(dx + start * 4, end - start).set(r.x.subarray(start, end)), hooks.checkAlive);
     heap.write(dy, r.targets);
     if (r.weights) heap.write(dw!, r.weights);
     const order = new Int32Array(N);
