@@ -111,7 +111,8 @@ const find = (section, prefix) => results.find((r) => r.section === section && r
 const targets = [];
 const target = (what, ok, value) => targets.push({ target: what, met: ok, measured: value });
 for (const r of results.filter((r) => r.section === 'matmul' && !r.workload.startsWith('512'))) {
-  target(`matmul ${r.workload} ≥ 50 GFLOP/s`, r.peers.wasm.gflops >= 50, `${r.peers.wasm.gflops.toFixed(1)} GFLOP/s (${(100 * r.peers.wasm.gflops / fmaCeiling).toFixed(0)}% of the FMA ceiling)`);
+  // the ceiling is the better of the two chain counts: on a noisy host either measurement may come out low
+  target(`matmul ${r.workload} ≥ 50 GFLOP/s`, r.peers.wasm.gflops >= 50, `${r.peers.wasm.gflops.toFixed(1)} GFLOP/s (${(100 * r.peers.wasm.gflops / Math.max(fmaCeiling, tileCeiling)).toFixed(0)}% of the FMA ceiling)`);
 }
 const bn = find('batchnorm', 'forward + backward 1024');
 if (bn) {
