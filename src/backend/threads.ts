@@ -55,19 +55,23 @@ function partsFor(threads: number, work: number, grain: number): number {
 export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
   const T = pool.threads;
 
-  /** Elementwise op over n elements: ptrs advance by 4 bytes per element. */
-  const elementwise = (name: Op & keyof Kernels, ptrs: Ptr[], n: number, scalars: number[]): void => {
+  /**
+   * Elementwise op over n elements: ptrs advance by 4 bytes per element. `scalars`
+   * may depend on where a part starts (dropout's hash offset continues there).
+   */
+  const elementwise = (name: Op & keyof Kernels, ptrs: Ptr[], n: number, scalars: number[] | ((start: number) => number[])): void => {
     const parts = pool.split(partsFor(T, n, MIN_ELEMENTS / 2));
     const fn = ex[name] as (...a: number[]) => void;
-    if (parts === 1) { fn(...ptrs, n, ...scalars); return; }
+    const at = typeof scalars === 'function' ? scalars : () => scalars;
+    if (parts === 1) { fn(...ptrs, n, ...at(0)); return; }
     pool.begin();
     for (let w = 1; w < parts; w++) {
       const [s, e] = range(n, parts, 4, w);
-      pool.post(w, name, ...ptrs.map((p) => p + 4 * s), e - s, ...scalars);
+      pool.post(w, name, ...ptrs.map((p) => p + 4 * s), e - s, ...at(s));
     }
     const [, e0] = range(n, parts, 4, 0);
     try {
-      fn(...ptrs, e0, ...scalars);
+      fn(...ptrs, e0, ...at(0));
     } finally {
       pool.join(parts, name); // also when the caller's part trapped: no part may outlive its call
     }
@@ -282,20 +286,7 @@ export function threadedKernels(ex: PartExports, pool: Pool): Kernels {
     globalAvgPoolForward: (out, inp, n, h, w, c) => imagewise('globalAvgPoolForward', [out, inp], [c, h * w * c], n, h * w * c, [h, w, c]),
     globalAvgPoolBackward: (dinp, dout, n, h, w, c) => imagewise('globalAvgPoolBackward', [dinp, dout], [h * w * c, c], n, h * w * c, [h, w, c]),
     // dropout's mask is a hash of (seed, offset + i): a range starting at s continues at offset + s
-    dropoutForward: (out, mask, inp, n, rate, seed, offset) => {
-      const parts = pool.split(partsFor(T, n, MIN_ELEMENTS / 2));
-      if (parts === 1) { ex.dropoutForward(out, mask, inp, n, rate, seed, offset); return; }
-      pool.begin();
-      for (let w = 1; w < parts; w++) {
-        const [s0, e] = range(n, parts, 4, w);
-        pool.post(w, 'dropoutForward', out + 4 * s0, mask + 4 * s0, inp + 4 * s0, e - s0, rate, seed, offset + s0);
-      }
-      try {
-        ex.dropoutForward(out, mask, inp, range(n, parts, 4, 0)[1], rate, seed, offset);
-      } finally {
-        pool.join(parts, 'dropoutForward');
-      }
-    },
+    dropoutForward: (out, mask, inp, n, rate, seed, offset) => elementwise('dropoutForward', [out, mask, inp], n, (s) => [rate, seed, offset + s]),
     dropoutBackward: (dinp, dout, mask, n) => elementwise('dropoutBackward', [dinp, dout, mask], n, []),
   };
   return k;
