@@ -12,7 +12,7 @@
  * next Dense's weight rows reordered to match.
  */
 import { convAxis, poolAxis } from '../backend/conv-geometry.js';
-import type { Padding } from '../model/layers.js';
+import { ACTIVATION_TYPES, type Padding } from '../model/layers.js';
 import { floatValues, type NodeProto } from './onnx-pb.js';
 import { finite, intAttr, intsAttr, onlyAttributes, stringAttr, unsupported, type ImportContext } from './onnx-import-util.js';
 
@@ -136,7 +136,8 @@ export function reshapeToImage(n: NodeProto, x: ImportContext, shape: number[]):
   const [, h, w, c] = shape as [number, number, number, number];
   if (!(h >= 1 && w >= 1 && c >= 1)) unsupported(n, `shape [${shape.join(', ')}]; [-1, H, W, C] with H, W, C ≥ 1 was expected`);
   if (x.rank !== 2 || x.features !== h * w * c) unsupported(n, `reshapes ${x.features ?? 'an unknown number of'} features into [${h}, ${w}, ${c}]`);
-  if (x.inputShape || !x.layers.every((l) => ['normalization', 'relu', 'sigmoid', 'tanh', 'leakyrelu', 'gelu', 'dropout'].includes(l.config.type))) {
+  const elementwise: string[] = ['normalization', 'dropout', ...ACTIVATION_TYPES];
+  if (x.inputShape || !x.layers.every((l) => elementwise.includes(l.config.type))) {
     unsupported(n, 'an image is read only at the start of the model (after element-wise layers at most): normcore gives the model one inputShape');
   }
   x.inputShape = [h, w, c];

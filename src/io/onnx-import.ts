@@ -1,6 +1,6 @@
 /** ONNX in: the IMPORTS table (one entry per ONNX op) and fromOnnx (see onnx.ts). */
 import { encodeModelFile, ModelFormatError } from './format.js';
-import { layerFromConfig, type LayerConfig } from '../model/layers.js';
+import { ACTIVATION_TYPES, layerFromConfig, type LayerConfig } from '../model/layers.js';
 import { Sequential } from '../model/sequential.js';
 import type { Backend } from '../backend/index.js';
 import { describe, expectOptions, typeError } from '../errors.js';
@@ -392,7 +392,7 @@ export function onnxToLayers(bytes: Uint8Array): { layers: OnnxLayerConfig[]; we
   if (x.nchwFlatten) throw new OnnxUnsupportedError('fromOnnx: the graph ends with a Flatten of NCHW channels (order c, h, w), which normcore would give in its own order (h, w, c)', '', '');
 
   const first = x.layers[0]!;
-  if (!x.inputShape && ['relu', 'sigmoid', 'tanh', 'leakyrelu', 'gelu'].includes(first.config.type)) {
+  if (!x.inputShape && (ACTIVATION_TYPES as string[]).includes(first.config.type)) {
     unsupported(first.node, "the chain starts with an activation; normcore's first layer is a Dense, a BatchNorm or a Normalization (Gemm, MatMul, BatchNormalization, or Sub then Div)");
   }
   // Layer types this build lacks (an older normcore reading a newer file) are refused by name.
