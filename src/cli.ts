@@ -322,7 +322,7 @@ async function train(args: string[], io: CliIO): Promise<number> {
   try {
     const resumeFrom = c.resume === undefined ? undefined : await readCheckpoint(c.resume);
     if (resumeFrom) {
-      const info = Sequential.checkpointInfo(resumeFrom);
+      const info = await Sequential.checkpointInfo(resumeFrom);
       io.out(`resuming from ${c.resume}: ${info.epochsDone} of ${info.epochs} epochs done\n`);
     }
     const history = await model.fit(data.trainImages, data.trainLabels, {

@@ -174,7 +174,7 @@ describe.skipIf(!available && !inCI)('the demo page in headless Chromium', () =>
     }
 
     // The same bytes in Node, on the same split: the test accuracy the page showed for this run.
-    const model = Sequential.load(new Uint8Array(readFileSync(file)), { backend: await createBackend('wasm') });
+    const model = await Sequential.load(new Uint8Array(readFileSync(file)), { backend: await createBackend('wasm') });
     const d = loadMnist();
     const { accuracy } = model.evaluate(d.testImages, d.testLabels);
     const lastRun = await page.locator('#runs tbody tr').last().locator('td').nth(3).textContent();
@@ -186,7 +186,7 @@ describe.skipIf(!available && !inCI)('the demo page in headless Chromium', () =>
     expect(download.suggestedFilename()).toMatch(/\.onnx$/);
     const file = join(ROOT, 'test', 'artifacts', 'demo-model.onnx');
     await download.saveAs(file);
-    const model = Sequential.load(new Uint8Array(readFileSync(join(ROOT, 'test', 'artifacts', 'demo-model.nc'))), { backend: await createBackend('wasm') });
+    const model = await Sequential.load(new Uint8Array(readFileSync(join(ROOT, 'test', 'artifacts', 'demo-model.nc'))), { backend: await createBackend('wasm') });
     const x = loadMnist({ train: 100, test: 100 }).testImages;
     const expected = model.predict(x);
     model.dispose();

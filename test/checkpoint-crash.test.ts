@@ -113,10 +113,10 @@ describe('checkpoints survive SIGKILL', () => {
       }
       // the file on disk is a complete checkpoint: it loads, and it never goes backwards
       const bytes = new Uint8Array(readFileSync(ckpt));
-      const info = Sequential.checkpointInfo(bytes);
+      const info = await Sequential.checkpointInfo(bytes);
       expect(info.epochsDone).toBeGreaterThanOrEqual(lastDone);
       lastDone = info.epochsDone;
-      const model = Sequential.load(bytes, { backend: be });
+      const model = await Sequential.load(bytes, { backend: be });
       expect(model.predict(new Float32Array(16).fill(0.5)).every(Number.isFinite)).toBe(true);
       model.dispose();
       loadsChecked++;

@@ -44,7 +44,7 @@ describe('Sequential from normcore/node', () => {
       ...fitOptions, checkpoint: { path, everyEpochs: 1 }, signal: stop.signal,
       onEpochEnd: (epoch) => { if (epoch === 1) stop.abort(); },
     });
-    expect(CoreSequential.checkpointInfo(new Uint8Array(await import('node:fs').then((fs) => fs.readFileSync(path))))).toMatchObject({ epochsDone: 2, epochs: 4 });
+    expect(await CoreSequential.checkpointInfo(new Uint8Array(await import('node:fs').then((fs) => fs.readFileSync(path))))).toMatchObject({ epochsDone: 2, epochs: 4 });
 
     const resumed = model();
     await resumed.fit(x, y, { ...fitOptions, checkpoint: { path }, resumeFrom: path });
@@ -61,9 +61,9 @@ describe('Sequential from normcore/node', () => {
     expect(m.save()).toEqual(before);
   });
 
-  it('load returns the Node class, so a loaded model takes checkpoint paths too', () => {
+  it('load returns the Node class, so a loaded model takes checkpoint paths too', async () => {
     const bytes = model().save();
-    expect(Sequential.load(bytes, { backend: be })).toBeInstanceOf(Sequential);
-    expect(CoreSequential.load(bytes, { backend: be })).not.toBeInstanceOf(Sequential);
+    expect(await Sequential.load(bytes, { backend: be })).toBeInstanceOf(Sequential);
+    expect(await CoreSequential.load(bytes, { backend: be })).not.toBeInstanceOf(Sequential);
   });
 });

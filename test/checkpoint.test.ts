@@ -49,7 +49,7 @@ describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (name) =
     const epochs = fit.epochs!;
     expect(ref.checkpoints.length).toBe(Math.floor(epochs / every) + (epochs % every ? 1 : 0));
     for (const [i, ck] of ref.checkpoints.entries()) {
-      const info = Sequential.checkpointInfo(ck);
+      const info = await Sequential.checkpointInfo(ck);
       expect(info.epochsDone).toBe(Math.min(epochs, (i + 1) * every));
       // a fresh model built the same way, compiled the same way, resumes
       const m = bnNet(be);
@@ -60,7 +60,7 @@ describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (name) =
       expect(fullState(m)).toEqual(ref.state);
       m.dispose();
       // so does the model loaded from the checkpoint itself (it carries the optimizer state)
-      const loaded = Sequential.load(ck, { backend: be });
+      const loaded = await Sequential.load(ck, { backend: be });
       await loaded.fit(x, labelsFor(compile), { ...fit, checkpoint: undefined, resumeFrom: ck });
       expect(fullState(loaded)).toEqual(ref.state);
       loaded.dispose();
@@ -76,7 +76,7 @@ describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (name) =
       epochs: 3, batchSize: 16,
       checkpoint: { save: (b, info) => { if (info.epochsDone === 2) { ck2 = b; atEpoch2 = fullState(m); } } },
     });
-    const loaded = Sequential.load(ck2!, { backend: be });
+    const loaded = await Sequential.load(ck2!, { backend: be });
     expect(fullState(loaded)).toEqual(atEpoch2);
     expect((loaded.layers[1] as BatchNorm).numBatchesTracked).toBe(2 * 6);
     expect(loaded.optimizerState().step).toBe(2 * 6);
@@ -160,7 +160,7 @@ describe.each(['wasm', 'js'] as const)('checkpoints on the %s backend', (name) =
       checkpoint: { save: (b, info) => { if (info.epochsDone === 3) throw new Error('disk full'); saved.push(b); } },
     })).rejects.toThrow('disk full');
     expect(saved.length).toBe(2);
-    expect(Sequential.checkpointInfo(saved[1]!).epochsDone).toBe(2);
+    expect((await Sequential.checkpointInfo(saved[1]!)).epochsDone).toBe(2);
   });
 });
 
@@ -183,8 +183,8 @@ describe('checkpoint files (Node)', () => {
     expect(saved).toEqual([2, 3]);
     expect(readdirSync(dir)).toEqual(['run.ckpt']);
     const bytes = await readCheckpoint(path);
-    expect(Sequential.checkpointInfo(bytes)).toMatchObject({ epochsDone: 3, epochs: 3, batchSize: 16, rows: 90, features: 6, step: 18 });
-    const loaded = Sequential.load(new Uint8Array(readFileSync(path)), { backend: be });
+    expect(await Sequential.checkpointInfo(bytes)).toMatchObject({ epochsDone: 3, epochs: 3, batchSize: 16, rows: 90, features: 6, step: 18 });
+    const loaded = await Sequential.load(new Uint8Array(readFileSync(path)), { backend: be });
     expect(loaded.predict(x)).toEqual(m.predict(x));
   });
 

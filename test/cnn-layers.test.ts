@@ -46,7 +46,7 @@ describe.each(['wasm', 'js'] as const)('CNN layers on the %s backend', (name) =>
       await m.fit(x, y, { epochs: 1, batchSize: ROWS, shuffle: false });
       const grads = Float32Array.from(m.parameters().flatMap((p) => Array.from(p.grad)));
       // … and the loss of the same training step (batch statistics, the same dropout mask) at perturbed weights.
-      const lossAt = async (w: Float32Array) => (await Sequential.load(encodeModelFile(file.header, w), { backend: be }).fit(x, y, { epochs: 1, batchSize: ROWS, shuffle: false })).loss[0]!;
+      const lossAt = async (w: Float32Array) => (await (await Sequential.load(encodeModelFile(file.header, w), { backend: be })).fit(x, y, { epochs: 1, batchSize: ROWS, shuffle: false })).loss[0]!;
       // Where each parameter sits in the file's weights (each layer's params, then its file state: running statistics).
       const at: number[] = [];
       let w = 0;
@@ -74,7 +74,7 @@ describe.each(['wasm', 'js'] as const)('CNN layers on the %s backend', (name) =>
       await m.fit(x, labels(), { epochs: 2, batchSize: 3, shuffle: true, seed: 2 });
       const bytes = m.save();
       expect((decodeModelFile(bytes).header as { inputShape?: number[] }).inputShape).toEqual(shape);
-      const back = Sequential.load(bytes, { backend: be });
+      const back = await Sequential.load(bytes, { backend: be });
       expect(back.inputShape).toEqual(shape);
       expect(back.shapes).toEqual(m.shapes);
       expect(maxAbsDiff(back.predict(x), m.predict(x))).toBe(0);
@@ -117,12 +117,12 @@ describe.each(['wasm', 'js'] as const)('CNN layers on the %s backend', (name) =>
     }
   });
 
-  it('MLP files carry no input shape, and a model given a 1-D inputShape records it', () => {
+  it('MLP files carry no input shape, and a model given a 1-D inputShape records it', async () => {
     const plain = new Sequential([new Dense(4, 3), new ReLU(), new Dense(3, 2)], { backend: be });
     expect('inputShape' in (decodeModelFile(plain.save()).header as object)).toBe(false);
     const given = new Sequential([new ReLU(), new Dense(4, 2)], { backend: be, inputShape: [4] });
     expect((decodeModelFile(given.save()).header as { inputShape?: number[] }).inputShape).toEqual([4]);
-    expect(Sequential.load(given.save(), { backend: be }).inputShape).toEqual([4]);
+    expect((await Sequential.load(given.save(), { backend: be })).inputShape).toEqual([4]);
   });
 
   it('BatchNorm2d is BatchNorm over the N·H·W pixels: the same outputs, gradients and running statistics', async () => {
@@ -178,7 +178,7 @@ describe.each(['wasm', 'js'] as const)('CNN layers on the %s backend', (name) =>
       // inference: the same network without the layer
       const file = decodeModelFile(m.save());
       const plain = new Sequential([new Dense(F, H, { bias: true }), new Dense(H, 1, { bias: false })], { backend: be });
-      const same = Sequential.load(encodeModelFile(decodeModelFile(plain.save()).header, file.weights), { backend: be });
+      const same = await Sequential.load(encodeModelFile(decodeModelFile(plain.save()).header, file.weights), { backend: be });
       expect(maxAbsDiff(m.predict(x), same.predict(x))).toBe(0);
       expect(maxAbsDiff(m.predict(x), m.predict(x))).toBe(0);
     });
@@ -198,10 +198,10 @@ describe.each(['wasm', 'js'] as const)('CNN layers on the %s backend', (name) =>
       expect(dropout(a).step).toBe(6);
       expect(dropout(a).seed).not.toBe(dropout(c).seed);
       // the step counter and seed travel in the file, so a loaded model goes on with the next masks
-      const loaded = Sequential.load(a.save(), { backend: be });
+      const loaded = await Sequential.load(a.save(), { backend: be });
       expect(dropout(loaded).step).toBe(6);
       expect(dropout(loaded).seed).toBe(dropout(a).seed);
-      const again = Sequential.load(a.save(), { backend: be });
+      const again = await Sequential.load(a.save(), { backend: be });
       for (const m of [loaded, again]) await m.compile({ loss: 'softmaxCrossEntropy', optimizer: { type: 'adam', lr: 0.01 } }).fit(x, y, { epochs: 1, batchSize: 4, shuffle: true, seed: 1 });
       expect(dropout(loaded).step).toBe(9);
       expect(loaded.save()).toEqual(again.save());
@@ -252,17 +252,17 @@ describe('hostile headers with the new layers', () => {
     const f = decodeModelFile(m.save());
     const header = f.header as { layers: Array<Record<string, unknown>>; inputShape: unknown };
     const withLayer0 = (patch: Record<string, unknown>) => encodeModelFile({ ...header, layers: [{ ...header.layers[0], ...patch }, ...header.layers.slice(1)] }, f.weights);
-    expect(() => Sequential.load(withLayer0({ padding: 'full' }), { backend: be })).toThrow(/not a valid normcore model file: a layer in the header is invalid \(Conv2d: options\.padding/);
-    expect(() => Sequential.load(withLayer0({ bias: 1 }), { backend: be })).toThrow(/layers\[0\]\.bias must be a boolean/);
-    expect(() => Sequential.load(withLayer0({ inChannels: 2 }), { backend: be })).toThrow(/not a valid normcore model file/);
+    await expect(Sequential.load(withLayer0({ padding: 'full' }), { backend: be })).rejects.toThrow(/not a valid normcore model file: a layer in the header is invalid \(Conv2d: options\.padding/);
+    await expect(Sequential.load(withLayer0({ bias: 1 }), { backend: be })).rejects.toThrow(/layers\[0\]\.bias must be a boolean/);
+    await expect(Sequential.load(withLayer0({ inChannels: 2 }), { backend: be })).rejects.toThrow(/not a valid normcore model file/);
     for (const shape of [[4, -4, 1], 'big', [], [4, 4, 1.5]]) {
-      expect(() => Sequential.load(encodeModelFile({ ...header, inputShape: shape }, f.weights), { backend: be })).toThrow(/the inputShape is not an array of integers ≥ 1/);
+      await expect(Sequential.load(encodeModelFile({ ...header, inputShape: shape }, f.weights), { backend: be })).rejects.toThrow(/the inputShape is not an array of integers ≥ 1/);
     }
     // a shape too large for memory is refused before it is allocated
-    expect(() => Sequential.load(encodeModelFile({ ...header, inputShape: [100000, 100000, 1] }, f.weights), { backend: be })).toThrow(/not a valid normcore model file/);
+    await expect(Sequential.load(encodeModelFile({ ...header, inputShape: [100000, 100000, 1] }, f.weights), { backend: be })).rejects.toThrow(/not a valid normcore model file/);
     const drop = new Sequential([new Dense(2, 2), new Dropout(0.5)], { backend: be });
     const g = decodeModelFile(drop.save());
     const dh = g.header as { layers: Array<Record<string, unknown>> };
-    expect(() => Sequential.load(encodeModelFile({ ...dh, layers: [dh.layers[0], { ...dh.layers[1], seed: 2 ** 32 }] }, g.weights), { backend: be })).toThrow(/layers\[1\]\.seed must be an integer in \[0, 4294967295\]/);
+    await expect(Sequential.load(encodeModelFile({ ...dh, layers: [dh.layers[0], { ...dh.layers[1], seed: 2 ** 32 }] }, g.weights), { backend: be })).rejects.toThrow(/layers\[1\]\.seed must be an integer in \[0, 4294967295\]/);
   });
 });

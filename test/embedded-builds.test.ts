@@ -13,12 +13,13 @@ import { describe, expect, it } from 'vitest';
 import { withSharedMemory } from '../src/backend/shared-module.js';
 import { applyPatch } from '../src/backend/wasm-patch.js';
 import { NormcoreError } from '../src/errors.js';
-import { relaxedPatch, wasmLatin1 } from '../src/wasm/kernels.generated.js';
+import { inflateEmbedded } from '../src/backend/wasm.js';
+import { relaxedPatch, wasmDeflated } from '../src/wasm/kernels.generated.js';
 
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 const built = (name: string) => new Uint8Array(readFileSync(new URL(`../build/${name}.wasm`, import.meta.url)));
-const release = Uint8Array.from(wasmLatin1, (c) => c.charCodeAt(0));
+const release = await inflateEmbedded(wasmDeflated);
 
 /** The (id, payload) sections of a module. */
 function sections(b: Uint8Array): { id: number; payload: Uint8Array }[] {

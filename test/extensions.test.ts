@@ -49,13 +49,13 @@ describe.each(['wasm', 'js'] as const)('extensions on the %s backend', (name) =>
         await m.fit(x, y, { epochs: 1, batchSize: ROWS, shuffle: false });
         const grads = Float32Array.from(m.parameters().flatMap((p) => Array.from(p.grad)));
         expect(grads.length).toBe(file.weights.length);
-        const lossAt = (w: Float32Array) => Sequential.load(encodeModelFile(file.header, w), { backend: be }).evaluate(x, y).loss;
+        const lossAt = async (w: Float32Array) => (await Sequential.load(encodeModelFile(file.header, w), { backend: be })).evaluate(x, y).loss;
         const h = 1e-3;
         for (const i of [0, 5, 13, 23, 29, 31, file.weights.length - 1]) {
           const plus = Float32Array.from(file.weights), minus = Float32Array.from(file.weights);
           plus[i]! += h;
           minus[i]! -= h;
-          const fd = (lossAt(plus) - lossAt(minus)) / (plus[i]! - minus[i]!);
+          const fd = ((await lossAt(plus)) - (await lossAt(minus))) / (plus[i]! - minus[i]!);
           expect(Math.abs(fd - grads[i]!), `weight ${i}: fd ${fd}, backward ${grads[i]}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(fd));
         }
       },
@@ -79,11 +79,11 @@ describe.each(['wasm', 'js'] as const)('extensions on the %s backend', (name) =>
     expect(m.save().length).toBeGreaterThan(0);
   });
 
-  it('adamw defaults: lr 0.001, weightDecay 0.01, recorded in the file and restored by load', () => {
+  it('adamw defaults: lr 0.001, weightDecay 0.01, recorded in the file and restored by load', async () => {
     const m = net(() => new ReLU(), 3).compile({ optimizer: { type: 'adamw' } });
     const h = decodeModelFile(m.save()).header as { compile: { optimizer: { type: string; lr: number; weightDecay: number } } };
     expect(h.compile.optimizer).toMatchObject({ type: 'adamw', lr: 0.001, weightDecay: 0.01 });
-    const back = Sequential.load(m.save(), { backend: be });
+    const back = await Sequential.load(m.save(), { backend: be });
     expect((decodeModelFile(back.save()).header as typeof h).compile.optimizer).toEqual(h.compile.optimizer);
   });
 
@@ -106,7 +106,7 @@ describe.each(['wasm', 'js'] as const)('extensions on the %s backend', (name) =>
       const m = net(() => new LeakyReLU(), 2).compile({ loss, optimizer: { type: 'adam', lr: 0.02 } });
       const h = await m.fit(x, targets(loss, 2), { epochs: 60, batchSize: ROWS });
       expect(h.loss[h.loss.length - 1]!).toBeLessThan(h.loss[0]! * 0.6);
-      const back = Sequential.load(m.save(), { backend: be });
+      const back = await Sequential.load(m.save(), { backend: be });
       expect(back.lossName).toBe(typeof loss === 'string' ? loss : 'huber');
       expect(back.evaluate(x, targets(loss, 2)).loss).toBe(m.evaluate(x, targets(loss, 2)).loss);
     }
@@ -114,10 +114,10 @@ describe.each(['wasm', 'js'] as const)('extensions on the %s backend', (name) =>
     expect(h.compile.loss).toEqual({ type: 'huber', delta: 0.25 });
   });
 
-  it('LeakyReLU (default α 0.01) and GELU survive save/load with identical predictions', () => {
+  it('LeakyReLU (default α 0.01) and GELU survive save/load with identical predictions', async () => {
     const m = new Sequential([new Dense(F, H), new LeakyReLU(), new Dense(H, H), new GELU(), new Dense(H, 3)], { backend: be, seed: 2 }).compile();
     expect((m.layers[1] as LeakyReLU).alpha).toBe(0.01);
-    const back = Sequential.load(m.save(), { backend: be });
+    const back = await Sequential.load(m.save(), { backend: be });
     expect(back.layers.map((l) => l.config())).toEqual(m.layers.map((l) => l.config()));
     expect(back.layers[1]).toBeInstanceOf(LeakyReLU);
     expect(back.layers[3]).toBeInstanceOf(GELU);

@@ -63,10 +63,10 @@ type Outcome = 'rejected' | 'loaded' | 'loadedOverflowing';
  * so large that f32 overflows, which a valid file may hold). Any other error
  * fails the test. Memory must not grow past what a valid model needs.
  */
-function attempt(bytes: Uint8Array): Outcome {
+async function attempt(bytes: Uint8Array): Promise<Outcome> {
   let m: Sequential;
   try {
-    m = Sequential.load(bytes, { backend: be });
+    m = await Sequential.load(bytes, { backend: be });
   } catch (e) {
     if (!(e instanceof ModelFormatError)) throw new Error(`load threw ${(e as Error)?.name}: ${(e as Error)?.message}, not a ModelFormatError`, { cause: e });
     expect(e.code).toBe('MODEL_FORMAT');
@@ -90,41 +90,41 @@ function count(label: string, o: Outcome): void {
 }
 
 /** Runs fn and checks that backend memory neither grows nor leaks meanwhile. */
-function noGrowth(fn: () => void): void {
+async function noGrowth(fn: () => void | Promise<void>): Promise<void> {
   // one valid load first, so the arena a valid model needs is already part of memory
-  Sequential.load(model, { backend: be }).dispose();
+  (await Sequential.load(model, { backend: be })).dispose();
   const mem = be.heap.memoryBytes, used = be.heap.bytesInUse;
-  fn();
+  await fn();
   expect(be.heap.memoryBytes).toBe(mem);
   expect(be.heap.bytesInUse).toBe(used);
 }
 
 describe('hostile model files', () => {
-  it('the valid files load (a model file and a checkpoint)', () => {
-    expect(attempt(model)).toBe('loaded');
-    expect(attempt(checkpoint)).toBe('loaded');
+  it('the valid files load (a model file and a checkpoint)', async () => {
+    expect(await attempt(model)).toBe('loaded');
+    expect(await attempt(checkpoint)).toBe('loaded');
   });
 
-  it('every truncation is rejected', () => {
-    noGrowth(() => {
+  it('every truncation is rejected', async () => {
+    await noGrowth(async () => {
       for (const file of [model, checkpoint]) {
         for (let n = 0; n < file.length; n++) {
-          expect(() => Sequential.load(file.subarray(0, n), { backend: be })).toThrow(ModelFormatError);
+          await expect(Sequential.load(file.subarray(0, n), { backend: be })).rejects.toThrow(ModelFormatError);
         }
       }
     });
-    expect(() => Sequential.load(model.subarray(0, 10), { backend: be })).toThrow(/^load: not a valid normcore model file: 10 bytes is shorter than the smallest model file \(24 bytes\)$/);
-    expect(() => Sequential.load(model.subarray(0, model.length - 1), { backend: be })).toThrow(/the header declares \d+ bytes .* but the file has \d+/);
+    await expect(Sequential.load(model.subarray(0, 10), { backend: be })).rejects.toThrow(/^load: not a valid normcore model file: 10 bytes is shorter than the smallest model file \(24 bytes\)$/);
+    await expect(Sequential.load(model.subarray(0, model.length - 1), { backend: be })).rejects.toThrow(/the header declares \d+ bytes .* but the file has \d+/);
   });
 
-  it('every single-bit flip is rejected (the CRC-32 catches what the other checks do not)', () => {
+  it('every single-bit flip is rejected (the CRC-32 catches what the other checks do not)', async () => {
     let flips = 0;
-    noGrowth(() => {
+    await noGrowth(async () => {
       for (let i = 0; i < model.length; i++) {
         for (let bit = 0; bit < 8; bit++) {
           const b = model.slice();
           b[i]! ^= 1 << bit;
-          expect(() => Sequential.load(b, { backend: be })).toThrow(ModelFormatError);
+          await expect(Sequential.load(b, { backend: be })).rejects.toThrow(ModelFormatError);
           flips++;
         }
       }
@@ -132,18 +132,18 @@ describe('hostile model files', () => {
     expect(flips).toBe(model.length * 8);
     const b = model.slice();
     b[40]! ^= 0x10;
-    expect(() => Sequential.load(b, { backend: be })).toThrow(/checksum mismatch \(stored 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\): the file is corrupt or truncated/);
+    await expect(Sequential.load(b, { backend: be })).rejects.toThrow(/checksum mismatch \(stored 0x[0-9a-f]{8}, computed 0x[0-9a-f]{8}\): the file is corrupt or truncated/);
   });
 
-  it('a wrong magic or version is rejected, naming it', () => {
+  it('a wrong magic or version is rejected, naming it', async () => {
     const v2 = model.slice();
     new DataView(v2.buffer).setUint32(8, 2, true);
-    expect(() => Sequential.load(reseal(v2), { backend: be })).toThrow(/^load: not a valid normcore model file: format version 2 is not supported \(this normcore reads version 1\)$/);
+    await expect(Sequential.load(reseal(v2), { backend: be })).rejects.toThrow(/^load: not a valid normcore model file: format version 2 is not supported \(this normcore reads version 1\)$/);
     const png = reseal(Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...model.subarray(8)]));
-    expect(() => Sequential.load(png, { backend: be })).toThrow(/does not start with the magic "NORMCORE"/);
+    await expect(Sequential.load(png, { backend: be })).rejects.toThrow(/does not start with the magic "NORMCORE"/);
   });
 
-  it('a header declaring huge sizes is rejected at once, allocating nothing of that size', () => {
+  it('a header declaring huge sizes is rejected at once, allocating nothing of that size', async () => {
     const body = new Uint8Array(64).fill(0x20);
     const cases = [
       rawFile(1, 0xfffffffc, 0xffffffff, body), // 4 GiB header, 16 GiB of weights, in 88 bytes
@@ -155,13 +155,13 @@ describe('hostile model files', () => {
     ];
     const ab = process.memoryUsage().arrayBuffers;
     const t0 = performance.now();
-    noGrowth(() => {
-      for (const f of cases) expect(() => Sequential.load(f, { backend: be })).toThrow(ModelFormatError);
+    await noGrowth(async () => {
+      for (const f of cases) await expect(Sequential.load(f, { backend: be })).rejects.toThrow(ModelFormatError);
     });
     expect(performance.now() - t0).toBeLessThan(500);
     expect(process.memoryUsage().arrayBuffers - ab).toBeLessThan(1 << 20);
-    expect(() => Sequential.load(cases[0]!, { backend: be })).toThrow(/header length 4294967292 is invalid/);
-    expect(() => Sequential.load(cases[1]!, { backend: be })).toThrow(/the header declares 17179869268 bytes \(header 64, 4294967295 weights\) but the file has 88/);
+    await expect(Sequential.load(cases[0]!, { backend: be })).rejects.toThrow(/header length 4294967292 is invalid/);
+    await expect(Sequential.load(cases[1]!, { backend: be })).rejects.toThrow(/the header declares 17179869268 bytes \(header 64, 4294967295 weights\) but the file has 88/);
   });
 
   describe('a valid checksum over a hostile header is rejected before any large allocation', () => {
@@ -194,21 +194,21 @@ describe('hostile model files', () => {
       ['a __proto__ key', (h, w) => [JSON.parse(JSON.stringify(h).replace('{', '{"__proto__":{"kind":"normcore-sequential"},')), w], /./],
     ];
 
-    it.each(hostile)('%s', (_label, mutate, re) => {
+    it.each(hostile)('%s', async (_label, mutate, re) => {
       const { header, weights } = parts(model);
       const [h, w] = mutate(header, weights);
       const bytes = encodeModelFile(h, w);
       const t0 = performance.now();
-      noGrowth(() => {
+      await noGrowth(async () => {
         if (_label === 'a __proto__ key') {
           // JSON.parse makes "__proto__" an own property; the file is otherwise valid and loads like the original
-          const m = Sequential.load(bytes, { backend: be });
+          const m = await Sequential.load(bytes, { backend: be });
           expect(Object.getPrototypeOf(decodeModelFile(bytes).header)).toBe(Object.prototype);
           m.dispose();
           return;
         }
         let e: unknown;
-        try { Sequential.load(bytes, { backend: be }); } catch (err) { e = err; }
+        try { await Sequential.load(bytes, { backend: be }); } catch (err) { e = err; }
         expect(e).toBeInstanceOf(ModelFormatError);
         expect((e as Error).message).toMatch(/^load: not a valid normcore model file: /);
         expect((e as Error).message).toMatch(re);
@@ -220,11 +220,11 @@ describe('hostile model files', () => {
       ['arrays', '['.repeat(200000) + ']'.repeat(200000)],
       ['objects', '{"a":'.repeat(100000) + '1' + '}'.repeat(100000)],
       ['layers', '{"kind":"normcore-sequential","layers":[' + '['.repeat(100000) + ']'.repeat(100000) + ']}'],
-    ])('deeply nested JSON (%s, within the 1 MiB header limit)', (_label, text) => {
+    ])('deeply nested JSON (%s, within the 1 MiB header limit)', async (_label, text) => {
       const padded = text + ' '.repeat((4 - (text.length % 4)) % 4);
       const bytes = rawFile(1, padded.length, 0, new TextEncoder().encode(padded));
       const t0 = performance.now();
-      noGrowth(() => expect(() => Sequential.load(bytes, { backend: be })).toThrow(/the header is not a normcore Sequential model or checkpoint|a layer in the header is invalid|not valid JSON/));
+      await noGrowth(async () => await expect(Sequential.load(bytes, { backend: be })).rejects.toThrow(/the header is not a normcore Sequential model or checkpoint|a layer in the header is invalid|not valid JSON/));
       expect(performance.now() - t0).toBeLessThan(1000);
     });
 
@@ -234,9 +234,9 @@ describe('hostile model files', () => {
       ['a negative step', (h: Record<string, unknown>) => ({ ...h, optimizerState: { step: -1, slots: 2 } }), /no valid optimizerState/],
       ['epochs done beyond the epochs', (h: Record<string, unknown>) => ({ ...h, fit: { ...(h.fit as object), epochsDone: 99 } }), /no valid fit record/],
       ['a fit record without data fingerprint', (h: Record<string, unknown>) => ({ ...h, fit: { ...(h.fit as object), data: 7 } }), /no valid fit record/],
-    ])('%s', (_label, mutate, re) => {
+    ])('%s', async (_label, mutate, re) => {
       const { header, weights } = parts(checkpoint);
-      noGrowth(() => expect(() => Sequential.load(encodeModelFile(mutate(header), weights), { backend: be })).toThrow(re));
+      await noGrowth(async () => await expect(Sequential.load(encodeModelFile(mutate(header), weights), { backend: be })).rejects.toThrow(re));
     });
   });
 
@@ -273,12 +273,12 @@ describe('hostile model files', () => {
       ['model file', () => model, false], ['checkpoint', () => checkpoint, false],
       ['model file, CRC recomputed', () => model, true], ['checkpoint, CRC recomputed', () => checkpoint, true],
     ] as const) {
-      it(`${label}: 1500 mutated files each load to a valid model or throw ModelFormatError`, () => {
-        noGrowth(() => {
-          fc.assert(
-            fc.property(fc.array(mutation(file().length), { minLength: 1, maxLength: 4 }), (ms) => {
+      it(`${label}: 1500 mutated files each load to a valid model or throw ModelFormatError`, async () => {
+        await noGrowth(async () => {
+          await fc.assert(
+            fc.asyncProperty(fc.array(mutation(file().length), { minLength: 1, maxLength: 4 }), async (ms) => {
               const bytes = apply(file(), ms as Mutation[]);
-              const outcome = attempt(resealed ? reseal(bytes) : bytes);
+              const outcome = await attempt(resealed ? reseal(bytes) : bytes);
               // without a recomputed CRC, only a mutation that changed nothing can load
               if (!resealed && outcome !== 'rejected') expect(bytes).toEqual(file());
               count(label, outcome);
@@ -289,7 +289,7 @@ describe('hostile model files', () => {
       });
     }
 
-    it('header JSON mutated at random, CRC valid: 1500 files each load to a valid model or throw ModelFormatError', () => {
+    it('header JSON mutated at random, CRC valid: 1500 files each load to a valid model or throw ModelFormatError', async () => {
       const { header, weights } = parts(model);
       const hostileValue = fc.oneof(
         fc.jsonValue({ maxDepth: 3 }),
@@ -301,9 +301,9 @@ describe('hostile model files', () => {
         fc.record({ top: fc.constantFrom('kind', 'layers', 'seed', 'compile', 'optimizerState', 'fit'), value: hostileValue }),
         fc.record({ compileKey: fc.constantFrom('loss', 'optimizer', 'lrSchedule'), value: hostileValue }),
       );
-      noGrowth(() => {
-        fc.assert(
-          fc.property(fc.array(edit, { minLength: 1, maxLength: 3 }), (edits) => {
+      await noGrowth(async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.array(edit, { minLength: 1, maxLength: 3 }), async (edits) => {
             const h = JSON.parse(JSON.stringify(header)) as Record<string, unknown>;
             const objectAt = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined);
             for (const e of edits) {
@@ -318,7 +318,7 @@ describe('hostile model files', () => {
                 if (c) c[e.compileKey] = e.value;
               }
             }
-            count('header JSON', attempt(encodeModelFile(h, weights)));
+            count('header JSON', await attempt(encodeModelFile(h, weights)));
           }),
           { seed: 7, numRuns: 1500 },
         );

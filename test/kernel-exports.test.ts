@@ -18,8 +18,9 @@ import { kernelSpecs } from '../src/backend/checked.js';
 import { JsKernels } from '../src/backend/js-kernels.js';
 import type { KernelName } from '../src/backend/types.js';
 import { withSharedMemory } from '../src/backend/shared-module.js';
-import { wasmLatin1 as debugLatin1 } from '../src/wasm/debug.generated.js';
-import { relaxedPatch, wasmLatin1 as releaseLatin1 } from '../src/wasm/kernels.generated.js';
+import { inflateEmbedded } from '../src/backend/wasm.js';
+import { wasmDeflated as debugDeflated } from '../src/wasm/debug.generated.js';
+import { relaxedPatch, wasmDeflated as releaseDeflated } from '../src/wasm/kernels.generated.js';
 import { applyPatch } from '../src/backend/wasm-patch.js';
 import { exportedLocalNames } from './helpers/wasm-names.js';
 
@@ -36,13 +37,12 @@ const JS_HELPERS = ['constructor', 'views', 'colTemps'];
 const KERNELS = Object.keys(kernelSpecs) as KernelName[];
 const arity = (name: KernelName) => kernelSpecs[name].args.length;
 
-const latin1 = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
-const release = latin1(releaseLatin1);
+const release = await inflateEmbedded(releaseDeflated);
 const relaxed = applyPatch(release, relaxedPatch);
 const FLAVORS = [
   ['release', release],
   ['relaxed', relaxed],
-  ['debug', latin1(debugLatin1)],
+  ['debug', await inflateEmbedded(debugDeflated)],
   // the threaded backend's modules, derived from the two above
   ['release-mt', withSharedMemory(release, 32768)],
   ['relaxed-mt', withSharedMemory(relaxed, 32768)],

@@ -25,7 +25,7 @@ describe.each(['wasm', 'js'] as const)('memory on the %s backend', (name) => {
       await m.fit(x, y, { epochs: 1, batchSize: 16 + (cycle % 5) * 8, validationData: [val.x, val.y] });
       expect(m.predict(x.subarray(0, 6 * (1 + (cycle % 7) * 40))).every(Number.isFinite)).toBe(true);
       const bytes = m.save();
-      const loaded = Sequential.load(bytes, { backend: be });
+      const loaded = await Sequential.load(bytes, { backend: be });
       expect(loaded.predict(x)).toEqual(m.predict(x));
       await loaded.fit(x, y, { epochs: 1, batchSize: 50 });
       loaded.dispose();

@@ -185,12 +185,12 @@ describe.each(['wasm', 'js'] as const)('Sequential on the %s backend', (name) =>
     m.compile({ optimizer: { type: 'adam', lr: 0.01 } });
     await m.fit(x, y, { epochs: 2, batchSize: 20 });
     const bytes = m.save();
-    const m2 = Sequential.load(bytes, { backend: be });
+    const m2 = await Sequential.load(bytes, { backend: be });
     expect(m2.predict(x)).toEqual(m.predict(x));
     expect((m2.layers[1] as BatchNorm).stateValues()).toEqual((m.layers[1] as BatchNorm).stateValues());
     expect((m2.layers[1] as BatchNorm).numBatchesTracked).toBe(10);
     expect(m2.save()).toEqual(bytes);
-    expect(() => Sequential.load(new TextEncoder().encode('hello, I am not a model file at all'), { backend: be })).toThrow(/not a valid normcore model file/);
+    await expect(Sequential.load(new TextEncoder().encode('hello, I am not a model file at all'), { backend: be })).rejects.toThrow(/not a valid normcore model file/);
   });
 
   it('predict returns probabilities (rows sum to 1) and evaluate agrees with them', async () => {

@@ -19,7 +19,7 @@ const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as
 
 describe.each(['js', 'wasm'] as const)('a model file of normcore 0.1.0 on the %s backend', (name) => {
   it('loads, predicts what 0.1.0 predicted, and keeps its BatchNorm counter', async () => {
-    const m = Sequential.load(bytes('model.nc'), { backend: await createBackend(name) });
+    const m = await Sequential.load(bytes('model.nc'), { backend: await createBackend(name) });
     expect(m.layers.map((l) => l.type)).toEqual(['dense', 'batchnorm', 'relu', 'dense', 'batchnorm', 'tanh', 'dense']);
     expect((m.layers[1] as BatchNorm).numBatchesTracked).toBe(expected.numBatchesTracked);
     const p = m.predict(Float32Array.from(expected.probe));
@@ -32,9 +32,9 @@ describe.each(['js', 'wasm'] as const)('a model file of normcore 0.1.0 on the %s
 
   it('resumes a 0.1.0 checkpoint to the weights 0.1.0 reached without interruption', async () => {
     const be = await createBackend(name);
-    const info = Sequential.checkpointInfo(bytes('checkpoint.nc'));
+    const info = await Sequential.checkpointInfo(bytes('checkpoint.nc'));
     expect(info).toMatchObject({ epochsDone: 2, epochs: 4 });
-    const m = Sequential.load(bytes('checkpoint.nc'), { backend: be });
+    const m = await Sequential.load(bytes('checkpoint.nc'), { backend: be });
     await m.fit(Float32Array.from(expected.x), Uint8Array.from(expected.y), { ...expected.fitOptions, resumeFrom: bytes('checkpoint.nc') });
     const got = m.parameters();
     expect(got.map((q) => q.name)).toEqual(expected.weights.map((q) => q.name));

@@ -81,7 +81,7 @@ describe('a PyTorch-style graph: NCHW input, Flatten of NCHW channels into a Gem
   it('reads auto_pad SAME_UPPER (for a 3×3 kernel at stride 1: the windows of padding 1)', async () => {
     const onnx = torchStyle({ conv: { kernel_shape: { ints: [3, 3] }, auto_pad: 'SAME_UPPER' } });
     expect(onnxToLayers(onnx).layers[0]).toMatchObject({ padding: 1 });
-    const m = fromOnnx(onnx, { backend: 'js' });
+    const m = fromOnnx(onnx, { backend: await createBackend('js') });
     const x = input(2, 81);
     expect(worstRelative(m.predict(x), await runOrt(onnx, x, 2, [2, 1, 9, 9]), 5).rel).toBeLessThan(1e-5);
   });

@@ -12,7 +12,7 @@ import {
 } from '../src/node/index.js';
 import { fromOnnx, toOnnx } from '../src/onnx.js';
 import { decodeModel } from '../src/io/onnx-pb.js';
-import { layerFromConfig } from '../src/model/layers.js';
+import { layerFromConfig } from '../src/model/layer-table.js';
 import { measured, record, runOrt, worstRelative } from './helpers/onnx.js';
 import { rng } from './fixtures/data.js';
 
@@ -21,7 +21,9 @@ const BACKENDS = ['wasm', 'js'] as const;
 const mnist = loadMnist({ train: 600, test: 200, seed: 3 });
 
 beforeAll(async () => {
+  // the tests name backends by string ('wasm', 'js'), which needs each loaded once
   await createBackend('wasm');
+  await createBackend('js');
 });
 
 afterAll(() => {

@@ -21,7 +21,9 @@ const TOL = 1e-5;
 const fixture = (name: string) => new Uint8Array(readFileSync(new URL(`./fixtures/onnx/${name}`, import.meta.url)));
 
 beforeAll(async () => {
+  // the tests name backends by string ('wasm', 'js'), which needs each loaded once
   await createBackend('wasm');
+  await createBackend('js');
 });
 
 afterAll(() => {
@@ -109,10 +111,10 @@ describe.each(['wasm', 'js'] as const)('fromOnnx fixtures on the %s backend', (b
 });
 
 describe('fromOnnx: what the fixtures map onto', () => {
-  it('onnxToModelFile gives the bytes fromOnnx loads; normcore/node’s Sequential (fit takes checkpoint paths) loads them too', () => {
+  it('onnxToModelFile gives the bytes fromOnnx loads; normcore/node’s Sequential (fit takes checkpoint paths) loads them too', async () => {
     const bytes = fixture('tf2onnx-matmul-add.onnx');
-    const a = NodeSequential.load(onnxToModelFile(bytes), { backend: 'js' }), b = fromOnnx(bytes, { backend: 'js' });
-    const c = Sequential.load(onnxToModelFile(bytes), { backend: 'js' });
+    const a = await NodeSequential.load(onnxToModelFile(bytes), { backend: 'js' }), b = fromOnnx(bytes, { backend: 'js' });
+    const c = await Sequential.load(onnxToModelFile(bytes), { backend: 'js' });
     try {
       expect(a).toBeInstanceOf(NodeSequential);
       expect(b).not.toBeInstanceOf(NodeSequential);

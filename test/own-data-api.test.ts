@@ -130,7 +130,7 @@ describe.each(BACKENDS)('your own data on the %s backend', (name) => {
     const h = await m.fit(big, t, { epochs: 40, batchSize: 20 });
     expect(h.loss.at(-1)!).toBeLessThan(0.02);
     expect(n1.statistics()).toEqual(s1);
-    const copy = Sequential.load(m.save(), { backend: be });
+    const copy = await Sequential.load(m.save(), { backend: be });
     expect(copy.layers[0]!.describe()).toBe('normalization');
     expect(copy.predict(big)).toEqual(m.predict(big));
     m.dispose();
@@ -273,7 +273,7 @@ describe.each(BACKENDS)('your own data on the %s backend', (name) => {
     expect(Object.keys(er)).toEqual(['loss', 'r2', 'rmse']);
     expect(er.rmse).toBeCloseTo(Math.sqrt(er.loss), 5);
     expect(() => r.predictClasses(xs)).toThrow(/compiled for regression/);
-    expect(Sequential.load(r.save(), { backend: be }).evaluate(xs, t)).toEqual(er);
+    expect((await Sequential.load(r.save(), { backend: be })).evaluate(xs, t)).toEqual(er);
     r.dispose();
   });
 
@@ -299,13 +299,13 @@ describe.each(BACKENDS)('your own data on the %s backend', (name) => {
     b.dispose();
   });
 
-  it('preprocessing: a JSON object saved in the model file header and given back by load', () => {
+  it('preprocessing: a JSON object saved in the model file header and given back by load', async () => {
     const m = bnNet(be);
     expect(m.preprocessing).toBeUndefined();
     m.preprocessing = { format: 'mine', columns: ['a', 'b'], scale: { mean: 1.5 } };
-    const back = Sequential.load(m.save(), { backend: be });
+    const back = await Sequential.load(m.save(), { backend: be });
     expect(back.preprocessing).toEqual({ format: 'mine', columns: ['a', 'b'], scale: { mean: 1.5 } });
-    expect(Sequential.load(back.save(), { backend: be }).preprocessing).toEqual(m.preprocessing);
+    expect((await Sequential.load(back.save(), { backend: be })).preprocessing).toEqual(m.preprocessing);
     expect(() => { m.preprocessing = [1, 2] as never; }).toThrow(/preprocessing must be a JSON object/);
     m.dispose();
     back.dispose();

@@ -140,7 +140,7 @@ describe.each(['wasm', 'wasm-2t', 'js'])('a model with packed weights on %s', (n
     same('after setWeights');
     // load: a new model, and a loaded file into a model that has predicted before
     const file = a.save();
-    const loaded = Sequential.load(file, { backend: real.backend });
+    const loaded = await Sequential.load(file, { backend: real.backend });
     expect(bytes(loaded.predict(x)).equals(bytes(r.predict(x))), 'loaded model').toBe(true);
     loaded.dispose();
     a.dispose();

@@ -12,8 +12,8 @@ import {
 import { normal, rng } from './fixtures/data.js';
 
 /** A model with exactly these weights (each layer's params, then its state), through the model file format. */
-function craft(be: Backend, layers: LayerConfig[], weights: number[] | Float32Array): Sequential {
-  return Sequential.load(encodeModelFile({ kind: 'normcore-sequential', layers, seed: 1, compile: null }, Float32Array.from(weights)), { backend: be });
+async function craft(be: Backend, layers: LayerConfig[], weights: number[] | Float32Array): Promise<Sequential> {
+  return await Sequential.load(encodeModelFile({ kind: 'normcore-sequential', layers, seed: 1, compile: null }, Float32Array.from(weights)), { backend: be });
 }
 
 function columnStats(a: Float32Array, cols: number): { mean: number[]; std: number[] } {
@@ -92,7 +92,7 @@ describe.each(['wasm', 'js'] as const)('numerics under stress on the %s backend'
 
   it('logits of ±1e4 give a finite softmax cross-entropy, probabilities and gradients', async () => {
     // Dense(1 → 2) with weights +1e4, -1e4: logits ±1e4·x
-    const m = craft(be, [{ type: 'dense', inFeatures: 1, outFeatures: 2, bias: true, init: 'auto' }], [1e4, -1e4, 0, 0]);
+    const m = await craft(be, [{ type: 'dense', inFeatures: 1, outFeatures: 2, bias: true, init: 'auto' }], [1e4, -1e4, 0, 0]);
     m.compile({ optimizer: { type: 'sgd', lr: 1e-6 } });
     const x = Float32Array.of(1, -1, 0.5, -0.75);
     const y = Uint8Array.of(1, 0, 0, 1); // rows 0 and 1 confidently wrong, 2 and 3 confidently right
@@ -178,7 +178,7 @@ describe('property tests over random shapes', () => {
         const w = Array.from({ length: F * H }, () => u() * 2 - 1);
         const gamma = Array.from({ length: H }, () => (u() < 0.5 ? -1 : 1) * (0.2 + 3 * u()));
         const beta = Array.from({ length: H }, () => u() * 10 - 5);
-        const m = craft(be, [
+        const m = await craft(be, [
           { type: 'dense', inFeatures: F, outFeatures: H, bias: false, init: 'auto' },
           { type: 'batchnorm', features: H, eps, momentum: null, affine: true, numBatchesTracked: 0 },
         ], [...w, ...gamma, ...beta, ...new Array<number>(H).fill(0), ...new Array<number>(H).fill(1)]);

@@ -136,8 +136,10 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       setTraining(false);
       status.textContent = `Run ${run.id} ${m.stopped ? 'stopped' : 'done'}` +
         (run.points.length ? `: test accuracy ${pct(run.points[run.points.length - 1]!.testAccuracy)} after ${run.points.length} epoch${run.points.length > 1 ? 's' : ''}.` : '.');
-      document.body.dataset.runsDone = String(runs.filter((r) => r.state === 'done' || r.state === 'stopped').length);
-      useModel(m.model, `normcore-mnist-run${run.id}-${run.config.batchNorm ? 'bn' : 'nobn'}.nc`, `run ${run.id} (${describeConfig(run.config)})`);
+      // the run counts as done once its model is in the pad (Sequential.load is asynchronous)
+      void useModel(m.model, `normcore-mnist-run${run.id}-${run.config.batchNorm ? 'bn' : 'nobn'}.nc`, `run ${run.id} (${describeConfig(run.config)})`)
+        .catch((err: unknown) => { $('model-status').textContent = `Could not use run ${run.id}'s model: ${(err as Error).message}`; })
+        .finally(() => { document.body.dataset.runsDone = String(runs.filter((r) => r.state === 'done' || r.state === 'stopped').length); });
       render();
       break;
     case 'error':
@@ -192,9 +194,9 @@ function render(): void {
 
 // ------------------------------------------------------------------ model in the page
 
-function useModel(bytes: Uint8Array, fileName: string, label: string): void {
+async function useModel(bytes: Uint8Array, fileName: string, label: string): Promise<void> {
   if (!backend) throw new Error('the wasm backend is not ready yet');
-  const next = Sequential.load(bytes, { backend });
+  const next = await Sequential.load(bytes, { backend });
   if (next.inFeatures !== 784 || next.outFeatures !== 10) {
     next.dispose();
     throw new Error(`this model takes ${next.inFeatures} inputs and gives ${next.outFeatures} outputs; the pad needs 784 → 10`);
@@ -234,7 +236,7 @@ $<HTMLInputElement>('load-model').addEventListener('change', async (e) => {
   const file = el.files?.[0];
   if (!file) return;
   try {
-    useModel(new Uint8Array(await file.arrayBuffer()), file.name, `loaded from ${file.name}`);
+    await useModel(new Uint8Array(await file.arrayBuffer()), file.name, `loaded from ${file.name}`);
   } catch (err) {
     $('model-status').textContent = `Could not load ${file.name}: ${(err as Error).message}`;
   } finally {

@@ -4,7 +4,6 @@
 import { describe, expectOptions, NormcoreError, rangeError, StateError, typeError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
-import { JsKernels, JsMemory } from './js-kernels.js';
 import { typedApi } from './typed.js';
 import type { BackendName, Kernels, TypedApi } from './types.js';
 import { hardwareThreads, threadsUnavailable } from './threads-env.js';
@@ -76,7 +75,10 @@ function fromParts(name: BackendName, build: Backend['build'], kernels: Kernels,
   };
 }
 
-function jsBackend(): Backend {
+/** The JS twin, loaded by the first `createBackend('js')`: a page on the wasm kernels never fetches it. */
+let jsTwin: typeof import('./js-kernels.js') | undefined;
+
+function jsBackend({ JsKernels, JsMemory }: typeof import('./js-kernels.js')): Backend {
   const memory = new JsMemory();
   const heap = new Heap(memory, 16); // keep pointer 0 unused, as in wasm
   const raw = new JsKernels(memory);
@@ -153,7 +155,8 @@ export async function createBackend(name: BackendName = 'wasm', options?: Backen
         argument: 'options.threads', expected: "1 or no threads option with 'js'", received: describe(threads),
       });
     }
-    return jsBackend();
+    jsTwin ??= await import('./js-kernels.js');
+    return jsBackend(jsTwin);
   }
   if (simd !== 'baseline' && !o.debug) await enableRelaxedSimdOnNode();
   let flavor: WasmFlavor;
@@ -191,9 +194,10 @@ async function threadedBackend(flavor: WasmFlavor, threads: number, why: string)
 }
 
 /**
- * Synchronous variant: always works for 'js'; for 'wasm' it needs one earlier
- * `await createBackend('wasm')` in this process (a browser's main thread may
- * not compile WebAssembly synchronously).
+ * Synchronous variant: it needs one earlier `await createBackend(name)` in
+ * this process, which loads the kernels ('wasm': compiled, as a browser's
+ * main thread may not compile WebAssembly synchronously; 'js': the JS twin,
+ * loaded on demand so that pages on the wasm kernels do not carry it).
  */
 export function createBackendSync(name: BackendName = 'wasm', options?: BackendOptions): Backend {
   const n = checkName('createBackendSync', name);
@@ -203,7 +207,10 @@ export function createBackendSync(name: BackendName = 'wasm', options?: BackendO
   if (threads !== undefined && threads !== 1) {
     throw new NormcoreError(`createBackendSync: options.threads must be 1 here (workers start asynchronously), got ${describe(threads)}; use "await createBackend('wasm', { threads })"`, 'UNSUPPORTED');
   }
-  if (n === 'js') return jsBackend();
+  if (n === 'js') {
+    if (!jsTwin) throw new StateError(`createBackendSync: the js backend is not loaded yet; call "await createBackend('js')" once first`);
+    return jsBackend(jsTwin);
+  }
   const flavor: WasmFlavor = o.debug ? 'debug' : simd === 'baseline' ? 'release' : simd === 'relaxed' ? 'relaxed' : lastAutoFlavor;
   const parts = loadWasmSync(flavor);
   if (!parts) {

@@ -1,7 +1,8 @@
 /**
  * The model file and the checkpoint, over the byte format of format.ts: what
  * the JSON header holds, how a model's weights and optimizer state are laid
- * out, and the defensive parse that checks every size before it allocates.
+ * out (the defensive parse that checks every size before it allocates is
+ * model-parse.ts, loaded with the layer table only when a file is read).
  *
  * Header: { kind, layers: LayerConfig[], seed, compile: { loss, optimizer, lrSchedule } | null }
  * and, when the model carries one, preprocessing: a JSON object (e.g. the CSV
@@ -10,16 +11,14 @@
  * Weights: each layer's params then its file state, in layer order; a
  * checkpoint appends each optimizer slot (parameter order).
  */
-import { describe, NormcoreError, typeError } from '../errors.js';
+import { NormcoreError } from '../errors.js';
 import type { LayerConfig } from '../model/config.js';
 import type { Layer } from '../model/layer.js';
-import { layerFromConfig } from '../model/layers.js';
 import { sum, type Network } from '../model/network.js';
-import type { FitRecord, Resume } from '../train/fit.js';
+import type { FitRecord } from '../train/fit.js';
 import { lossConfig } from '../train/losses.js';
-import { OPTIMIZERS, type OptimizerType } from '../train/optimizers.js';
-import type { CompileOptions, OptimizerState, Trainer } from '../train/trainer.js';
-import { decodeModelFile, encodeModelFile, ModelFormatError } from './format.js';
+import type { Trainer } from '../train/trainer.js';
+import { encodeModelFile } from './format.js';
 
 export const FILE_KIND = 'normcore-sequential';
 /** A model file plus optimizer state and training progress (see FitOptions.checkpoint). */
@@ -55,117 +54,18 @@ export function header(kind: string, net: Network, t: Trainer, seed: number, ext
   };
 }
 
-/**
- * Runs the checks `load` runs on bytes about to be handed out, so nothing
- * normcore writes is refused when read back: a model with a NaN or infinite
- * weight (or a negative running variance…) is a NOT_FINITE error instead.
- */
-function loadable(where: string, bytes: Uint8Array): Uint8Array {
-  try {
-    parseFile(where, bytes);
-  } catch (e) {
-    if (!(e instanceof ModelFormatError)) throw e;
-    throw new NormcoreError(`${where}: refusing to write a model that load would refuse (${e.message.replace(/^[^:]*: not a valid normcore model file: /, '')}); nothing was written`, 'NOT_FINITE');
-  }
-  return bytes;
-}
-
-/** The model file: topology, options and weights including running statistics. */
-export function encodeModel(net: Network, t: Trainer, seed: number, extras: HeaderExtras = {}): Uint8Array {
-  return loadable('save', encodeModelFile(header(FILE_KIND, net, t, seed, extras), net.readWeights()));
-}
-
-/** A checkpoint: the model file, plus the optimizer state and the progress of the fit `record` after `epochsDone` epochs. */
-export function encodeCheckpoint(net: Network, t: Trainer, seed: number, record: FitRecord, epochsDone: number, extras: HeaderExtras = {}): Uint8Array {
-  const model = net.readWeights();
-  const opt = t.optimizerState();
-  const all = new Float32Array(model.length + opt.slots.length * net.nParams);
-  all.set(model);
-  opt.slots.forEach((slot, s) => all.set(slot, model.length + s * net.nParams));
-  const h = { ...header(CHECKPOINT_KIND, net, t, seed, extras), optimizerState: { step: t.step, slots: opt.slots.length }, fit: { ...record, epochsDone } };
-  return loadable('fit: checkpoint', encodeModelFile(h, all));
-}
-
-/** A model or checkpoint file, checked: layers built (not yet in a model), weights split, header validated. */
-export interface ParsedFile {
-  layers: Layer[];
-  seed: number;
-  compile: CompileOptions | null;
-  /** The model's inputShape, when the file records one. */
-  inputShape?: number[];
-  /** Params and file state, in file order. */
-  weights: Float32Array;
-  /** Checkpoints only. */
-  optimizer?: OptimizerState;
-  fit?: FitRecord & { epochsDone: number };
-  /** The header's preprocessing object, if any. */
-  preprocessing?: Record<string, unknown>;
-}
-
-const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+export const paramCount = (l: Layer): number => sum(l.paramSpecs().map((s) => s.size));
+export const fileStateCount = (l: Layer): number => sum(l.stateSpecs().filter((s) => s.inFile !== false).map((s) => s.size));
 
 /**
- * Decodes and checks a model or checkpoint file without allocating more
- * than the file's own size: every size is checked against the weights the
- * file holds before any layer gets memory. Throws ModelFormatError.
+ * Why the model part of a file's weights (each layer's params, then its file
+ * state) would be refused by load, or undefined: a weight that is not finite,
+ * or a state a layer refuses (a negative running variance…). model-parse.ts
+ * runs it on every file it reads.
  */
-export function parseFile(where: string, bytes: unknown): ParsedFile {
-  let decoded: { header: unknown; weights: Float32Array };
-  try {
-    decoded = decodeModelFile(bytes);
-  } catch (e) {
-    if (where === 'load' || !(e instanceof Error)) throw e;
-    const message = e.message.replace(/^load: /, `${where}: `);
-    throw e instanceof ModelFormatError ? new ModelFormatError(message) : typeError(message);
-  }
-  const { header: h0, weights } = decoded;
-  const bad = (why: string): never => {
-    throw new ModelFormatError(`${where}: not a valid normcore model file: ${why}`);
-  };
-  const h = h0 as Record<string, unknown> | null;
-  if (!h || typeof h !== 'object' || Array.isArray(h) || (h.kind !== FILE_KIND && h.kind !== CHECKPOINT_KIND)) {
-    return bad('the header is not a normcore Sequential model or checkpoint');
-  }
-  const isCheckpoint = h.kind === CHECKPOINT_KIND;
-  if (!Array.isArray(h.layers) || h.layers.length === 0 || h.layers.length > 10000) bad('the header has no valid layer list');
-  let layers: Layer[] = [];
-  try {
-    layers = (h.layers as unknown[]).map((c, i) => layerFromConfig(c as LayerConfig, `layers[${i}]`));
-  } catch (e) {
-    bad(`a layer in the header is invalid (${(e as Error).message})`);
-  }
-  const paramCount = (l: Layer) => sum(l.paramSpecs().map((s) => s.size));
-  const fileStateCount = (l: Layer) => sum(l.stateSpecs().filter((s) => s.inFile !== false).map((s) => s.size));
-  const nParams = sum(layers.map(paramCount));
-  const modelCount = nParams + sum(layers.map(fileStateCount));
-  const c = h.compile;
-  if (c !== null && c !== undefined && (typeof c !== 'object' || Array.isArray(c))) bad(`the compile options are not an object (${describe(c)})`);
-  const compile = (c ?? null) as CompileOptions | null;
-  let slotCount = 0;
-  let step = 0;
-  let fit: ParsedFile['fit'];
-  if (isCheckpoint) {
-    const os = h.optimizerState as { step?: unknown; slots?: unknown } | null;
-    if (!os || typeof os !== 'object' || !isInt(os.step, 0) || !isInt(os.slots, 0, 2)) bad('the checkpoint has no valid optimizerState { step, slots }');
-    step = os!.step as number;
-    slotCount = os!.slots as number;
-    const type = (compile?.optimizer as { type?: unknown } | undefined)?.type;
-    const expected = typeof type === 'string' && Object.hasOwn(OPTIMIZERS, type) ? OPTIMIZERS[type as OptimizerType].slots : undefined;
-    if (slotCount > 0 && expected !== slotCount) bad(`the checkpoint holds ${slotCount} optimizer slots, which does not fit its optimizer ${describe(type)}`);
-    const r = h.fit as Record<string, unknown> | null;
-    if (
-      !r || typeof r !== 'object' || !isInt(r.epochs, 1) || !isInt(r.batchSize, 1) || typeof r.shuffle !== 'boolean' || !isInt(r.seed, 0)
-      || typeof r.dropLast !== 'boolean' || !isInt(r.rows, 1) || !isInt(r.features, 1) || typeof r.data !== 'string' || !isInt(r.epochsDone, 0, r.epochs as number)
-    ) {
-      bad('the checkpoint has no valid fit record');
-    }
-    const v = r as unknown as FitRecord & { epochsDone: number };
-    fit = { epochs: v.epochs, batchSize: v.batchSize, shuffle: v.shuffle, seed: v.seed, dropLast: v.dropLast, rows: v.rows, features: v.features, data: v.data, epochsDone: v.epochsDone };
-  }
-  const expected = modelCount + slotCount * nParams;
-  if (expected !== weights.length) bad(`the topology needs ${expected} weights, the file has ${weights.length}`);
+export function refusedWeights(layers: readonly Layer[], weights: Float32Array): string | undefined {
   for (let i = 0; i < weights.length; i++) {
-    if (!Number.isFinite(weights[i]!)) bad(`weight ${i} is ${weights[i]}`);
+    if (!Number.isFinite(weights[i]!)) return `weight ${i} is ${weights[i]}`;
   }
   // Each layer judges its own state (running variances ≥ 0, constant γ and β…).
   let w = 0;
@@ -174,65 +74,43 @@ export function parseFile(where: string, bytes: unknown): ParsedFile {
     for (const spec of l.stateSpecs()) {
       if (spec.inFile === false) continue;
       const why = l.checkState(spec.name, weights.subarray(w, w + spec.size));
-      if (why) bad(why);
+      if (why) return why;
       w += spec.size;
     }
   }
-  const seed = isInt(h.seed, 0) ? h.seed : 1;
-  const parsed: ParsedFile = { layers, seed, compile, weights: weights.subarray(0, modelCount) };
-  if (h.inputShape !== undefined) {
-    const shape = h.inputShape;
-    if (!Array.isArray(shape) || shape.length === 0 || shape.length > 8 || !shape.every((v) => isInt(v, 1))) bad(`the inputShape is not an array of integers ≥ 1 (${describe(shape)})`);
-    parsed.inputShape = [...(shape as number[])];
-  }
-  if (h.preprocessing !== undefined) {
-    if (typeof h.preprocessing !== 'object' || h.preprocessing === null || Array.isArray(h.preprocessing)) bad(`the preprocessing entry is not an object (${describe(h.preprocessing)})`);
-    parsed.preprocessing = h.preprocessing as Record<string, unknown>;
-  }
-  if (isCheckpoint) {
-    const slots: Float32Array[] = [];
-    for (let s = 0; s < slotCount; s++) slots.push(weights.subarray(modelCount + s * nParams, modelCount + (s + 1) * nParams));
-    parsed.optimizer = { step, slots };
-    parsed.fit = fit;
-  }
-  return parsed;
+  return undefined;
 }
 
-/** Checks that checkpoint bytes belong to this model, compile options and fit (see FitOptions.resumeFrom). Changes nothing. */
-export function checkResume(bytes: Uint8Array, net: Network, t: Trainer, seed: number, record: FitRecord): ParsedFile & Required<Pick<ParsedFile, 'fit' | 'optimizer'>> {
-  const f = parseFile('fit: options.resumeFrom', bytes);
-  const mismatch = (why: string): never => {
-    throw new NormcoreError(`fit: options.resumeFrom ${why}`, 'CHECKPOINT_MISMATCH');
-  };
-  if (!f.fit || !f.optimizer) return mismatch('is a model file, not a checkpoint (it holds no optimizer state or training progress)');
-  // the counters (BatchNorm's batches, Dropout's steps) are progress, restored from the checkpoint, not topology
-  const layerKey = (c: LayerConfig) => JSON.stringify({ ...c, numBatchesTracked: undefined, step: undefined });
-  if (f.layers.length !== net.layers.length) mismatch(`was written by a model of ${f.layers.length} layers, this model has ${net.layers.length}`);
-  f.layers.forEach((l, i) => {
-    const mine = net.layers[i]!.config(), theirs = l.config();
-    if (layerKey(theirs) !== layerKey(mine)) mismatch(`was written by another model: its layers[${i}] is ${layerKey(theirs)}, this model's is ${layerKey(mine)}`);
-  });
-  const mine = JSON.stringify(header(CHECKPOINT_KIND, net, t, seed).compile), theirs = JSON.stringify(f.compile);
-  if (mine !== theirs) mismatch(`was written with other compile options: ${theirs}; this model has ${mine}`);
-  const fit = f.fit;
-  if (fit.data !== record.data || fit.rows !== record.rows || fit.features !== record.features) {
-    mismatch(`was written for other training data (${fit.rows} rows × ${fit.features} features, fingerprint ${fit.data}); this fit has ${record.rows} × ${record.features}, fingerprint ${record.data}`);
-  }
-  for (const key of ['epochs', 'batchSize', 'shuffle', 'seed', 'dropLast'] as const) {
-    if (fit[key] !== record[key]) mismatch(`was written by a fit with options.${key} = ${fit[key]}, this fit has ${record[key]}; resume with the same options`);
-  }
-  return f as ParsedFile & Required<Pick<ParsedFile, 'fit' | 'optimizer'>>;
+/**
+ * Runs load's weight checks on a model about to be written, so nothing
+ * normcore writes is refused when read back: a model with a NaN or infinite
+ * weight (or a negative running variance…) is a NOT_FINITE error instead.
+ * (The rest of what load checks, the header, comes from the model itself.)
+ */
+function loadable(where: string, layers: readonly Layer[], weights: Float32Array): void {
+  const why = refusedWeights(layers, weights);
+  if (why) throw new NormcoreError(`${where}: refusing to write a model that load would refuse (${why}); nothing was written`, 'NOT_FINITE');
 }
 
-/** What resuming from checkpoint bytes restores, checked against this model, its compile options and the fit `record` (changes nothing until `restore`). */
-export function resumeFrom(bytes: Uint8Array, net: Network, t: Trainer, seed: number, record: FitRecord): Resume {
-  const f = checkResume(bytes, net, t, seed, record);
-  return {
-    epochsDone: f.fit.epochsDone,
-    optimizer: f.optimizer,
-    restore: () => {
-      net.writeWeights(f.weights);
-      net.writeTransientState(f.layers);
-    },
-  };
+/** The model file: topology, options and weights including running statistics. */
+export function encodeModel(net: Network, t: Trainer, seed: number, extras: HeaderExtras = {}): Uint8Array {
+  const weights = net.readWeights();
+  loadable('save', net.layers, weights);
+  return encodeModelFile(header(FILE_KIND, net, t, seed, extras), weights);
 }
+
+/** A checkpoint: the model file, plus the optimizer state and the progress of the fit `record` after `epochsDone` epochs. */
+export function encodeCheckpoint(net: Network, t: Trainer, seed: number, record: FitRecord, epochsDone: number, extras: HeaderExtras = {}): Uint8Array {
+  const model = net.readWeights();
+  loadable('fit: checkpoint', net.layers, model);
+  const opt = t.optimizerState();
+  const all = new Float32Array(model.length + opt.slots.length * net.nParams);
+  all.set(model);
+  opt.slots.forEach((slot, s) => all.set(slot, model.length + s * net.nParams));
+  for (let i = model.length; i < all.length; i++) {
+    if (!Number.isFinite(all[i]!)) throw new NormcoreError(`fit: checkpoint: refusing to write a model that load would refuse (weight ${i} is ${all[i]}); nothing was written`, 'NOT_FINITE');
+  }
+  const h = { ...header(CHECKPOINT_KIND, net, t, seed, extras), optimizerState: { step: t.step, slots: opt.slots.length }, fit: { ...record, epochsDone } };
+  return encodeModelFile(h, all);
+}
+

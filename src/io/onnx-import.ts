@@ -1,7 +1,9 @@
 /** ONNX in: the IMPORTS table (one entry per ONNX op) and fromOnnx (see onnx.ts). */
 import { encodeModelFile, ModelFormatError } from './format.js';
-import { ACTIVATION_TYPES, layerFromConfig, type LayerConfig } from '../model/layers.js';
+import { ACTIVATION_TYPES, type LayerConfig } from '../model/layers.js';
+import { layerFromConfig } from '../model/layer-table.js';
 import { Sequential } from '../model/sequential.js';
+import { parseFile } from './model-parse.js';
 import type { Backend } from '../backend/index.js';
 import { describe, expectOptions, typeError } from '../errors.js';
 import {
@@ -229,7 +231,7 @@ export const ONNX_IMPORT_OPS: readonly string[] = Object.keys(IMPORTS);
  * allocated from declared sizes before the data behind them is checked.
  */
 export function fromOnnx(bytes: Uint8Array, options?: FromOnnxOptions): Sequential {
-  return fromOnnxWith((file, o) => Sequential.load(file, o), bytes, options);
+  return fromOnnxWith((file, o) => Sequential.loadWith(parseFile, file, o), bytes, options);
 }
 
 /** @internal fromOnnx with the class that loads the model file (normcore/node passes its Sequential). */

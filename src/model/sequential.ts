@@ -7,18 +7,19 @@
  * the JS/WASM boundary.
  */
 import type { Backend } from '../backend/index.js';
-import { createBackendSync } from '../backend/index.js';
+import { createBackend, createBackendSync } from '../backend/index.js';
 import { describe, expectInt, MAX_SEED, expectOptions, StateError, typeError } from '../errors.js';
 import { ModelFormatError } from '../io/format.js';
-import { encodeCheckpoint, encodeModel, parseFile, resumeFrom } from '../io/model-file.js';
+import { encodeCheckpoint, encodeModel } from '../io/model-file.js';
+import type { parseFile } from '../io/model-parse.js';
 import { summaryTable } from './summary.js';
 import type { MatrixInput } from '../data/convert.js';
 import type { StatsChunk } from '../data/stats.js';
 import type { TrainingModel } from '../train/callbacks.js';
 import type { Features, Labels } from '../train/data.js';
 import { isBatchSource } from '../train/fit-data.js';
-import type { Evaluation } from '../train/fit-step.js';
 import { checkStreamFit, runStreamFit } from '../train/fit-stream.js';
+import type { Evaluation } from '../train/fit-step.js';
 import { checkFit, prepareFit, runFit, type Batch, type CheckpointInfo, type FitHooks, type FitOptions, type History } from '../train/fit.js';
 import { evaluate, evaluateStream, Evaluator, layerOutputs, predict, type InferOptions } from '../train/infer.js';
 import { predictedClasses } from '../train/metrics.js';
@@ -28,7 +29,7 @@ import type { Layer, NamedParameter } from './layer.js';
 import { Network } from './network.js';
 
 export interface SequentialOptions {
-  /** A backend, or 'wasm' (default) / 'js'. A 'wasm' string needs one earlier `await createBackend('wasm')`. */
+  /** A backend, or 'wasm' (default) / 'js'. A string needs one earlier `await createBackend(name)` in the process (it loads those kernels). */
   backend?: Backend | 'wasm' | 'js';
   /** Seed of the weight initialization (default 1). */
   seed?: number;
@@ -221,7 +222,7 @@ export class Sequential implements TrainingModel {
     try {
       // The long checks, sliced; then everything is validated and from here on the model changes.
       await prepareFit(run, hooks.checkAlive);
-      const resume = run.options.resumeFrom ? resumeFrom(run.options.resumeFrom, this.net, this.trainer, this.seed, run.record!) : undefined;
+      const resume = run.options.resumeFrom ? (await import('../io/model-parse.js')).resumeFrom(run.options.resumeFrom, this.net, this.trainer, this.seed, run.record!) : undefined;
       return await runFit(this.trainer, run, hooks, resume);
     } finally {
       this.trainer.training = false;
@@ -292,22 +293,36 @@ export class Sequential implements TrainingModel {
 
   /**
    * Rebuilds a model saved with `save()`, or the model in a checkpoint (with
-   * its optimizer state). Throws ModelFormatError for bytes that are not a
-   * valid model file: the sizes, checksum, topology and weight count are
+   * its optimizer state). Rejects with ModelFormatError for bytes that are not
+   * a valid model file: the sizes, checksum, topology and weight count are
    * checked against the file before anything is allocated, weights must be
-   * finite and running variances ≥ 0.
+   * finite and running variances ≥ 0. options.backend: as in the constructor,
+   * but a name creates that backend here. Asynchronous: the reader and its
+   * table of layer types load on first use (pages that never read one skip them).
    */
-  static load<M extends Sequential>(
+  static async load<M extends Sequential>(
     this: new (layers: Layer[], options?: SequentialOptions) => M,
+    bytes: Uint8Array,
+    options?: { backend?: Backend | 'wasm' | 'js' },
+  ): Promise<M> {
+    const o = expectOptions('load', 'options', options, ['backend']);
+    const named = o.backend ?? 'wasm';
+    const backend = named === 'wasm' || named === 'js' ? await createBackend(named) : named;
+    const { parseFile } = await import('../io/model-parse.js');
+    return Sequential.loadWith.call(this, parseFile, bytes, { backend }) as M;
+  }
+
+  /** @internal `load` with the file reader given: the ONNX importers, which bring the layer table anyway, stay synchronous. */
+  static loadWith<M extends Sequential>(
+    this: new (layers: Layer[], options?: SequentialOptions) => M,
+    parse: typeof parseFile,
     bytes: Uint8Array,
     options?: { backend?: Backend | 'wasm' | 'js' },
   ): M {
     const o = expectOptions('load', 'options', options, ['backend']);
     const backend = resolveBackend('load', o.backend ?? 'wasm');
-    const f = parseFile('load', bytes);
-    const bad = (why: string): never => {
-      throw new ModelFormatError(`load: not a valid normcore model file: ${why}`);
-    };
+    const f = parse('load', bytes);
+    const bad = (why: string): never => { throw new ModelFormatError(`load: not a valid normcore model file: ${why}`); };
     let model: M;
     try {
       model = new this(f.layers, { backend, seed: f.seed, ...(f.inputShape ? { inputShape: f.inputShape } : {}) });
@@ -334,18 +349,21 @@ export class Sequential implements TrainingModel {
     return model;
   }
 
-  /** What a checkpoint records about its fit. Throws ModelFormatError for invalid bytes (or a model file, which is no checkpoint). */
-  static checkpointInfo(bytes: Uint8Array): CheckpointInfo {
-    const f = parseFile('checkpointInfo', bytes);
-    if (!f.fit || !f.optimizer) throw new ModelFormatError('checkpointInfo: the bytes are a model file, not a checkpoint (no optimizer state or training progress)');
-    const { data: _data, ...fit } = f.fit;
-    return { ...fit, step: f.optimizer.step };
-  }
+  /** What a checkpoint records about its fit. Rejects with ModelFormatError for invalid bytes (or a model file, which is no checkpoint). */
+  static checkpointInfo = checkpointInfo;
 
   /** Returns the model's arena to the backend's heap. The model cannot be used afterwards; its layers can join a new model. */
   dispose(): void {
     this.net.dispose();
   }
+}
+
+async function checkpointInfo(bytes: Uint8Array): Promise<CheckpointInfo> {
+  const { parseFile } = await import('../io/model-parse.js');
+  const f = parseFile('checkpointInfo', bytes);
+  if (!f.fit || !f.optimizer) throw new ModelFormatError('checkpointInfo: the bytes are a model file, not a checkpoint (no optimizer state or training progress)');
+  const { data: _data, ...fit } = f.fit;
+  return { ...fit, step: f.optimizer.step };
 }
 
 /** options.inputShape: a non-empty array of integers ≥ 1. */

@@ -53,7 +53,7 @@ export async function readCheckpoint(path: string): Promise<Uint8Array> {
   if (typeof path !== 'string' || path === '') throw typeError(`readCheckpoint: path must be a non-empty string, got ${describe(path)}`, { argument: 'path' });
   const bytes = await readFileExplained('readCheckpoint', path, 'checkpoint');
   try {
-    Sequential.checkpointInfo(bytes);
+    await Sequential.checkpointInfo(bytes);
   } catch (e) {
     if (e instanceof ModelFormatError) throw new ModelFormatError(`readCheckpoint: ${path}: ${e.message.replace(/^checkpointInfo: /, '')}`);
     throw e;

@@ -32,7 +32,7 @@ try {
     y[i] = x[i * 4] + x[i * 4 + 1] > x[i * 4 + 2] + x[i * 4 + 3] ? 1 : 0;
   }
   const h = await model.fit(x, y, { epochs: 15, batchSize: 32 });
-  const again = Sequential.load(model.save(), { backend });
+  const again = await Sequential.load(model.save(), { backend });
   const a = model.predict(x), b = again.predict(x);
   window.result = {
     backend: backend.name, firstLoss: h.loss[0], lastLoss: h.loss[h.loss.length - 1],
