@@ -79,7 +79,7 @@ const script = (name) => join(root, 'scripts', name);
 const asc = bin('assemblyscript', 'bin/asc.js');
 step(
   'kernels',
-  () => [...files('assembly'), join(root, 'asconfig.json'), require.resolve('assemblyscript/package.json'), script('embed-wasm.mjs'), script('build.mjs')],
+  () => [...files('assembly'), join(root, 'asconfig.json'), require.resolve('assemblyscript/package.json'), require.resolve('@gfx/zopfli/package.json'), script('embed-wasm.mjs'), script('build.mjs')],
   () => [...['debug', 'release', 'relaxed'].map((b) => join(root, 'build', `${b}.wasm`)), ...files('src/wasm', (p) => p.endsWith('.generated.ts'))],
   () => {
     node(asc, 'assembly/index.ts', '--target', 'debug');

@@ -25,6 +25,11 @@ const x = new Float32Array(16 * 4).map((_, i) => Math.sin(i));
 const y = new Uint8Array(16).map((_, i) => i % 2);
 const h = await model.fit(x, y, { epochs: 1, batchSize: 8 });
 globalThis.normcoreResult = { build: backend.build, loss: h.loss[0] };
+// called by test/browser-split.test.ts only: a load, which fetches the model-file reader on first use
+globalThis.normcoreReload = async () => {
+  const again = await Sequential.load(model.save(), { backend });
+  return again.predict(x).every((v, i) => v === model.predict(x)[i]);
+};
 `;
 
 /** Writes the page and a node_modules/normcore link to this repository into a new folder; bundles it both ways. */
@@ -39,10 +44,11 @@ export async function bundle(dir = mkdtempSync(join(tmpdir(), 'normcore-bundle-'
   const sizes = (sub, meta) =>
     readdirSync(join(dir, sub)).filter((f) => f.endsWith('.js')).map((f) => {
       const bytes = readFileSync(join(dir, sub, f));
-      const inputs = Object.keys(Object.entries(meta.outputs).find(([out]) => out.endsWith(`${sub}/${f}`))?.[1].inputs ?? {});
-      const builds = ['kernels', 'debug'].filter((b) => inputs.some((i) => i.endsWith(`wasm/${b}.generated.js`)));
+      const inputs = Object.keys(Object.entries(meta.outputs).find(([out]) => out.endsWith(`${sub}/${f}`))?.[1].inputs ?? {})
+        .map((i) => i.replace(/^.*?dist\//, ''));
+      const builds = ['kernels', 'debug'].filter((b) => inputs.some((i) => i === `wasm/${b}.generated.js`));
       const build = builds.length ? builds.join('+') : f === 'page.js' ? 'entry' : 'shared';
-      return { file: f, build, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+      return { file: f, build, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, inputs };
     });
   return { dir, split: sizes('split', split.metafile), single: sizes('single', single.metafile), vite: await viteBundle(dir) };
 }
@@ -56,14 +62,30 @@ async function viteBundle(dir) {
   return readdirSync(assets).filter((f) => f.endsWith('.js')).map((f) => {
     const bytes = readFileSync(join(assets, f));
     const build = ['kernels', 'debug'].find((b) => f.startsWith(`${b}.generated`)) ?? (f.startsWith('index') ? 'entry' : 'shared');
-    return { file: f, build, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+    return { file: f, build, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, inputs: [] };
   });
 }
 
-/** The chunks the split entry imports statically (`import … from "./chunk-…"` at its top level, not `import(…)`). */
-export function entryImports(dir) {
-  const code = readFileSync(join(dir, 'split', 'page.js'), 'utf8');
-  return [...code.matchAll(/(?:^|;)\s*import\s*(?:[^'"()]*?from\s*)?["']\.\/([^"']+)["']/g)].map((m) => m[1]);
+/** The chunks `file` (in `dir`) imports statically, `import … from "./chunk-…"` (not `import(…)`), and theirs, transitively. */
+export function staticClosure(dir, file) {
+  const seen = new Set();
+  const visit = (f) => {
+    const code = readFileSync(join(dir, f), 'utf8');
+    for (const m of code.matchAll(/(?:^|[;}\n])\s*import\s*(?:[^'"()]*?from\s*)?["']\.\/([^"']+)["']/g)) {
+      if (!seen.has(m[1])) { seen.add(m[1]); visit(m[1]); }
+    }
+  };
+  visit(file);
+  return [...seen];
+}
+
+/** What a page loads that trains as PAGE does: its entry, the chunks that one imports statically (transitively), and the kernels chunk. */
+export function pageLoads(r) {
+  const split = new Set(['page.js', ...staticClosure(join(r.dir, 'split'), 'page.js')]);
+  const viteEntry = r.vite.find((f) => f.build === 'entry').file;
+  const vite = new Set([viteEntry, ...staticClosure(join(r.dir, 'vite', 'assets'), viteEntry)]);
+  const pick = (files, set) => files.filter((f) => set.has(f.file) || f.build === 'kernels');
+  return { split: pick(r.split, split), vite: pick(r.vite, vite) };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -74,12 +96,11 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     for (const part of ['split', 'single', 'vite']) {
       for (const f of r[part]) console.log(`${part.padEnd(6)} ${f.build.padEnd(8)} ${f.file.padEnd(24)} ${kb(f.bytes).padStart(9)} ${kb(f.gzip).padStart(9)} gzip`);
     }
-    // what a page fetches: the entry, the shared chunks it imports statically, and one kernel build
-    const split = r.split.filter((f) => f.build === 'entry' || (f.build === 'shared' && entryImports(r.dir).includes(f.file))).reduce((a, f) => a + f.gzip, 0);
-    const kernel = r.split.filter((f) => f.build === 'kernels').reduce((a, f) => a + f.gzip, 0);
-    console.log(`split page (entry + its static chunks + the kernels chunk): ${kb(split + kernel)} gzip; single file: ${kb(r.single.reduce((a, f) => a + f.gzip, 0))} gzip`);
-    const viteLoads = r.vite.filter((f) => f.build !== 'debug' && !/^(threads|pool)/.test(f.file)).reduce((a, f) => a + f.gzip, 0);
-    console.log(`vite page (every chunk but the thread pool's): ${kb(viteLoads)} gzip`);
+    // what a page fetches: the entry, the chunks it imports statically, and one kernel build
+    const loads = pageLoads(r);
+    const sum = (files) => files.reduce((a, f) => a + f.gzip, 0);
+    console.log(`split page (entry + its static chunks + the kernels chunk): ${kb(sum(loads.split))} gzip in ${loads.split.length} files; single file: ${kb(sum(r.single))} gzip`);
+    console.log(`vite page (entry + its static chunks + the kernels chunk): ${kb(sum(loads.vite))} gzip in ${loads.vite.length} files`);
   }
   if (process.argv.includes('--keep')) console.log(r.dir);
   else rmSync(r.dir, { recursive: true, force: true });

@@ -16,7 +16,7 @@ import { join, normalize } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from '../scripts/browser.mjs';
-import { bundle } from '../scripts/bundle-size.mjs';
+import { bundle, pageLoads } from '../scripts/bundle-size.mjs';
 
 const available = chromiumAvailable();
 const inCI = process.env.CI === 'true';
@@ -81,5 +81,25 @@ describe.skipIf(!available && !inCI)('a page bundled with esbuild --splitting', 
     expect(['release', 'relaxed']).toContain(result.build);
     const kernelFiles = new Set(bundled.split.filter((f) => f.build === 'kernels').map((f) => f.file));
     expect(fetched.filter((f) => kernelFiles.has(f))).toEqual([...kernelFiles]);
+    // the scripts it fetched are exactly what scripts/bundle-size.mjs counts for the page
+    expect(fetched.filter((f) => f.endsWith('.js')).sort()).toEqual(pageLoads(bundled).split.map((f) => f.file).sort());
+    // and none of what loads on first use: the JS twin, the model-file reader with its layer table, the thread pool
+    for (const lazy of ['backend/js-kernels.js', 'io/model-parse.js', 'model/layer-table.js', 'backend/threads.js', 'backend/shared-module.js']) {
+      const chunk = bundled.split.find((f) => f.inputs.includes(lazy));
+      expect(chunk, `${lazy} is in no chunk of its own`).toBeDefined();
+      expect(fetched, `${lazy} (${chunk!.file}) was fetched`).not.toContain(chunk!.file);
+    }
+  }, 60_000);
+
+  it('a page that loads a model file fetches the reader on demand, and the model predicts the same', async () => {
+    const page = await browser!.newPage();
+    const fetched: string[] = [];
+    page.on('request', (r) => fetched.push(new URL(r.url()).pathname.slice(1)));
+    await page.goto(served!.url);
+    await page.waitForFunction(() => (globalThis as { normcoreResult?: unknown }).normcoreResult !== undefined, null, { timeout: 30_000 });
+    const same = await page.evaluate(() => (globalThis as { normcoreReload?: () => Promise<boolean> }).normcoreReload!());
+    expect(same).toBe(true);
+    const reader = bundled.split.find((f) => f.inputs.includes('io/model-parse.js'))!.file;
+    expect(fetched).toContain(reader);
   }, 60_000);
 });

@@ -5,7 +5,6 @@
 import { NormcoreError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
-import { withSharedMemory } from './shared-module.js';
 import { applyPatch } from './wasm-patch.js';
 import type { Pool, PartExports } from './threads.js';
 import type { Kernels, MemoryLike } from './types.js';
@@ -39,21 +38,30 @@ export type ThreadedFlavor = 'release-mt' | 'relaxed-mt';
 
 const moduleCache = new Map<WasmFlavor, WebAssembly.Module>();
 
-/** The embedded modules hold one byte per character (scripts/embed-wasm.mjs). */
-function decodeLatin1(s: string): Uint8Array {
-  const bytes = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
-  return bytes;
+/**
+ * The embedded modules are deflated and base64'd (scripts/embed-wasm.mjs):
+ * inflated here with the platform's DecompressionStream, which every engine
+ * with wasm SIMD has (Node ≥ 18, Chrome 103, Firefox 113, Safari 16.4).
+ */
+export async function inflateEmbedded(base64: string): Promise<Uint8Array> {
+  const packed = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  if (typeof DecompressionStream !== 'function') {
+    throw new NormcoreError('createBackend: this engine has no DecompressionStream, which unpacks the embedded kernels (Node ≥ 18 and current browsers have it)', 'UNSUPPORTED');
+  }
+  const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
   if (flavor === 'release-mt' || flavor === 'relaxed-mt') {
+    // only a threaded backend rewrites the module for shared memory: a one-thread page never fetches the rewriter
+    const { withSharedMemory } = await import('./shared-module.js');
     return withSharedMemory(await wasmBytes(flavor === 'release-mt' ? 'release' : 'relaxed'), SHARED_MAX_PAGES);
   }
-  if (flavor === 'debug') return decodeLatin1((await importDebugBuild()).wasmLatin1);
+  if (flavor === 'debug') return inflateEmbedded((await importDebugBuild()).wasmDeflated);
   // one module holds the release build and the relaxed build as a patch to it (scripts/embed-wasm.mjs)
-  const { wasmLatin1, relaxedPatch } = await import('../wasm/kernels.generated.js');
-  const release = decodeLatin1(wasmLatin1);
+  const { wasmDeflated, relaxedPatch } = await import('../wasm/kernels.generated.js');
+  const release = await inflateEmbedded(wasmDeflated);
   return flavor === 'relaxed' ? applyPatch(release, relaxedPatch) : release;
 }
 
@@ -64,9 +72,9 @@ async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
  */
 const DEBUG_BUILD = '../wasm/debug.generated.js';
 
-async function importDebugBuild(): Promise<{ wasmLatin1: string }> {
+async function importDebugBuild(): Promise<{ wasmDeflated: string }> {
   try {
-    return (await import(/* @vite-ignore */ DEBUG_BUILD)) as { wasmLatin1: string };
+    return (await import(/* @vite-ignore */ DEBUG_BUILD)) as { wasmDeflated: string };
   } catch (cause) {
     throw new NormcoreError(
       "createBackend: options.debug needs the debug build of the kernels (AssemblyScript asserts on), which only a clone of the normcore repository has (`npm run build` writes it); the published package ships the release builds only",
