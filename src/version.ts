@@ -1,2 +1,2 @@
 /** normcore's version, as in package.json (test/onnx-export.test.ts checks that they agree). Written into exported files. */
-export const NORMCORE_VERSION = '0.1.0';
+export const NORMCORE_VERSION = '0.2.0';
