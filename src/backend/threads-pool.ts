@@ -59,7 +59,9 @@ const NARGS = 16;
 const STOP = -1;
 /** How long a waiting side spins before it sleeps in Atomics.wait. */
 const SPIN_MS = 0.25;
-/** Calls run whole on the caller after a worker that was awake missed its part (doubling up to the maximum while it recurs). */
+/** How long a worker woken earlier in a busy stretch may take to claim a part before the machine counts as busy. */
+const WAKE_MS = 0.1;
+/** Calls run whole on the caller after a worker missed its part (see `join`; doubling up to the maximum while it recurs). */
 const BACKOFF_MIN = 8;
 const BACKOFF_MAX = 1024;
 
@@ -257,8 +259,13 @@ export class Pool {
       if (c !== seq && Atomics.compareExchange(this.words, i + 4, c, seq) === c) {
         this.stolen++;
         // A worker that was awake and still did not start its part was descheduled: the machine is
-        // busier than the pool. Run the next calls whole here for a while rather than wait on it.
-        if (Atomics.load(this.words, i + 5) === 0) this.contended();
+        // busier than the pool. So was one still asleep WAKE_MS after the post when it had been woken
+        // for an earlier call of this busy stretch (the last join ended less than SPIN_MS before this
+        // call): the first call after an idle stretch (a sleeping worker's wake-up) is not counted.
+        // Then run the next calls whole here for a while rather than post parts the caller ends up
+        // running anyway while the waking worker competes with it for a core.
+        const awake = Atomics.load(this.words, i + 5) === 0;
+        if (awake || (joinStart - this.started > WAKE_MS && this.started - this.ended < SPIN_MS)) this.contended();
         try {
           this.runHere(w);
         } catch (e) {
@@ -277,6 +284,7 @@ export class Pool {
       else this.penalty >>= 1;
       trapped ??= this.failure(i, name);
     }
+    this.ended = performance.now();
     if (trapped !== undefined) throw trapped;
   }
 
@@ -299,8 +307,9 @@ export class Pool {
     this.backoff = this.penalty;
   }
 
-  /** When the current call's parts were posted (the caller's own part starts then). */
+  /** When the current call's parts were posted (the caller's own part starts then), and when the last join ended. */
   private started = 0;
+  private ended = -Infinity;
 
   /** How many parts a call may use now: `parts`, or 1 while backing off after a missed part. */
   split(parts: number): number {
