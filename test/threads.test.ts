@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { BatchNorm, createBackend, Dense, ReLU, Sequential, Sigmoid, Tanh, type Backend, type Kernels, type Ptr } from '../src/index.js';
 import { NormcoreError } from '../src/errors.js';
+import { busyWhenTakenBack } from '../src/backend/threads-pool.js';
 
 function rand(n: number, seed: number, scale = 1, offset = 0): Float32Array {
   let s = seed >>> 0;
@@ -308,5 +309,21 @@ describe('threaded wasm backend', () => {
     } finally {
       g.SharedArrayBuffer = saved;
     }
+  });
+});
+
+describe('the pool backs off when a part taken back says the machine is busy', () => {
+  it('a worker that was awake and missed its part: always', () => {
+    expect(busyWhenTakenBack(false, 0.01, 10)).toBe(true);
+    expect(busyWhenTakenBack(false, 0.5, 0.01)).toBe(true);
+  });
+  it('a sleeping worker still asleep 0.1 ms after the post, woken for an earlier call of the same busy stretch: yes', () => {
+    expect(busyWhenTakenBack(true, 0.3, 0.02)).toBe(true);
+    expect(busyWhenTakenBack(true, 0.11, 0.2)).toBe(true);
+  });
+  it('the first call after an idle stretch (a wake-up), or a part joined within 0.1 ms of the post: no', () => {
+    expect(busyWhenTakenBack(true, 0.3, 5)).toBe(false); // idle before this call: the worker slept and is waking
+    expect(busyWhenTakenBack(true, 0.3, Infinity)).toBe(false); // the pool's first call
+    expect(busyWhenTakenBack(true, 0.05, 0.01)).toBe(false); // a short part outruns any wake-up
   });
 });

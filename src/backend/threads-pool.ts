@@ -10,7 +10,9 @@
  * part 0, then for each slot: a part its worker has not claimed yet (a CAS
  * on the slot's claim word) is claimed back and run by the caller, so a
  * descheduled worker on a busy machine costs time, not a stall; a claimed
- * part is waited for. When a worker that was awake missed its part, the
+ * part is waited for. When a worker missed its part in a way that says the
+ * machine is busy (`busyWhenTakenBack`), or was waited on much longer than
+ * the caller's own part took, the
  * next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
  * busier than the pool degrades to about one thread's speed instead of
  * waiting on descheduled workers. A waiting side spins on Atomics.load for about SPIN_MS,
@@ -65,6 +67,20 @@ const WAKE_MS = 0.1;
 const BACKOFF_MIN = 8;
 const BACKOFF_MAX = 1024;
 
+
+/**
+ * Whether a part the caller took back (its worker had not claimed it when the
+ * caller came to join, `sincePost` ms after posting it) says the machine is
+ * busier than the pool. Yes when the worker was awake: it was descheduled.
+ * When it was asleep, yes if it is still asleep WAKE_MS after the post
+ * although it was woken for an earlier call of this busy stretch (the last
+ * join ended `sinceLastJoin` < SPIN_MS before this call); the first call
+ * after an idle stretch is a sleeping worker's wake-up and does not count, and
+ * nor does a part joined within WAKE_MS (a short part outruns any wake-up).
+ */
+export function busyWhenTakenBack(asleep: boolean, sincePost: number, sinceLastJoin: number): boolean {
+  return !asleep || (sincePost > WAKE_MS && sinceLastJoin < SPIN_MS);
+}
 
 // The worker's whole program, as source: it runs from a Blob URL (browser)
 // or `eval` (Node), so no bundler or test runner has to find a worker file.
@@ -258,14 +274,9 @@ export class Pool {
       const c = Atomics.load(this.words, i + 4);
       if (c !== seq && Atomics.compareExchange(this.words, i + 4, c, seq) === c) {
         this.stolen++;
-        // A worker that was awake and still did not start its part was descheduled: the machine is
-        // busier than the pool. So was one still asleep WAKE_MS after the post when it had been woken
-        // for an earlier call of this busy stretch (the last join ended less than SPIN_MS before this
-        // call): the first call after an idle stretch (a sleeping worker's wake-up) is not counted.
         // Then run the next calls whole here for a while rather than post parts the caller ends up
         // running anyway while the waking worker competes with it for a core.
-        const awake = Atomics.load(this.words, i + 5) === 0;
-        if (awake || (joinStart - this.started > WAKE_MS && this.started - this.ended < SPIN_MS)) this.contended();
+        if (busyWhenTakenBack(Atomics.load(this.words, i + 5) !== 0, joinStart - this.started, this.started - this.ended)) this.contended();
         try {
           this.runHere(w);
         } catch (e) {
