@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { BatchNorm, createBackend, Dense, ReLU, Sequential, Sigmoid, Tanh, type Backend, type Kernels, type Ptr } from '../src/index.js';
 import { NormcoreError } from '../src/errors.js';
+import { busyWhenTakenBack } from '../src/backend/threads-pool.js';
 
 function rand(n: number, seed: number, scale = 1, offset = 0): Float32Array {
   let s = seed >>> 0;
@@ -308,5 +309,22 @@ describe('threaded wasm backend', () => {
     } finally {
       g.SharedArrayBuffer = saved;
     }
+  });
+});
+
+describe('the pool backs off when a part taken back says the machine is busy', () => {
+  it('a worker that was awake and missed its part: always', () => {
+    expect(busyWhenTakenBack(false, 0.01, 10, false)).toBe(true);
+    expect(busyWhenTakenBack(false, 0.5, 0.01, true)).toBe(true);
+  });
+  it('a worker that ran a part of this busy stretch, then was found asleep and still asleep 0.1 ms after the post: yes', () => {
+    expect(busyWhenTakenBack(true, 0.3, 0.02, true)).toBe(true);
+    expect(busyWhenTakenBack(true, 0.11, 0.2, true)).toBe(true);
+  });
+  it('a worker waking from an idle sleep or a back-off, or a part joined within 0.1 ms of the post: no', () => {
+    expect(busyWhenTakenBack(true, 0.3, 5, true)).toBe(false); // idle before this call: the worker slept and is waking
+    expect(busyWhenTakenBack(true, 0.3, Infinity, false)).toBe(false); // the pool's first call
+    expect(busyWhenTakenBack(true, 0.8, 0.01, false)).toBe(false); // no part of its own yet in this stretch: still waking
+    expect(busyWhenTakenBack(true, 0.05, 0.01, true)).toBe(false); // a short part outruns any wake-up
   });
 });

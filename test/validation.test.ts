@@ -150,12 +150,16 @@ const inferenceCases: Case[] = [
   ['predict x not rows × features', ({ m }) => m.predict(X(3).subarray(2)), RangeError, 'SHAPE_MISMATCH', /^predict: x must have a length that is a positive multiple of 6 \(rows × 6 features\), got length 16$/],
   ['predict x with NaN', ({ m }) => m.predict(withValue(X(3), 8, NaN)), RangeError, 'NOT_FINITE', /^predict: x must hold finite numbers, got NaN at row 1, feature 2/],
   ['predict x with Infinity', ({ m }) => m.predict(withValue(X(3), 17, Infinity)), RangeError, 'NOT_FINITE', /^predict: x must hold finite numbers, got Infinity at row 2, feature 5/],
+  // x goes through the network in chunks of at least 256 rows, each checked by the countNonFinite kernel once it is in memory
+  ['predict x with NaN in a later chunk', ({ m }) => m.predict(withValue(X(700), 600 * 6 + 4, NaN)), RangeError, 'NOT_FINITE', /^predict: x must hold finite numbers, got NaN at row 600, feature 4 \(pass checkInputs: false to skip this check\)$/],
+  ['predict x with -Infinity as its last value', ({ m }) => m.predict(withValue(X(300), 300 * 6 - 1, -Infinity)), RangeError, 'NOT_FINITE', /^predict: x must hold finite numbers, got -Infinity at row 299, feature 5/],
   ['predict misspelled option', ({ m }) => m.predict(X(2), bad({ checkInput: false })), TypeError, 'UNKNOWN_OPTION', /^predict: unknown option options\.checkInput; expected one of checkInputs$/],
   ['predict checkInputs "no"', ({ m }) => m.predict(X(2), { checkInputs: bad('no') }), TypeError, 'INVALID_ARGUMENT', /^predict: options\.checkInputs must be a boolean, got "no"$/],
   ['predict options a string', ({ m }) => m.predict(X(2), bad('fast')), TypeError, 'INVALID_ARGUMENT', /^predict: options must be an object, got "fast"$/],
   ['evaluate label out of range', ({ m }) => m.evaluate(X(2), Uint8Array.of(1, 3)), RangeError, 'OUT_OF_RANGE', /^evaluate: y\[1\] must be a class index in \[0, 2\], got 3$/],
   ['evaluate labels too many', ({ m }) => m.evaluate(X(2), Uint8Array.of(1, 1, 1)), RangeError, 'SHAPE_MISMATCH', /^evaluate: y must have one label per row \(2\) or rows·outputs = 2·3 = 6 values, got length 3$/],
   ['evaluate x with NaN', ({ m }) => m.evaluate(withValue(X(2), 0, NaN), Uint8Array.of(1, 1)), RangeError, 'NOT_FINITE', /^evaluate: x must hold finite numbers, got NaN at row 0, feature 0/],
+  ['evaluate x with Infinity in a later chunk', ({ m }) => m.evaluate(withValue(X(520), 515 * 6, Infinity), new Uint8Array(520)), RangeError, 'NOT_FINITE', /^evaluate: x must hold finite numbers, got Infinity at row 515, feature 0/],
   ['evaluate misspelled option', ({ m }) => m.evaluate(X(2), Uint8Array.of(1, 1), bad({ batchSize: 2 })), TypeError, 'UNKNOWN_OPTION', /^evaluate: unknown option options\.batchSize; expected one of checkInputs$/],
   ['layerOutputs no indices', ({ m }) => m.layerOutputs(X(2), []), TypeError, 'INVALID_ARGUMENT', /^layerOutputs: indices must be a non-empty array, got Array\(0\)$/],
   ['layerOutputs indices "all"', ({ m }) => m.layerOutputs(X(2), bad('all')), TypeError, 'INVALID_ARGUMENT', /^layerOutputs: indices must be a non-empty array, got "all"$/],
@@ -164,6 +168,7 @@ const inferenceCases: Case[] = [
   ['layerOutputs index 0.5', ({ m }) => m.layerOutputs(X(2), [0, 0.5]), RangeError, 'OUT_OF_RANGE', /^layerOutputs: indices\[1\] must be an integer ≥ 0, got 0\.5$/],
   ['layerOutputs x not rows × features', ({ m }) => m.layerOutputs(X(2).subarray(1), [0]), RangeError, 'SHAPE_MISMATCH', /^layerOutputs: x must have a length that is a positive multiple of 6 .*got length 11$/],
   ['layerOutputs x with NaN', ({ m }) => m.layerOutputs(withValue(X(2), 1, NaN), [0]), RangeError, 'NOT_FINITE', /^layerOutputs: x must hold finite numbers, got NaN at row 0, feature 1/],
+  ['layerOutputs x with NaN in a later chunk', ({ m }) => m.layerOutputs(withValue(X(600), 599 * 6 + 3, NaN), [1]), RangeError, 'NOT_FINITE', /^layerOutputs: x must hold finite numbers, got NaN at row 599, feature 3/],
 ];
 
 const loadCases: Case[] = [

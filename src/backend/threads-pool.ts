@@ -10,7 +10,9 @@
  * part 0, then for each slot: a part its worker has not claimed yet (a CAS
  * on the slot's claim word) is claimed back and run by the caller, so a
  * descheduled worker on a busy machine costs time, not a stall; a claimed
- * part is waited for. When a worker that was awake missed its part, the
+ * part is waited for. When a worker missed its part in a way that says the
+ * machine is busy (`busyWhenTakenBack`), or was waited on much longer than
+ * the caller's own part took, the
  * next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
  * busier than the pool degrades to about one thread's speed instead of
  * waiting on descheduled workers. A waiting side spins on Atomics.load for about SPIN_MS,
@@ -59,10 +61,30 @@ const NARGS = 16;
 const STOP = -1;
 /** How long a waiting side spins before it sleeps in Atomics.wait. */
 const SPIN_MS = 0.25;
-/** Calls run whole on the caller after a worker that was awake missed its part (doubling up to the maximum while it recurs). */
+/** A worker spins at least as long as its last part took, up to this. */
+const SPIN_MAX_MS = 2;
+/** How long a worker woken earlier in a busy stretch may take to claim a part before the machine counts as busy. */
+const WAKE_MS = 0.1;
+/** Calls run whole on the caller after a worker missed its part (see `join`; doubling up to the maximum while it recurs). */
 const BACKOFF_MIN = 8;
 const BACKOFF_MAX = 1024;
 
+
+/**
+ * Whether a part the caller took back (its worker had not claimed it when the
+ * caller came to join, `sincePost` ms after posting it) says the machine is
+ * busier than the pool. Yes when the worker was awake: it was descheduled.
+ * When it was asleep, yes if it fell asleep again in a busy stretch (the last
+ * join ended `sinceLastJoin` < SPIN_MS before this call) after it had run a
+ * part of it (`ranInStretch`: so it was awake and spinning, and lost its core)
+ * and it is still asleep WAKE_MS after the post. A worker that has not run a
+ * part since the stretch began is waking from an idle sleep (or a back-off):
+ * its wake-up may take long on a virtual machine and does not count; nor does
+ * a part joined within WAKE_MS (a short part outruns any wake-up).
+ */
+export function busyWhenTakenBack(asleep: boolean, sincePost: number, sinceLastJoin: number, ranInStretch: boolean): boolean {
+  return !asleep || (ranInStretch && sincePost > WAKE_MS && sinceLastJoin < SPIN_MS);
+}
 
 // The worker's whole program, as source: it runs from a Blob URL (browser)
 // or `eval` (Node), so no bundler or test runner has to find a worker file.
@@ -79,13 +101,16 @@ function start(d, post) {
   const a = new Float64Array(memory.buffer, base + ${ARGS_OFFSET}, ${NARGS + 1});
   post('ready');
   let last = 0;
+  // spin at least as long as the last part took: the caller's part is as long, and a caller that finishes
+  // later (a slower core, a bigger part) then finds this thread still awake for the next call
+  let spin = spinMs;
   for (;;) {
     let s = Atomics.load(w, 0);
     if (s === last) {
       const t0 = performance.now();
       let i = 0;
       while ((s = Atomics.load(w, 0)) === last) {
-        if ((++i & 255) === 0 && performance.now() - t0 > spinMs) {
+        if ((++i & 255) === 0 && performance.now() - t0 > spin) {
           Atomics.store(w, 5, 1); // asleep: a part the caller takes back from now on is wake-up latency, not contention
           Atomics.wait(w, 0, last);
           Atomics.store(w, 5, 0);
@@ -98,12 +123,14 @@ function start(d, post) {
     if (c === s || Atomics.compareExchange(w, 4, c, s) !== c) continue;
     const op = w[2];
     if (op === ${STOP}) { Atomics.store(w, 1, s); Atomics.notify(w, 1); return; }
+    const started = performance.now();
     try {
       const r = fns[op](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
       a[${NARGS}] = typeof r === 'number' ? r : 0;
     } catch (e) {
       w[3] = 1;
     }
+    spin = Math.max(spinMs, Math.min(${SPIN_MAX_MS}, performance.now() - started));
     Atomics.store(w, 1, s);
     Atomics.notify(w, 1);
   }
@@ -183,6 +210,7 @@ export class Pool {
     private readonly ex: PartExports,
   ) {
     this.threads = threads;
+    this.ranInStretch = new Uint8Array(threads);
     this.ctl = ctl;
     this.words = new Int32Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 4);
     this.args = new Float64Array(memory.buffer, ctl, (threads * SLOT_BYTES) / 8);
@@ -243,6 +271,7 @@ export class Pool {
   join(upTo: number, name: string): void {
     const seq = this.seq;
     const joinStart = performance.now();
+    if (this.started - this.ended >= SPIN_MS) this.ranInStretch.fill(0); // a new busy stretch
     // a worker's part is as large as the caller's: waiting much longer than the caller's own part took means it was descheduled
     const patience = Math.max(0.1, 0.5 * (joinStart - this.started));
     // Every part is waited for (or run here) before a failure is thrown: no part may outlive its call.
@@ -250,15 +279,16 @@ export class Pool {
     for (let w = 1; w < upTo; w++) {
       const i = (w * SLOT_BYTES) / 4;
       if (Atomics.load(this.words, i + 1) === seq) {
+        this.ranInStretch[w] = 1;
         trapped ??= this.failure(i, name); // done before the caller got here: its error flag still counts
         continue;
       }
       const c = Atomics.load(this.words, i + 4);
       if (c !== seq && Atomics.compareExchange(this.words, i + 4, c, seq) === c) {
         this.stolen++;
-        // A worker that was awake and still did not start its part was descheduled: the machine is
-        // busier than the pool. Run the next calls whole here for a while rather than wait on it.
-        if (Atomics.load(this.words, i + 5) === 0) this.contended();
+        // Then run the next calls whole here for a while rather than post parts the caller ends up
+        // running anyway while the waking worker competes with it for a core.
+        if (busyWhenTakenBack(Atomics.load(this.words, i + 5) !== 0, joinStart - this.started, this.started - this.ended, this.ranInStretch[w] === 1)) this.contended();
         try {
           this.runHere(w);
         } catch (e) {
@@ -273,10 +303,12 @@ export class Pool {
           Atomics.wait(this.words, i + 1, Atomics.load(this.words, i + 1), 1000);
         }
       }
+      this.ranInStretch[w] = 1;
       if (performance.now() - joinStart > patience) this.contended();
       else this.penalty >>= 1;
       trapped ??= this.failure(i, name);
     }
+    this.ended = performance.now();
     if (trapped !== undefined) throw trapped;
   }
 
@@ -299,8 +331,11 @@ export class Pool {
     this.backoff = this.penalty;
   }
 
-  /** When the current call's parts were posted (the caller's own part starts then). */
+  /** When the current call's parts were posted (the caller's own part starts then), and when the last join ended. */
   private started = 0;
+  private ended = -Infinity;
+  /** Per worker: 1 if it ran a part of its own in the current busy stretch (see `busyWhenTakenBack`). */
+  private readonly ranInStretch: Uint8Array;
 
   /** How many parts a call may use now: `parts`, or 1 while backing off after a missed part. */
   split(parts: number): number {
