@@ -1,6 +1,6 @@
 /** Inference: predict, evaluate and layer outputs, run in chunks through the network in inference mode. */
 import type { Ptr } from '../backend/types.js';
-import { describe, expectInt, expectOptions, rangeError, typeError } from '../errors.js';
+import { describe, expectInt, expectOptions, NormcoreError, rangeError, typeError } from '../errors.js';
 import type { Network } from '../model/network.js';
 import { checkTargets, toX } from './data.js';
 import type { Batch } from './fit-data.js';
@@ -61,7 +61,7 @@ function inferChunks(net: Network, input: InferInput, upTo: number, fuse: boolea
     net.backend.heap.write(xp, x.subarray(start * F, (start + rows) * F));
     if (rescan && net.k.countNonFinite(xp, rows * F) > 0) {
       rescan();
-      throw new Error('internal: countNonFinite found a value that is not finite, the scan of x none');
+      throw new NormcoreError('inferChunks: the countNonFinite kernel found a value in x that is not finite, the scan of x none (a bug in normcore)', 'INTERNAL');
     }
     each(rows, start, net.forward(rows, false, upTo, fuse));
   }
