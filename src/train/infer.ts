@@ -41,7 +41,7 @@ interface InferInput {
 function inferInput(where: string, name: string, x: unknown, features: number, checkFinite: boolean): InferInput {
   const later = checkFinite && x instanceof Float32Array;
   const m = toX(where, name, x, features, checkFinite && !later);
-  return { ...m, rescan: later ? () => { toX(where, name, x, features, true); } : undefined };
+  return { data: m.data, rows: m.rows, rescan: later ? () => { toX(where, name, x, features, true); } : undefined };
 }
 
 /**
