@@ -50,6 +50,24 @@ describe('the embedded kernel builds', () => {
     expect(relaxedPatch.inserts.length + relaxedPatch.ops.length).toBeLessThan(relaxed.length / 10);
   });
 
+  it('the release module is stored deflated: its base64 text is well under the module it inflates to', () => {
+    expect(wasmDeflated.length * 0.75).toBeLessThan(release.length * 0.5);
+  });
+
+  it('an engine without DecompressionStream gets an UNSUPPORTED error that says what is missing', async () => {
+    const saved = globalThis.DecompressionStream;
+    try {
+      (globalThis as { DecompressionStream?: unknown }).DecompressionStream = undefined;
+      const e = await inflateEmbedded(wasmDeflated).then(() => undefined, (err: unknown) => err);
+      expect(e).toBeInstanceOf(NormcoreError);
+      expect((e as NormcoreError).code).toBe('UNSUPPORTED');
+      expect((e as Error).message).toMatch(/no DecompressionStream, which unpacks the embedded kernels/);
+    } finally {
+      globalThis.DecompressionStream = saved;
+    }
+    expect((await inflateEmbedded(wasmDeflated)).length).toBe(release.length);
+  });
+
   it('a patch that does not fit its base is refused (INTERNAL), not applied', () => {
     const wrong = () => applyPatch(release.subarray(0, 1000), relaxedPatch);
     expect(wrong).toThrow(NormcoreError);
