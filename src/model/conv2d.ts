@@ -14,8 +14,8 @@ import { convAxis } from '../backend/conv-geometry.js';
 import { describe, expectInt, expectOptions, typeError } from '../errors.js';
 import type { Conv2dConfig, Padding, WeightInit } from './config.js';
 import { checkInit } from './dense.js';
-import { imageShape, needsShape, windowError } from './image.js';
-import { autoInit, Layer, type BufferSpec, type InitHint, type SavedSpec } from './layer.js';
+import { imageShape, ImageLayer, windowError } from './image.js';
+import { autoInit, type BufferSpec, type InitHint, type Layer, type SavedSpec } from './layer.js';
 import type { Random } from './random.js';
 
 export interface Conv2dOptions {
@@ -34,7 +34,7 @@ const GROUP_FLOATS = 57344;
 
 interface Geometry { h: number; w: number; c: number; outH: number; outW: number; padTop: number; padLeft: number; group: number; direct: boolean }
 
-export class Conv2d extends Layer {
+export class Conv2d extends ImageLayer {
   readonly type = 'conv2d' as const;
   readonly inChannels: number;
   readonly outChannels: number;
@@ -85,16 +85,8 @@ export class Conv2d extends Layer {
     return g ? g.outH * g.outW * this.outChannels : 0;
   }
 
-  override get widthFromPrevious(): boolean {
-    return true;
-  }
-
   override get initHint(): InitHint {
     return 'stop';
-  }
-
-  outputWidth(_width: number, index: number): number {
-    return needsShape(this, index);
   }
 
   override outputShape(shape: readonly number[], index: number): number[] {

@@ -1,10 +1,10 @@
 /** Global average pooling: [H, W, C] images → [C], each channel's mean over all pixels. */
 import type { Kernels, Ptr } from '../backend/types.js';
 import type { GlobalAvgPool2dConfig } from './config.js';
-import { imageShape, needsShape } from './image.js';
-import { Layer, type InitHint } from './layer.js';
+import { imageShape, ImageLayer } from './image.js';
+import type { InitHint, Layer } from './layer.js';
 
-export class GlobalAvgPool2d extends Layer {
+export class GlobalAvgPool2d extends ImageLayer {
   readonly type = 'globalavgpool2d' as const;
   #shape: [number, number, number] | undefined;
 
@@ -17,16 +17,8 @@ export class GlobalAvgPool2d extends Layer {
     return this.#shape?.[2] ?? 0;
   }
 
-  override get widthFromPrevious(): boolean {
-    return true;
-  }
-
   override get initHint(): InitHint {
     return 'transparent';
-  }
-
-  outputWidth(_width: number, index: number): number {
-    return needsShape(this, index);
   }
 
   override outputShape(shape: readonly number[], index: number): number[] {

@@ -3,7 +3,7 @@
  * input shape [H, W, C] resolved by the model, and its checks.
  */
 import { rangeError } from '../errors.js';
-import type { Layer } from './layer.js';
+import { Layer } from './layer.js';
 
 /** [H, W, C] of an image input, or a SHAPE_MISMATCH error naming layers[index]. `channels`: the C the layer expects (undefined: any). */
 export function imageShape(layer: Layer, shape: readonly number[], index: number, channels?: number): [number, number, number] {
@@ -32,4 +32,20 @@ export function needsShape(layer: Layer, index: number): never {
   throw rangeError(`Sequential: layers[${index}] (${layer.type}) takes images [H, W, C]; give the model options.inputShape`, {
     code: 'SHAPE_MISMATCH', argument: `layers[${index}]`, expected: 'an input of shape [H, W, C]',
   });
+}
+
+/**
+ * A layer that takes images [H, W, C] (Conv2d, the pools): its widths follow
+ * from the input shape the model resolves (`outputShape`), none from a width
+ * alone, so a model without options.inputShape is refused naming it.
+ * (BatchNorm2d, a BatchNorm, says the same in its own file.)
+ */
+export abstract class ImageLayer extends Layer {
+  override get widthFromPrevious(): boolean {
+    return true;
+  }
+
+  outputWidth(_width: number, index: number): number {
+    return needsShape(this, index);
+  }
 }

@@ -4,8 +4,8 @@
  */
 import { poolAxis } from '../backend/conv-geometry.js';
 import { expectInt, expectOptions } from '../errors.js';
-import { imageShape, needsShape, windowError } from './image.js';
-import { Layer, type InitHint } from './layer.js';
+import { imageShape, ImageLayer, windowError } from './image.js';
+import type { InitHint, Layer } from './layer.js';
 
 export interface Pool2dOptions {
   /** Step of the window, both axes (default: the window size, so windows do not overlap). */
@@ -14,7 +14,7 @@ export interface Pool2dOptions {
 
 export interface PoolGeometry { h: number; w: number; c: number; outH: number; outW: number }
 
-export abstract class Pool2d extends Layer {
+export abstract class Pool2d extends ImageLayer {
   readonly size: number;
   readonly stride: number;
   #g: PoolGeometry | undefined;
@@ -36,17 +36,9 @@ export abstract class Pool2d extends Layer {
     return g ? g.outH * g.outW * g.c : 0;
   }
 
-  override get widthFromPrevious(): boolean {
-    return true;
-  }
-
   /** Pooling passes the scale of its input on: a Dense or Conv2d before it is initialized for what follows. */
   override get initHint(): InitHint {
     return 'transparent';
-  }
-
-  outputWidth(_width: number, index: number): number {
-    return needsShape(this, index);
   }
 
   override outputShape(shape: readonly number[], index: number): number[] {
