@@ -4,36 +4,27 @@
  * Chromium, except under CI=true (as test/browser.test.ts).
  */
 import { readFileSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { decodeModel } from '../src/io/onnx-pb.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_PATH, chromiumAvailable, launchChromium, serveDemo } from '../scripts/browser.mjs';
+import { CHROMIUM_PATH, chromiumAvailable } from '../scripts/browser.mjs';
+import { DemoPage } from './helpers/demo-page.js';
 
 const available = chromiumAvailable();
 const inCI = process.env.CI === 'true';
 if (!available) console.warn(`\n*** test/browser-cnn.test.ts: Chromium not found at ${CHROMIUM_PATH}; ${inCI ? 'CI=true: the test runs and FAILS' : 'the test is SKIPPED'} (apt-get install -y chromium)\n`);
 
 describe.skipIf(!available && !inCI)('the demo trains the CNN in headless Chromium', () => {
-  let server: Awaited<ReturnType<typeof serveDemo>> | undefined;
-  let browser: Browser | undefined;
+  const demo = new DemoPage();
   let page: Page;
-  const pageErrors: string[] = [];
+  const pageErrors = demo.errors;
 
   beforeAll(async () => {
     if (!available) return;
-    [server, browser] = await Promise.all([serveDemo(), launchChromium()]);
-    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-    context.on('weberror', (e) => pageErrors.push(e.error().message));
-    context.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
-    page = await context.newPage();
-    await page.goto(server.url);
-    await page.waitForSelector('body[data-ready]', { state: 'attached' });
+    ({ page } = await demo.open());
   }, 60_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => demo.close());
 
   it('trains one epoch of the CNN in the worker (test accuracy > 90%), and the draw pad predicts with it', async () => {
     if (!available) throw new Error(`CI=true and Chromium is missing at ${CHROMIUM_PATH}`);

@@ -4,34 +4,26 @@
  * table of medians. Skips (with a warning from test/browser.test.ts's rule)
  * when Chromium is missing, except under CI=true.
  */
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_PATH, chromiumAvailable, launchChromium, serveDemo } from '../scripts/browser.mjs';
+import { CHROMIUM_PATH, chromiumAvailable } from '../scripts/browser.mjs';
+import { DemoPage } from './helpers/demo-page.js';
 
 const available = chromiumAvailable();
 const inCI = process.env.CI === 'true';
 if (!available) console.warn(`\n*** test/browser-landscape.test.ts: Chromium not found at ${CHROMIUM_PATH}; the test is SKIPPED (apt-get install -y chromium)\n`);
 
 describe.skipIf(!available && !inCI)('the demo\'s "Why batch norm works" card in headless Chromium', () => {
-  let server: Awaited<ReturnType<typeof serveDemo>> | undefined;
-  let browser: Browser | undefined;
+  const demo = new DemoPage();
   let page: Page;
-  const pageErrors: string[] = [];
+  const pageErrors = demo.errors;
 
   beforeAll(async () => {
     if (!available) throw new Error(`CI=true and Chromium is missing at ${CHROMIUM_PATH}`);
-    [server, browser] = await Promise.all([serveDemo(), launchChromium()]);
-    page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
-    await page.goto(server.url);
-    await page.waitForSelector('body[data-ready]', { state: 'attached' });
+    ({ page } = await demo.open());
   }, 90_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => demo.close());
 
   it('runs a short experiment in the worker and shows the four figures and the medians', async () => {
     await page.fill('#ls-steps', '40');

@@ -8,12 +8,13 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_PATH, chromiumAvailable, launchChromium, ROOT, serveDemo } from '../scripts/browser.mjs';
+import { CHROMIUM_PATH, chromiumAvailable, ROOT } from '../scripts/browser.mjs';
 import { createBackend, Sequential } from '../src/index.js';
 import { loadMnist } from '../src/node/mnist.js';
 import { servePlainPage } from './browser/plain-server.js';
+import { DemoPage } from './helpers/demo-page.js';
 import { runOrt, worstRelative } from './helpers/onnx.js';
 
 const available = chromiumAvailable();
@@ -71,27 +72,17 @@ function check(name: string, fn: () => Promise<void>, timeout?: number): void {
 const percent = (text: string | null) => Number(/([\d.]+)%/.exec(text ?? '')?.[1]);
 
 describe.skipIf(!available && !inCI)('the demo page in headless Chromium', () => {
-  let server: Awaited<ReturnType<typeof serveDemo>> | undefined;
-  let browser: Browser | undefined;
+  const demo = new DemoPage();
   let context: BrowserContext;
   let page: Page;
-  const pageErrors: string[] = [];
+  const pageErrors = demo.errors;
 
   beforeAll(async () => {
     if (!available) return; // each test fails on its own
-    [server, browser] = await Promise.all([serveDemo(), launchChromium()]);
-    context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 900 } });
-    context.on('weberror', (e) => pageErrors.push(e.error().message));
-    context.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
-    page = await context.newPage();
-    await page.goto(server.url);
-    await page.waitForSelector('body[data-ready]', { state: 'attached' });
+    ({ context, page } = await demo.open({ acceptDownloads: true }));
   }, 60_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  afterAll(() => demo.close());
 
   check('trains one epoch of the default network in a Web Worker; the page shows test accuracy > 85% and stays responsive', async () => {
     // The longest gap between 10 ms timers on the page's main thread while the worker trains.
@@ -163,7 +154,7 @@ describe.skipIf(!available && !inCI)('the demo page in headless Chromium', () =>
 
     const fresh = await context.newPage();
     try {
-      await fresh.goto(server!.url);
+      await fresh.goto(demo.server!.url);
       await fresh.waitForSelector('body[data-ready]', { state: 'attached' });
       await draw(fresh, SEVEN);
       await fresh.setInputFiles('#load-model', file);
