@@ -7,9 +7,16 @@
 // tile's own ceiling; 16 chains spill (x64 has 16 xmm registers and V8 keeps
 // one as scratch), which is why matmul's tile stops at 8 accumulators.
 //
+// capacityProbe() asks the same of two cores: the multiply-add rate of two
+// threads running that loop at once, over one thread's alone. On two real
+// cores it is ×2; on a VM whose two vCPUs share one host core at the moment
+// it is ×1, and no threaded kernel can do better than that. bench/run.mjs and
+// bench/thread-profile.mjs print it beside their thread figures.
+//
 //   node bench/fma-peak.mjs      (Node 20 needs --experimental-wasm-relaxed-simd; set here)
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import asc from 'assemblyscript/asc';
 
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -25,10 +32,14 @@ const source = (chains) => {
 }`;
 };
 
-async function compile(chains) {
+async function binaryFor(chains) {
   const { error, binary, stderr } = await asc.compileString(source(chains), { optimizeLevel: 3, runtime: 'stub', enable: ['simd', 'relaxed-simd'] });
   if (error) throw new Error(`asc: ${error.message}\n${stderr}`);
-  return (await WebAssembly.instantiate(binary, {})).instance.exports.run;
+  return binary;
+}
+
+async function compile(chains) {
+  return (await WebAssembly.instantiate(await binaryFor(chains), {})).instance.exports.run;
 }
 
 /** Median GFLOP/s of `rounds` runs of `iters` iterations (each iteration: `chains` multiply-adds of 4 lanes, 2 FLOP each). */
@@ -48,7 +59,57 @@ export async function fmaPeak(chains = 12) {
   return measure(await compile(chains), chains);
 }
 
+/** A worker that instantiates `binary` and answers each `iters` message with the milliseconds `run(iters)` took. */
+const WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+require('node:v8').setFlagsFromString('--experimental-wasm-relaxed-simd');
+const run = new WebAssembly.Instance(new WebAssembly.Module(workerData)).exports.run;
+run(100000);
+parentPort.on('message', (iters) => { const t0 = performance.now(); run(iters); parentPort.postMessage(performance.now() - t0); });
+`;
+
+/**
+ * How many cores' worth of multiply-adds two threads get at once: each round
+ * times the 12-chain loop on one worker alone, then on two workers started
+ * together, and takes (rate of both together) / (rate of one alone). ~×2 on
+ * two free cores, ~×1 when the second vCPU gives nothing (it shares a host
+ * core, or another process holds it). The probe keeps its two workers until
+ * close(), so a bench can measure between its own rounds.
+ * @returns {Promise<{ measure: (rounds?: number) => Promise<{ capacity: number, rounds: number[] }>, close: () => Promise<void> }>}
+ */
+export async function capacityProbe(iters = 2_000_000) {
+  const binary = await binaryFor(12);
+  const workers = [0, 1].map(() => new Worker(WORKER, { eval: true, workerData: binary }));
+  const time = (w) => new Promise((resolve) => { w.once('message', resolve); w.postMessage(iters); });
+  // two unrecorded rounds first: the workers' first runs are on the baseline compiler
+  for (let r = 0; r < 2; r++) { await time(workers[0]); await Promise.all(workers.map(time)); }
+  return {
+    async measure(rounds = 7) {
+      const ratios = [];
+      for (let r = 0; r < rounds; r++) {
+        const alone = await time(workers[0]);
+        const [a, b] = await Promise.all(workers.map(time));
+        ratios.push(alone / a + alone / b);
+      }
+      return { capacity: [...ratios].sort((x, y) => x - y)[rounds >> 1], rounds: ratios };
+    },
+    close: () => Promise.all(workers.map((w) => w.terminate())).then(() => undefined),
+  };
+}
+
+/** capacityProbe's median of `rounds` rounds, workers started and stopped around it. */
+export async function parallelCapacity(rounds = 7) {
+  const probe = await capacityProbe();
+  try {
+    return await probe.measure(rounds);
+  } finally {
+    await probe.close();
+  }
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { capacity, rounds } = await parallelCapacity();
+  console.log(`two threads at once: ×${capacity.toFixed(2)} one thread's multiply-adds (rounds: ${rounds.map((r) => r.toFixed(2)).join(' ')})`);
   for (const chains of [8, 12, 16]) {
     console.log(`one thread, 128-bit wasm SIMD, relaxed_madd on registers only, ${chains} chains: ${(await fmaPeak(chains)).toFixed(1)} GFLOP/s`);
   }

@@ -18,7 +18,7 @@ import { measure } from './lib/harness.mjs';
 import { createPeers, tf } from './lib/peers.mjs';
 import { lossOptimCases } from './loss-optim.mjs';
 import { matmulCases } from './matmul.mjs';
-import { fmaPeak } from './fma-peak.mjs';
+import { fmaPeak, parallelCapacity } from './fma-peak.mjs';
 import { predictCases } from './predict.mjs';
 import { digits, profileStep, stepCases, threadSync } from './step.mjs';
 
@@ -55,6 +55,10 @@ const cases = [
   ...(await predictCases(setup, data)),
   ...(args.includes('--no-cnn') ? [] : await cnnCases(setup, data)),
 ];
+// What two threads can get from this machine right now (×2: two free cores), before and after the timed part:
+// the thread figures below are read against it.
+log('parallel capacity (bench/fma-peak.mjs)…');
+const capacityBefore = (await parallelCapacity()).capacity;
 log(`normcore bench: ${cases.length} workloads × ${PEERS.length} peers, ${ROUNDS} interleaved rounds of ${TIME_MS} ms per task`);
 const medians = await measure(setup.peers, cases, { rounds: ROUNDS, timeMs: TIME_MS, minIterations: 1, log });
 if (EPOCH) {
@@ -64,6 +68,7 @@ if (EPOCH) {
 }
 const profile = PROFILE ? await profileStep(data) : undefined;
 const sync = await threadSync(data, setup.wasm2, setup.wasm);
+const capacityAfter = (await parallelCapacity()).capacity;
 log('FMA ceiling (bench/fma-peak.mjs)…');
 const fmaCeiling = await fmaPeak(12);
 const tileCeiling = await fmaPeak(8);
@@ -155,6 +160,8 @@ const machine = {
   /** The same with 8 chains, the 4×8 micro-kernel's accumulators: that tile's ceiling. */
   fmaPeak8Gflops: tileCeiling,
   threads: { '2t': setup.wasm2.info, auto: setup.wasmAuto.info },
+  /** Two threads' multiply-adds at once over one thread's (bench/fma-peak.mjs), before and after the timed part: 2 = two free cores. */
+  parallelCapacity: { before: capacityBefore, after: capacityAfter },
   load: os.loadavg(),
   v8: process.versions.v8,
   tfjs: tf.version_core,
@@ -197,6 +204,7 @@ console.log(jax?.stepMs
   ? `\nJAX/XLA CPU (${jax.jax}, same network and step, jitted): step ${jax.stepMs.toFixed(2)} ms, epoch of 10,000 rows ${(jax.epochMs / 1000).toFixed(2)} s`
   : `\nJAX/XLA CPU: not measured (${jax?.absent})`);
 console.log(`FMA ceiling, one thread (relaxed_madd on registers, bench/fma-peak.mjs): ${fmaCeiling.toFixed(1)} GFLOP/s with 12 chains, ${tileCeiling.toFixed(1)} GFLOP/s with the 4×8 tile's 8`);
+console.log(`parallel capacity (two threads' multiply-adds at once over one's, bench/fma-peak.mjs): ×${capacityBefore.toFixed(2)} before the timed part, ×${capacityAfter.toFixed(2)} after; ×2 = two free cores, and no 2-thread figure can beat it`);
 console.log(`threads: sync per split kernel ${sync.syncUsPerKernel.toFixed(1)} µs (2 threads); ${sync.partsPerStep.toFixed(0)} parts handed to workers per step, ${(sync.ranByCallerShare * 100).toFixed(0)}% run by the caller because the worker had not started (busy machine)`);
 console.log('\ntargets (issues 4, 12, 13):');
 for (const t of targets) console.log(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.target}: ${t.measured}`);

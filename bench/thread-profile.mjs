@@ -11,6 +11,7 @@
 import os from 'node:os';
 import v8 from 'node:v8';
 import { createBackend } from 'normcore';
+import { capacityProbe } from './fma-peak.mjs';
 import { digits, normcoreModel } from './step.mjs';
 
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -52,7 +53,11 @@ for (const threads of [1, 2]) {
   await fit();
   runs.push({ threads, be, t, fit, steps: [] });
 }
+// the machine's parallel capacity, one probe round between the fits of each round (×2: two free cores)
+const probe = await capacityProbe();
+const capacity = [];
 for (let r = 0; r < ROUNDS; r++) {
+  capacity.push((await probe.measure(1)).capacity);
   for (const run of runs) {
     for (const v of run.t.totals.values()) { v.cur = 0; v.calls = 0; v.parts = 0; }
     const s0 = run.be.threadStats();
@@ -64,6 +69,7 @@ for (let r = 0; r < ROUNDS; r++) {
     run.stolen = (s1.ranByCaller - s0.ranByCaller) / Math.max(1, s1.posted - s0.posted);
   }
 }
+await probe.close();
 const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const [one, two] = runs;
 const names = [...one.t.totals.keys()].sort((a, b) => med(one.t.totals.get(b).ms) - med(one.t.totals.get(a).ms));
@@ -88,6 +94,7 @@ console.log(`| **step** | ${(s1 * 1000).toFixed(1)} | ${(s2 * 1000).toFixed(1)} 
 const serial = serial2 + (s2 - in2);
 console.log(`serial on 2 threads (kernels that did not split + outside kernels): ${(serial * 1000).toFixed(1)} µs = ${(100 * serial / s1).toFixed(1)}% of the 1-thread step; parts run by the caller: ${(100 * two.stolen).toFixed(0)}%`);
 const posted = names.reduce((n, k) => n + (two.t.totals.get(k)?.parts ?? 0), 0) / STEPS;
+console.log(`parallel capacity between rounds (two threads' multiply-adds at once over one's; ×2 = two free cores): median ×${med(capacity).toFixed(2)}, rounds ${capacity.map((c) => c.toFixed(2)).join(' ')}`);
 console.log(`parts handed to the worker per step: ${posted.toFixed(1)} (16 when every split kernel splits)`);
 if (posted < 12 || two.stolen > 0.25) {
   console.log('WARNING: the pool backed off or its worker was descheduled (the other core is busy): the 2-thread column is not a measure of the threads');
