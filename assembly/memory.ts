@@ -39,7 +39,11 @@ export const KC: i32 = 256; //                 matmul: depth packed at once
 export const NC: i32 = 256; //                 matmul: columns of B packed at once
 export const APACK_OFFSET: usize = COLS_OFFSET + <usize>(4 * COL_CHUNK * 4);
 export const BPACK_OFFSET: usize = APACK_OFFSET + <usize>(MC * KC * 4);
-export const SCRATCH_BYTES: usize = BPACK_OFFSET + <usize>(KC * NC * 4);
+// matmul: per panel of packed A (MC/4 of them), the B-panel byte offsets of its depth steps that are not all
+// zero (KC i32 each), and how many there are (-1: the panel is kept dense). See `skipZeroSteps` in matmul.ts.
+export const ASTEPS_OFFSET: usize = BPACK_OFFSET + <usize>(KC * NC * 4);
+export const ANNZ_OFFSET: usize = ASTEPS_OFFSET + <usize>((MC / 4) * KC * 4);
+export const SCRATCH_BYTES: usize = ANNZ_OFFSET + <usize>((MC / 4) * 4);
 
 /** Bytes of scratch the host must provide to `setScratch`. */
 export function scratchBytesNeeded(): usize {
