@@ -1,6 +1,6 @@
 // Same-run comparison of this tree's training step with another commit's:
 //
-//   npm run bench:compare -- [REV] [--rounds 15] [--threads 2] [--predict]   (REV defaults to HEAD~1)
+//   npm run bench:compare -- [REV] [--rounds 15] [--threads 2] [--predict] [--dense]   (REV defaults to HEAD~1)
 //
 // Builds REV in a temporary git worktree (sharing this node_modules), loads
 // both builds' dist/ into this process, and times the 784-256-256-10 BN
@@ -8,7 +8,9 @@
 // fit) alternating old and new call by call, so a shared, noisy machine slows
 // both alike. Prints each median, the ratio and the spread of the rounds.
 // --threads n: both on the threaded backend; --predict: also predict of 128
-// rows and of 1 row with the trained models, alternating the same way.
+// rows and of 1 row with the trained models, alternating the same way;
+// --dense: inputs of uniform noise in (0, 1) instead of the digits, which are
+// 81% zeros (matmul skips all-zero depth steps: this measures the plain loop).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ const rounds = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') 
 const rev = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--rounds' && args[i - 1] !== '--threads') ?? 'HEAD~1';
 const threads = args.includes('--threads') ? Number(args[args.indexOf('--threads') + 1]) : 1;
 const predict = args.includes('--predict');
+const dense = args.includes('--dense');
 const here = resolve(import.meta.dirname, '..');
 const log = (s) => process.stderr.write(`${s}\n`);
 
@@ -39,7 +42,9 @@ try {
   const builds = { old: await load(tree), new: await load(here) };
   const { nc } = builds.new;
   const d = builds.new.node.loadMnist({ train: 1280, test: 100, seed: 1 });
-  const x = d.trainImages, y = d.trainLabels;
+  const y = d.trainLabels;
+  // noise with no zeros, in (0, 1)
+  const x = dense ? d.trainImages.map((_, i) => 0.001 + 0.998 * ((i * 0.6180339887) % 1)) : d.trainImages;
   const fits = {}, predicts = {};
   for (const [name, { nc: m }] of Object.entries(builds)) {
     const be = await m.createBackend('wasm', threads > 1 ? { threads } : {});
@@ -63,7 +68,7 @@ try {
   }
   const median = (a) => [...a].sort((p, q) => p - q)[a.length >> 1];
   const mo = median(samples.old), mn = median(samples.new);
-  console.log(`training step, 784-256-256-10 BN, batch 128, Adam, wasm (relaxed SIMD, ${threads} thread${threads > 1 ? 's' : ''}), ${samples.old.length} fits of 10 steps each, alternating`);
+  console.log(`training step, 784-256-256-10 BN, batch 128, Adam, wasm (relaxed SIMD, ${threads} thread${threads > 1 ? 's' : ''}), ${dense ? 'dense noise inputs' : 'the digits'}, ${samples.old.length} fits of 10 steps each, alternating`);
   console.log(`  ${rev.padEnd(10)} ${mo.toFixed(3)} ms`);
   console.log(`  ${'this tree'.padEnd(10)} ${mn.toFixed(3)} ms`);
   console.log(`  new / old  ${(mn / mo).toFixed(3)}`);
