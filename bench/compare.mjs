@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
+import { noZeros } from './lib/inputs.mjs';
 
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 const args = process.argv.slice(2);
@@ -43,8 +44,7 @@ try {
   const { nc } = builds.new;
   const d = builds.new.node.loadMnist({ train: 1280, test: 100, seed: 1 });
   const y = d.trainLabels;
-  // noise with no zeros, in (0, 1)
-  const x = dense ? d.trainImages.map((_, i) => 0.001 + 0.998 * ((i * 0.6180339887) % 1)) : d.trainImages;
+  const x = dense ? noZeros(d.trainImages) : d.trainImages;
   const fits = {}, predicts = {};
   for (const [name, { nc: m }] of Object.entries(builds)) {
     const be = await m.createBackend('wasm', threads > 1 ? { threads } : {});

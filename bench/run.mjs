@@ -46,12 +46,13 @@ const log = (s) => process.stderr.write(`${s}\n`);
 const started = performance.now();
 const setup = await createPeers();
 const data = digits();
-const { step, epoch } = await stepCases(setup, data);
+const { step, stepDense, epoch } = await stepCases(setup, data);
 const cases = [
   ...(await matmulCases(setup)),
   ...(await batchnormCases(setup)),
   ...(await lossOptimCases(setup)),
   step,
+  stepDense,
   ...(await predictCases(setup, data)),
   ...(args.includes('--no-cnn') ? [] : await cnnCases(setup, data)),
 ];
@@ -204,6 +205,8 @@ console.log(jax?.stepMs
   ? `\nJAX/XLA CPU (${jax.jax}, same network and step, jitted): step ${jax.stepMs.toFixed(2)} ms, epoch of 10,000 rows ${(jax.epochMs / 1000).toFixed(2)} s`
   : `\nJAX/XLA CPU: not measured (${jax?.absent})`);
 console.log(`FMA ceiling, one thread (relaxed_madd on registers, bench/fma-peak.mjs): ${fmaCeiling.toFixed(1)} GFLOP/s with 12 chains, ${tileCeiling.toFixed(1)} GFLOP/s with the 4×8 tile's 8`);
+console.log('The digits are 81% zeros, and normcore\'s matmul leaves out the depth steps that are zero in all 4 rows of a panel (assembly/matmul.ts):\n'
+  + 'GFLOP/s of the predict and CNN rows count the full product, so normcore\'s can pass the FMA ceiling; "inputs with no zeros" is the step on the plain loop.');
 console.log(`parallel capacity (two threads' multiply-adds at once over one's, bench/fma-peak.mjs): ×${capacityBefore.toFixed(2)} before the timed part, ×${capacityAfter.toFixed(2)} after; ×2 = two free cores, and no 2-thread figure can beat it`);
 console.log(`threads: sync per split kernel ${sync.syncUsPerKernel.toFixed(1)} µs (2 threads); ${sync.partsPerStep.toFixed(0)} parts handed to workers per step, ${(sync.ranByCallerShare * 100).toFixed(0)}% run by the caller because the worker had not started (busy machine)`);
 console.log('\ntargets (issues 4, 12, 13):');
