@@ -42,8 +42,8 @@ function negativeZeros(a: Float32Array): Float32Array {
 
 const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
 
-/** Shapes around the tile (4×8), the blocking (64 rows, depth 256, 256 columns) and the layers of the bench network. */
-const SHAPES = [[4, 16, 8], [5, 33, 9], [67, 255, 129], [130, 257, 260], [128, 784, 256], [784, 128, 256], [3, 300, 17], [9, 1, 8]] as const;
+/** Shapes around the tile (4×8), the blocking (64 rows, depth 256, 256 columns), the layers of the bench network, and rows below 4 (the unpacked path; k = 5000 is too long for its list). */
+const SHAPES = [[4, 16, 8], [5, 33, 9], [67, 255, 129], [130, 257, 260], [128, 784, 256], [784, 128, 256], [3, 300, 17], [1, 784, 256], [2, 5000, 33], [9, 1, 8]] as const;
 const TRANS = [[false, false], [true, false], [false, true], [true, true]] as const;
 
 /** C = op(A)·op(B) (+ c0 when accumulate) through the pointer-level kernel. */
@@ -74,8 +74,8 @@ describe('matmul skips the all-zero depth steps of A, bit for bit', () => {
     }
   });
 
-  it('the steps are left out: a NaN in a row of B that only zeros of A meet stays out of C (the plain loop gives NaN)', () => {
-    const [m, k, n] = [64, 96, 24];
+  it.each([64, 1])('the steps are left out: a NaN in a row of B that only zeros of A meet stays out of C (the plain loop gives NaN), m = %i', (m) => {
+    const [k, n] = [96, 24];
     const rng = mulberry32(32);
     const a = sparseA(rng, m, k, false, 0.5, 0);
     const dead = Array.from({ length: k }, (_, p) => p).find((p) => Array.from({ length: m }, (_, i) => a[i * k + p]).every((v) => Object.is(v, 0)))!;
@@ -99,9 +99,9 @@ describe('matmul skips the all-zero depth steps of A, bit for bit', () => {
     }
   });
 
-  it('the packed-weights product skips them too, with the bits of matmulForward', () => {
+  it('the packed-weights product skips them too, with the bits of matmulForward; below 4 rows (its GEMV) each row skips its own +0 inputs', () => {
     const rng = mulberry32(34);
-    for (const [m, k, n] of [[128, 784, 256], [67, 255, 129], [4, 9, 8]] as const) {
+    for (const [m, k, n] of [[128, 784, 256], [67, 255, 129], [4, 9, 8], [1, 784, 256], [3, 300, 70], [2, 5000, 40], [1, 256, 10]] as const) {
       const inp = sparseA(rng, m, k, false), w = uniform(rng, k * n);
       const got = scoped(wasm, (s) => {
         const packed = s.out(Math.ceil(n / 8) * 8 * k), out = s.out(m * n), ref = s.out(m * n), pw = s.f32(w);
@@ -112,6 +112,23 @@ describe('matmul skips the all-zero depth steps of A, bit for bit', () => {
       });
       expect(bits(got[0]), `m=${m} k=${k} n=${n}`).toEqual(bits(got[1]));
     }
+  });
+
+  it('predict of one digit, through the GEMV that skips its zero pixels: a NaN weight met only by zero pixels stays out', () => {
+    const d = loadMnist({ train: 16, test: 10, seed: 1 });
+    const x = d.trainImages.slice(0, 784);
+    const zero = x.findIndex((v) => v === 0);
+    const rng = mulberry32(36);
+    const w = uniform(rng, 784 * 256);
+    w[zero * 256 + 5] = NaN;
+    const run = (inp: Float32Array) => scoped(wasm, (s) => {
+      const packed = s.out(256 * 784), out = s.out(256);
+      wasm.kernels.packWeights(packed, s.f32(w), 784, 256);
+      wasm.kernels.matmulForwardPacked(out, s.f32(inp), packed, 1, 784, 256);
+      return s.read(out, 256);
+    });
+    expect(run(x).every(Number.isFinite)).toBe(true);
+    expect(Number.isNaN(run(negativeZeros(x))[5])).toBe(true);
   });
 
   it("on the digits, layer 1's products (forward and weight gradient) give the plain loop's bits", () => {
