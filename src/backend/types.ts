@@ -13,7 +13,11 @@ export type Ptr = number;
 
 /** Pointer-level kernels. Each is implemented in AssemblyScript and twinned in TypeScript. */
 export interface Kernels {
-  /** c: [m×n] (+)= op(a)·op(b); a: [m×k] (or [k×m] if transA); b: [k×n] (or [n×k] if transB). Flags are 0 or 1. */
+  /**
+   * c: [m×n] (+)= op(a)·op(b); a: [m×k] (or [k×m] if transA); b: [k×n] (or [n×k] if transB). Flags are 0 or 1.
+   * The wasm kernels leave out multiply-adds by +0 entries of op(a) (README, "Zero steps"): the same bits
+   * for finite b; where b holds ±∞ or NaN that only zeros of a meet, c stays finite (the js twin gives NaN).
+   */
   matmul(c: Ptr, a: Ptr, b: Ptr, m: number, k: number, n: number, transA: number, transB: number, accumulate: number): void;
   /** out: [m×n] = inp: [m×k] · weight: [k×n]. */
   matmulForward(out: Ptr, inp: Ptr, weight: Ptr, m: number, k: number, n: number): void;
