@@ -326,13 +326,19 @@ function microKernelSkipping(nnz: i32, steps: usize, ap: usize, bp: usize, c: us
     v128.store(t, c10, 32); v128.store(t, c11, 48);
     v128.store(t, c20, 64); v128.store(t, c21, 80);
     v128.store(t, c30, 96); v128.store(t, c31, 112);
-    for (let i = 0; i < mr; i++) {
-      const row = c + <usize>i * ldb;
-      for (let j = 0; j < nr; j++) {
-        const dst = row + (<usize>j << 2);
-        const v = load<f32>(t + (<usize>(i * 8 + j) << 2));
-        store<f32>(dst, accumulate ? load<f32>(dst) + v : v);
-      }
+    storeEdgeTile(c, ldb, accumulate, mr, nr);
+  }
+}
+
+/** Writes (or adds) the valid mr×nr part of the 4×8 tile in scratch to C (row stride ldb bytes): an edge tile. */
+function storeEdgeTile(c: usize, ldb: usize, accumulate: bool, mr: i32, nr: i32): void {
+  const t = scratchPtr + TILE_OFFSET;
+  for (let i = 0; i < mr; i++) {
+    const row = c + <usize>i * ldb;
+    for (let j = 0; j < nr; j++) {
+      const dst = row + (<usize>j << 2);
+      const v = load<f32>(t + (<usize>(i * 8 + j) << 2));
+      store<f32>(dst, accumulate ? load<f32>(dst) + v : v);
     }
   }
 }
@@ -466,26 +472,18 @@ export function matmulForwardPackedPart(out: usize, inp: usize, packed: usize, m
   gemm(out, inp, 0, packed, m, k, n, false, false, false, i0, i1, j0, j1);
 }
 
-/** The longest row whose non-zero steps gemvPacked lists (the ASTEPS region: (MC/4)·KC i32). */
-const GEMV_MAX_STEPS: i32 = (MC / 4) * KC;
-
 /**
  * out = inp·weight for a few rows from pre-packed panels: 32 columns (4
  * panels) at a time in 8 f32x4 accumulators, each summed over p in order
  * from 0 (one `madd` per step), across the depth blocks: so each element
- * rounds as in `matmulSmall`. A row with a fifth or more of its inputs +0
- * (a digit: 81%; a row after ReLU: about half) runs over the others only,
- * which gives the same bits as the zero steps add +0 (see `skipZeroSteps`).
+ * rounds as in `matmulSmall`.
  */
 function gemvPacked(out: usize, inp: usize, packed: usize, m: i32, k: i32, n: i32): void {
   const kb = depthBlock(k);
   const t = scratchPtr + TILE_OFFSET;
-  // a row's depth steps whose input is not +0, when at least a fifth are (and k fits the list): as in `skipZeroSteps`
-  const steps = scratchPtr + ASTEPS_OFFSET;
   for (let i = 0; i < m; i++) {
     const ai = at(inp, i * k);
     const ci = at(out, i * n);
-    const nnz = listNonZero(steps, ai, 4, k);
     for (let jb = 0; jb < n; jb += NC) {
       const nc = min(NC, n - jb);
       const ncp = (nc + 7) & ~7;
@@ -493,26 +491,12 @@ function gemvPacked(out: usize, inp: usize, packed: usize, m: i32, k: i32, n: i3
         const four = jr + 32 <= ncp;
         let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
         let s4 = f32x4.splat(0), s5 = f32x4.splat(0), s6 = f32x4.splat(0), s7 = f32x4.splat(0);
-        let next = 0; // the first listed step not yet taken
         for (let pc = 0; pc < k; pc += kb) {
           const kc = min(kb, k - pc);
           let bp = packed + (<usize>(jb * k + pc * ncp + jr * kc) << 2);
           let ap = ai + (<usize>pc << 2);
           const ps = <usize>kc << 5; // bytes per panel
-          if (four && nnz >= 0) {
-            // the listed steps of this depth block, B and the input read at them
-            const end = pc + kc;
-            for (; next < nnz; next++) {
-              const p = load<i32>(steps + (<usize>next << 2));
-              if (p >= end) break;
-              const av = v128.load32_splat(ai + (<usize>p << 2));
-              const bq = bp + (<usize>(p - pc) << 5);
-              s0 = madd(av, v128.load(bq), s0); s1 = madd(av, v128.load(bq, 16), s1);
-              s2 = madd(av, v128.load(bq + ps), s2); s3 = madd(av, v128.load(bq + ps, 16), s3);
-              s4 = madd(av, v128.load(bq + 2 * ps), s4); s5 = madd(av, v128.load(bq + 2 * ps, 16), s5);
-              s6 = madd(av, v128.load(bq + 3 * ps), s6); s7 = madd(av, v128.load(bq + 3 * ps, 16), s7);
-            }
-          } else if (four) {
+          if (four) {
             for (let p = 0; p < kc; p++) {
               const av = v128.load32_splat(ap);
               s0 = madd(av, v128.load(bp), s0); s1 = madd(av, v128.load(bp, 16), s1);
@@ -556,20 +540,38 @@ export const SMALL_M: i32 = 4;
 /** Widest row of C that `matmulSmall` sums in scratch (the A-panel region, unused on that path). */
 const SMALL_ROW_MAX: i32 = MC * KC;
 
+/** How many depth steps `matmulSmall` lists at a time (the ASTEPS region: (MC/4)·KC i32). */
+const LIST_STEPS: i32 = (MC / 4) * KC;
+
 /**
- * Lists at `steps` (i32) the depth steps p < k whose input at a + p·stride is
- * not +0, and returns how many, if at least a fifth of the k are +0 and k fits
- * the list (GEMV_MAX_STEPS); else −1. Leaving those steps out of a sum that
- * runs over p in order from +0 gives the same bits (see `skipZeroSteps`).
+ * Lists at `steps` (i32), in order, the depth steps p in [p0, p1) whose input
+ * at a + p·stride is not +0 (bits), and returns how many. A sum over p in order
+ * from +0 that leaves the others out gets the same bits (see `skipZeroSteps`).
  */
-function listNonZero(steps: usize, a: usize, stride: usize, k: i32): i32 {
-  if (k > GEMV_MAX_STEPS) return -1;
+function listNonZero(steps: usize, a: usize, stride: usize, p0: i32, p1: i32): i32 {
   let nnz = 0;
-  for (let p = 0; p < k; p++) {
+  let p = p0;
+  if (stride == 4) {
+    // contiguous inputs: 4 at a time, a group of four +0 skipped whole (a digit's background)
+    for (; p + 4 <= p1; p += 4) {
+      const bits = i32x4.bitmask(i32x4.ne(v128.load(a + (<usize>p << 2)), i32x4.splat(0)));
+      if (bits == 0) continue;
+      const d = steps + (<usize>nnz << 2);
+      store<i32>(d, p);
+      nnz += bits & 1;
+      store<i32>(steps + (<usize>nnz << 2), p + 1);
+      nnz += (bits >> 1) & 1;
+      store<i32>(steps + (<usize>nnz << 2), p + 2);
+      nnz += (bits >> 2) & 1;
+      store<i32>(steps + (<usize>nnz << 2), p + 3);
+      nnz += bits >> 3;
+    }
+  }
+  for (; p < p1; p++) {
     store<i32>(steps + (<usize>nnz << 2), p);
     nnz += <i32>(load<u32>(a + <usize>p * stride) != 0);
   }
-  return nnz * 5 > k * 4 ? -1 : nnz;
+  return nnz;
 }
 
 /** acc[0:n] += x0·b0[0:n], then x1·b1, x2·b2, x3·b3, element by element in that order (one pass over the row). */
@@ -639,29 +641,22 @@ function matmulSmall(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32, trans
       // reading 4 rows of B with unit stride (measured ~1.4× the strip-wise order below).
       const acc = scratchPtr + APACK_OFFSET;
       memory.fill(acc, 0, <usize>n << 2);
-      // the row's depth steps whose input is not +0, when at least a fifth are (see `listNonZero`)
+      // over the row's depth steps whose input is not +0 only (a digit: 19% of them; after ReLU: about
+      // half), listed LIST_STEPS at a time, in order: the same bits (see `skipZeroSteps`)
       const steps = scratchPtr + ASTEPS_OFFSET;
-      const nnz = listNonZero(steps, ai, aDepth, k);
-      if (nnz >= 0) {
+      for (let p0 = 0; p0 < k; p0 += LIST_STEPS) {
+        const nnz = listNonZero(steps, ai, aDepth, p0, min(k, p0 + LIST_STEPS));
         let t = 0;
         for (; t + 4 <= nnz; t += 4) {
           const q = steps + (<usize>t << 2);
-          const p0 = load<i32>(q), p1 = load<i32>(q, 4), p2 = load<i32>(q, 8), p3 = load<i32>(q, 12);
-          rowPass4(acc, n, load<f32>(ai + <usize>p0 * aDepth), load<f32>(ai + <usize>p1 * aDepth), load<f32>(ai + <usize>p2 * aDepth), load<f32>(ai + <usize>p3 * aDepth),
-            at(b, p0 * n), at(b, p1 * n), at(b, p2 * n), at(b, p3 * n));
+          const p1 = load<i32>(q), p2 = load<i32>(q, 4), p3 = load<i32>(q, 8), p4 = load<i32>(q, 12);
+          rowPass4(acc, n, load<f32>(ai + <usize>p1 * aDepth), load<f32>(ai + <usize>p2 * aDepth), load<f32>(ai + <usize>p3 * aDepth), load<f32>(ai + <usize>p4 * aDepth),
+            at(b, p1 * n), at(b, p2 * n), at(b, p3 * n), at(b, p4 * n));
         }
         for (; t < nnz; t++) {
           const p = load<i32>(steps + (<usize>t << 2));
           rowPass1(acc, n, load<f32>(ai + <usize>p * aDepth), at(b, p * n));
         }
-      } else {
-        let p = 0;
-        for (; p + 4 <= k; p += 4) {
-          const ap = ai + <usize>p * aDepth;
-          const b0 = at(b, p * n);
-          rowPass4(acc, n, load<f32>(ap), load<f32>(ap + aDepth), load<f32>(ap + 2 * aDepth), load<f32>(ap + 3 * aDepth), b0, b0 + ldb, b0 + 2 * ldb, b0 + 3 * ldb);
-        }
-        for (; p < k; p++) rowPass1(acc, n, load<f32>(ai + <usize>p * aDepth), at(b, p * n));
       }
       const nv = n & ~3;
       if (accumulate) {
