@@ -42,13 +42,16 @@ async function deflatedLiteral(bytes, best) {
 }
 
 /**
- * `target` as a patch to `base`: triples [offset in base, bytes to copy from
- * there, bytes to take next from `inserts`], applied in order.
+ * `target` as a patch to `base`: triples [bytes of base to skip, bytes to copy
+ * from there, bytes to take next from `inserts`], applied in order from the
+ * start of base. Skips rather than offsets: they are small numbers (a fused
+ * multiply-add replaces a few bytes), which gzip well (227 bytes for 191
+ * triples, against 659 as offsets).
  */
 function patch(base, target) {
   const ops = [];
   let inserts = [];
-  let pos = 0;
+  let pos = 0, end = 0; // where base is read up to; where the last copy ended
   for (const part of diffArrays([...base], [...target])) {
     if (part.added) {
       if (ops.length === 0) ops.push(0, 0, 0);
@@ -57,8 +60,9 @@ function patch(base, target) {
     } else if (part.removed) {
       pos += part.count;
     } else {
-      ops.push(pos, part.count, 0);
+      ops.push(pos - end, part.count, 0);
       pos += part.count;
+      end = pos;
     }
   }
   return { ops, inserts: Uint8Array.from(inserts) };

@@ -8,7 +8,7 @@ import { NormcoreError } from '../errors.js';
 export interface WasmPatch {
   /** Bytes of the rebuilt module. */
   size: number;
-  /** Triples [offset in the base, bytes copied from there, bytes taken next from `inserts`]. */
+  /** Triples [bytes of the base skipped, bytes copied from there, bytes taken next from `inserts`], read from the base's start. */
   ops: readonly number[];
   /** The inserted bytes, one per character. */
   inserts: string;
@@ -19,10 +19,13 @@ export function applyPatch(base: Uint8Array, patch: WasmPatch): Uint8Array {
   let o = 0;
   let k = 0;
   const { ops, inserts } = patch;
+  let from = 0;
   for (let i = 0; i + 2 < ops.length; i += 3) {
-    const from = ops[i]!, copy = ops[i + 1]!, take = ops[i + 2]!;
+    const copy = ops[i + 1]!, take = ops[i + 2]!;
+    from += ops[i]!;
     if (from + copy > base.length || o + copy + take > out.length || k + take > inserts.length) break;
     out.set(base.subarray(from, from + copy), o);
+    from += copy;
     o += copy;
     for (let n = 0; n < take; n++) out[o++] = inserts.charCodeAt(k++);
   }
