@@ -79,12 +79,13 @@ const script = (name) => join(root, 'scripts', name);
 const asc = bin('assemblyscript', 'bin/asc.js');
 step(
   'kernels',
-  () => [...files('assembly'), join(root, 'asconfig.json'), require.resolve('assemblyscript/package.json'), require.resolve('@gfx/zopfli/package.json'), script('embed-wasm.mjs'), script('build.mjs')],
+  () => [...files('assembly'), join(root, 'asconfig.json'), require.resolve('assemblyscript/package.json'), require.resolve('binaryen/package.json'), require.resolve('@gfx/zopfli/package.json'), script('optimize-wasm.mjs'), script('embed-wasm.mjs'), script('build.mjs')],
   () => [...['debug', 'release', 'relaxed'].map((b) => join(root, 'build', `${b}.wasm`)), ...files('src/wasm', (p) => p.endsWith('.generated.ts'))],
   () => {
     node(asc, 'assembly/index.ts', '--target', 'debug');
     node(asc, 'assembly/index.ts', '--target', 'release');
     node(asc, 'assembly/index.ts', '--target', 'release', '--enable', 'relaxed-simd', '--outFile', 'build/relaxed.wasm', '--textFile', 'build/relaxed.wat');
+    node(script('optimize-wasm.mjs'), 'build/release.wasm', 'build/relaxed.wasm');
     node(script('embed-wasm.mjs'));
   },
 );
