@@ -11,8 +11,8 @@
  * on the slot's claim word) is claimed back and run by the caller, so a
  * descheduled worker on a busy machine costs time, not a stall; a claimed
  * part is waited for. When a worker missed its part in a way that says the
- * machine is busy (`busyWhenTakenBack`), or was waited on much longer than
- * the caller's own part took, the
+ * machine is busy (`busyWhenTakenBack`), or was waited on longer than
+ * the caller's own part took (the split lost against running it whole), the
  * next 8, 16, … 1024 calls run whole on the caller (`split`), so a machine
  * busier than the pool degrades to about one thread's speed instead of
  * waiting on descheduled workers. A waiting side spins on Atomics.load for about SPIN_MS,
@@ -272,8 +272,10 @@ export class Pool {
     const seq = this.seq;
     const joinStart = performance.now();
     if (this.started - this.ended >= SPIN_MS) this.ranInStretch.fill(0); // a new busy stretch
-    // a worker's part is as large as the caller's: waiting much longer than the caller's own part took means it was descheduled
-    const patience = Math.max(0.1, 0.5 * (joinStart - this.started));
+    // A worker's part is as large as the caller's. Only when the caller waits for it longer than its own part took
+    // did the split lose against running the call whole here (the worker was descheduled, or its core is shared):
+    // a worker merely slower than the caller (a vCPU with steal time, a part with more non-zero steps) still saves time.
+    const patience = Math.max(0.1, joinStart - this.started);
     // Every part is waited for (or run here) before a failure is thrown: no part may outlive its call.
     let trapped: unknown;
     for (let w = 1; w < upTo; w++) {
