@@ -3,7 +3,7 @@
 // A benchmark "case" is one workload (e.g. matmul 128×784×256) with one task
 // per peer (normcore wasm, normcore js, TensorFlow.js cpu, TensorFlow.js
 // wasm). All cases of all sections are measured in `rounds` rounds; each
-// round visits every peer in turn and gives each of its tasks `timeMs` of
+// round visits every peer in turn (odd rounds in reverse order) and gives each of its tasks `timeMs` of
 // tinybench time (at least `minIterations` calls). So every peer is measured
 // all along the run, and slow drift of a shared, noisy machine hits all of
 // them alike. The reported value is the median of all samples of all rounds;
@@ -38,7 +38,8 @@ export async function measure(peers, cases, options) {
   const samples = new Map(cases.map((c) => [c, new Map()]));
   for (let round = 0; round < rounds; round++) {
     const t0 = performance.now();
-    for (const peer of peers) {
+    // odd rounds visit the peers in reverse, so that no peer is always measured right after the same one
+    for (const peer of round % 2 ? [...peers].reverse() : peers) {
       const mine = cases.filter((c) => c.tasks[peer.name]);
       if (mine.length === 0) continue;
       await peer.activate();
