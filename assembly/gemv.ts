@@ -94,8 +94,7 @@ function listNonZero(steps: usize, a: usize, stride: usize, p0: i32, p1: i32): i
     for (; p + 4 <= p1; p += 4) {
       const bits = i32x4.bitmask(i32x4.ne(v128.load(a + (<usize>p << 2)), i32x4.splat(0)));
       if (bits == 0) continue;
-      const d = steps + (<usize>nnz << 2);
-      store<i32>(d, p);
+      store<i32>(steps + (<usize>nnz << 2), p);
       nnz += bits & 1;
       store<i32>(steps + (<usize>nnz << 2), p + 1);
       nnz += (bits >> 1) & 1;
@@ -187,9 +186,9 @@ export function matmulSmall(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32
         let t = 0;
         for (; t + 4 <= nnz; t += 4) {
           const q = steps + (<usize>t << 2);
-          const p1 = load<i32>(q), p2 = load<i32>(q, 4), p3 = load<i32>(q, 8), p4 = load<i32>(q, 12);
-          rowPass4(acc, n, load<f32>(ai + <usize>p1 * aDepth), load<f32>(ai + <usize>p2 * aDepth), load<f32>(ai + <usize>p3 * aDepth), load<f32>(ai + <usize>p4 * aDepth),
-            at(b, p1 * n), at(b, p2 * n), at(b, p3 * n), at(b, p4 * n));
+          const d0 = load<i32>(q), d1 = load<i32>(q, 4), d2 = load<i32>(q, 8), d3 = load<i32>(q, 12); // depths
+          rowPass4(acc, n, load<f32>(ai + <usize>d0 * aDepth), load<f32>(ai + <usize>d1 * aDepth), load<f32>(ai + <usize>d2 * aDepth), load<f32>(ai + <usize>d3 * aDepth),
+            at(b, d0 * n), at(b, d1 * n), at(b, d2 * n), at(b, d3 * n));
         }
         for (; t < nnz; t++) {
           const p = load<i32>(steps + (<usize>t << 2));

@@ -39,26 +39,15 @@ import { gemvPacked, matmulSmall, SMALL_M } from './gemv';
 /**
  * Stores the 4×4 transpose of rows r0..r3 (4 f32 each) at dst, dst+stride,
  * dst+2·stride, dst+3·stride: output row p holds (r0[p], r1[p], r2[p], r3[p]).
+ * Returns how many of the 4 stored rows are not all-zero bits (packA counts
+ * its zero steps with it; packB drops it, and the optimizer drops the count).
  */
 // @ts-ignore: decorator
-@inline function storeTransposed4(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
+@inline function storeTransposed4(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): i32 {
   const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5); // r0[0] r1[0] r0[1] r1[1]
   const t1 = i32x4.shuffle(r2, r3, 0, 4, 1, 5); // r2[0] r3[0] r2[1] r3[1]
   const t2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7); // r0[2] r1[2] r0[3] r1[3]
   const t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7); // r2[2] r3[2] r2[3] r3[3]
-  v128.store(dst, i32x4.shuffle(t0, t1, 0, 1, 4, 5));
-  v128.store(dst + stride, i32x4.shuffle(t0, t1, 2, 3, 6, 7));
-  v128.store(dst + 2 * stride, i32x4.shuffle(t2, t3, 0, 1, 4, 5));
-  v128.store(dst + 3 * stride, i32x4.shuffle(t2, t3, 2, 3, 6, 7));
-}
-
-/** storeTransposed4, returning how many of the 4 rows it stored are not all-zero bits. */
-// @ts-ignore: decorator
-@inline function storeTransposed4Counting(dst: usize, stride: usize, r0: v128, r1: v128, r2: v128, r3: v128): i32 {
-  const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
-  const t1 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
-  const t2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
-  const t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
   const o0 = i32x4.shuffle(t0, t1, 0, 1, 4, 5), o1 = i32x4.shuffle(t0, t1, 2, 3, 6, 7);
   const o2 = i32x4.shuffle(t2, t3, 0, 1, 4, 5), o3 = i32x4.shuffle(t2, t3, 2, 3, 6, 7);
   v128.store(dst, o0);
@@ -145,7 +134,7 @@ function skipZeroSteps(panel: usize, kc: i32, q: i32, nnz: i32): void {
     let p = 0, nnz = 0;
     for (; p < kv; p += 4) {
       const src = s0 + (<usize>p << 2);
-      nnz += storeTransposed4Counting(panel + (<usize>p << 4), 16,
+      nnz += storeTransposed4(panel + (<usize>p << 4), 16,
         v128.load(src), v128.load(src + lda), v128.load(src + 2 * lda), v128.load(src + 3 * lda));
     }
     for (; p < kc; p++) {
