@@ -7,6 +7,7 @@
 // Called by: src/backend/wasm.ts, which wraps them with argument checks.
 
 export { setScratch, heapBase, scratchBytesNeeded } from './memory';
+export { setWideTile } from './matmul';
 export { matmul, matmulForward, matmulBackward, packWeights, matmulForwardPacked } from './matmul';
 // Range variants for the threaded backend (src/backend/threads.ts); not kernels of their own.
 export { matmulPart, matmulForwardPackedPart } from './matmul';

@@ -10,13 +10,29 @@
 // O(mkn) product, and it is what makes the transposed products as fast as
 // the plain one; the packers move 4×4 blocks with SIMD transposes.
 //
-// Speed limit: each depth step of the micro-kernel is 6 loads, 8 multiplies
-// and 8 adds. The multiplies and adds are the bottleneck (on Intel Golden
-// Cove-class cores 3 ports take them: ~12 flops/cycle, ~48 GFLOP/s at 4 GHz
-// measured in L1); packing and edges cost the rest (~5%). Unrolling the depth
-// loop makes V8 hoist the loads and spill accumulators (16 xmm registers),
-// so it is slower. With relaxed SIMD (see `madd`) the step is 8 fused
-// multiply-adds.
+// Speed limit: each depth step of the 4×8 micro-kernel is 6 loads, 8
+// multiplies and 8 adds. The multiplies and adds are the bottleneck (on
+// Intel Golden Cove-class cores 3 ports take them: ~12 flops/cycle, ~48
+// GFLOP/s at 4 GHz measured in L1); packing and edges cost the rest (~5%).
+// Unrolling the depth loop makes V8 hoist the loads and spill accumulators
+// (16 xmm registers), so it is slower.
+//
+// With relaxed SIMD (see `madd`) a step is 8 fused multiply-adds, and the
+// loop's other instructions (loads, address arithmetic, V8's stack check)
+// become the limit: ~26 instructions per 8 FMAs keep the front end about as
+// busy as the FMAs keep their two pipes (Zen 4: 51 GFLOP/s in L1 against a
+// 58.5 FMA ceiling). So the relaxed build packs 6 rows of A where it can: a
+// 6×8 tile, 12 accumulators + 2 B vectors + 1 splat of A = the 15 xmm
+// registers V8 allocates, 12 FMAs per ~32 instructions (55.8 GFLOP/s in L1,
+// the same loop; bench/tiles.mjs in gemm). The baseline build keeps 4 rows:
+// its multiply and add need a 16th register, and the 6×8 tile spills there
+// (29 GFLOP/s). Panels of 6 are taken while at least 9 rows or exactly 5–6
+// are left, panels of 4 for the rest (7 or 8 rows are two panels of 4, not
+// 6 + a mostly empty 4), so the last panel pads at most 3 rows; and a panel
+// of 6 whose first 4 rows would skip zero steps (below) becomes a panel of
+// those 4, since the 6×8 tile has no skipping loop (V8 spilled it). The tile
+// changes which rows share a pass, never the order of any element's sum:
+// the bits are those of the 4×8 tile (`setWideTile`, test/matmul-tiles.test.ts).
 //
 // Zero steps: a depth step p whose 4 values in a panel of A are all +0 adds
 // +0·b to each accumulator, which leaves it as it was: an accumulator starts
@@ -35,6 +51,28 @@
 import { at, scratchPtr, TILE_OFFSET, APACK_OFFSET, BPACK_OFFSET, ASTEPS_OFFSET, ANNZ_OFFSET, MC, KC, NC } from './memory';
 import { madd, depthBlock } from './madd';
 import { gemvPacked, matmulSmall, SMALL_M } from './gemv';
+
+/**
+ * Whether packed products take panels of 6 rows of A (the 6×8 tile) where
+ * the rows allow: on in the relaxed build, off in the baseline build (see
+ * above). A global rather than a constant so that both builds keep both
+ * tiles (the relaxed build ships as a patch to the baseline one) and tests
+ * can compare them bit for bit in one build.
+ */
+let wideTile: bool = ASC_FEATURE_RELAXED_SIMD;
+
+/** Turns the 6-row panels on (1) or off (0); returns the previous setting. For tests and benchmarks. */
+export function setWideTile(on: i32): i32 {
+  const was = <i32>wideTile;
+  wideTile = on != 0;
+  return was;
+}
+
+/** Rows of the panel that starts with `rest` rows of the block left: 6 or 4 (see above). */
+// @ts-ignore: decorator
+@inline function panelRows(rest: i32): i32 {
+  return wideTile && (rest >= 9 || rest == 5 || rest == 6) ? 6 : 4;
+}
 
 /**
  * Stores the 4×4 transpose of rows r0..r3 (4 f32 each) at dst, dst+stride,
@@ -58,15 +96,52 @@ import { gemvPacked, matmulSmall, SMALL_M } from './gemv';
 }
 
 /**
- * Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of 4 rows. Panel q starts at
- * float q·4·kc and holds, for each p, the 4 values op(A)[ic+4q+0..3, pc+p].
- * Rows past mc are zero.
+ * Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of 4 or 6 rows. A panel of pr
+ * rows from row ir starts at float ir·kc and holds, for each p, the pr
+ * values op(A)[ic+ir+0..pr−1, pc+p]. Rows past mc are zero (the region has
+ * room for the last panel's ≤ 3 padded rows). Where `panelRows` allows 6
+ * rows, they are packed, and kept (count −2 at ANNZ_OFFSET + q·4: gemm runs
+ * the 6×8 tile) unless their first 4 rows would skip zero steps as a panel
+ * of their own: then the panel is narrowed to them in place, and the 4×8
+ * tile's skipping loop takes it, as in a build without the 6×8 tile.
  */
 function packA(dst: usize, a: usize, transA: bool, m: i32, k: i32, ic: i32, pc: i32, mc: i32, kc: i32): void {
-  for (let ir = 0; ir < mc; ir += 4) {
-    const nnz = packPanelA(dst + (<usize>(ir * kc) << 2), a, transA, m, k, ic + ir, pc, min(4, mc - ir), kc);
-    skipZeroSteps(dst + (<usize>(ir * kc) << 2), kc, ir >> 2, nnz);
+  let tryWide = true; // after a narrowed panel, the next rows are likely sparse too: packed as 4 rows until a panel comes out dense
+  for (let ir = 0, q = 0; ir < mc; q++) {
+    const panel = dst + (<usize>(ir * kc) << 2);
+    let nnz: i32;
+    if (tryWide && panelRows(mc - ir) == 6) {
+      packPanelA6(panel, a, transA, m, k, ic + ir, pc, min(6, mc - ir), kc);
+      nnz = narrowedSteps(panel, kc, false);
+      if (nnz * 5 > kc * 4) {
+        store<i32>(scratchPtr + ANNZ_OFFSET + (<usize>q << 2), -2);
+        ir += 6;
+        continue;
+      }
+      narrowedSteps(panel, kc, true);
+      tryWide = false;
+    } else {
+      nnz = packPanelA(panel, a, transA, m, k, ic + ir, pc, min(4, mc - ir), kc);
+      tryWide = nnz < 0 || nnz * 5 > kc * 4;
+    }
+    skipZeroSteps(panel, kc, q, nnz);
+    ir += 4;
   }
+}
+
+/**
+ * For a 6-row panel: how many depth steps hold a bit that is not zero in
+ * its first 4 rows; when `narrow`, also moves those rows of every step to
+ * 16-byte steps in place: the 4-row panel of the same rows.
+ */
+function narrowedSteps(panel: usize, kc: i32, narrow: bool): i32 {
+  let nnz = 0;
+  for (let p = 0; p < kc; p++) {
+    const v = v128.load(panel + <usize>(p * 24));
+    nnz += <i32>v128.any_true(v);
+    if (narrow) v128.store(panel + (<usize>p << 4), v);
+  }
+  return nnz;
 }
 
 /**
@@ -163,6 +238,51 @@ function skipZeroSteps(panel: usize, kc: i32, q: i32, nnz: i32): void {
 }
 
 /**
+ * packA's panel of the (mr = 5 or 6) rows of op(A) from row i, depth
+ * pc…pc+kc, 24 bytes per depth step.
+ */
+function packPanelA6(panel: usize, a: usize, transA: bool, m: i32, k: i32, i: i32, pc: i32, mr: i32, kc: i32): void {
+  if (transA && mr == 6) {
+    // A stored k×m: the 6 rows of op(A) at depth p are contiguous in A's row p.
+    for (let p = 0; p < kc; p++) {
+      const src = at(a, (pc + p) * m + i), d = panel + <usize>(p * 24);
+      v128.store(d, v128.load(src));
+      store<u64>(d, load<u64>(src, 16), 16);
+    }
+  } else if (mr == 6) {
+    // A stored m×k: rows 0–3 as 4×4 transposes, rows 4–5 interleaved in pairs.
+    const s0 = at(a, i * k + pc);
+    const lda = <usize>k << 2;
+    const kv = kc & ~3;
+    let p = 0;
+    for (; p < kv; p += 4) {
+      const src = s0 + (<usize>p << 2), d = panel + <usize>(p * 24);
+      storeTransposed4(d, 24, v128.load(src), v128.load(src + lda), v128.load(src + 2 * lda), v128.load(src + 3 * lda));
+      const r4 = v128.load(src + 4 * lda), r5 = v128.load(src + 5 * lda);
+      const lo = i32x4.shuffle(r4, r5, 0, 4, 1, 5), hi = i32x4.shuffle(r4, r5, 2, 6, 3, 7);
+      v128.store64_lane(d, lo, 0, 16);
+      v128.store64_lane(d, lo, 1, 40);
+      v128.store64_lane(d, hi, 0, 64);
+      v128.store64_lane(d, hi, 1, 88);
+    }
+    for (; p < kc; p++) {
+      const src = s0 + (<usize>p << 2), d = panel + <usize>(p * 24);
+      for (let ii = 0; ii < 6; ii++) store<f32>(d + (<usize>ii << 2), load<f32>(src + <usize>ii * lda));
+    }
+  } else {
+    // 5 rows left: element by element, the sixth row zero.
+    const rowStride: usize = transA ? 4 : <usize>k << 2, depthStride: usize = transA ? <usize>m << 2 : 4;
+    const s0 = transA ? at(a, pc * m + i) : at(a, i * k + pc);
+    for (let p = 0; p < kc; p++) {
+      const d = panel + <usize>(p * 24);
+      for (let ii = 0; ii < 6; ii++) {
+        store<f32>(d + (<usize>ii << 2), ii < mr ? load<f32>(s0 + <usize>p * depthStride + <usize>ii * rowStride) : <f32>0);
+      }
+    }
+  }
+}
+
+/**
  * Packs op(B)[pc:pc+kc, jc:jc+nc] into panels of 8 columns. Panel q starts
  * at float q·8·kc and holds, for each p, the 8 values op(B)[pc+p, jc+8q+0..7].
  * Columns past nc are zero.
@@ -221,16 +341,20 @@ function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: 
 
 
 /**
- * C[0:mr, 0:nr] (+)= Apanel · Bpanel over depth kc, with a 4×8 tile of
- * f32x4 accumulators held in registers. Full tiles are stored directly;
- * edge tiles go through the scratch tile and only their valid part is written.
+ * C[0:mr, 0:nr] (+)= Apanel · Bpanel over depth kc, with a 4×8 tile (a
+ * 6×8 one when `six`) of f32x4 accumulators held in registers. Full tiles
+ * are stored directly; edge tiles go through the scratch tile and only their
+ * valid part is written. `six` is a constant at every call: the two tiles
+ * are two loops (the 4-row one has no trace of rows 4–5).
  */
 // @ts-ignore: decorator
-@inline function microKernel(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32): void {
+@inline function microKernel(six: bool, kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
+  let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
   for (let p = 0; p < kc; p++) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
@@ -246,10 +370,28 @@ function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: 
     a = v128.load32_splat(ap, 12);
     c30 = madd(a, b0, c30);
     c31 = madd(a, b1, c31);
-    ap += 16;
+    if (six) {
+      a = v128.load32_splat(ap, 16);
+      c40 = madd(a, b0, c40);
+      c41 = madd(a, b1, c41);
+      a = v128.load32_splat(ap, 20);
+      c50 = madd(a, b0, c50);
+      c51 = madd(a, b1, c51);
+    }
+    ap += six ? 24 : 16;
     bp += 32;
   }
-  storeTile(c, ldc, accumulate, mr, nr, c00, c01, c10, c11, c20, c21, c30, c31);
+  storeTile(six, c, ldc, accumulate, mr, nr, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+}
+
+/**
+ * The 6×8 tile's loop, out of line: inlined into gemm's nest of loops, where
+ * V8 unrolls it, its 12 chains spill (half the speed). Its full tiles are
+ * stored from registers, which also keeps it above the optimizer's size
+ * limit for inlining a function with one caller (see scripts/optimize-wasm.mjs).
+ */
+function microKernel6(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32): void {
+  microKernel(true, kc, ap, bp, c, ldc, accumulate, mr, nr);
 }
 
 /**
@@ -281,15 +423,16 @@ function microKernelSkipping(nnz: i32, steps: usize, ap: usize, bp: usize, c: us
     c31 = madd(a, b1, c31);
     steps += 4;
   }
-  storeTile(c, ldc, accumulate, mr, nr, c00, c01, c10, c11, c20, c21, c30, c31);
+  storeTile(false, c, ldc, accumulate, mr, nr, c00, c01, c10, c11, c20, c21, c30, c31, c00, c00, c00, c00);
 }
 
-/** Writes the micro-kernel's 4×8 accumulators to C[0:mr, 0:nr] (leading dimension ldc), added to C when accumulate. */
+/** Writes the micro-kernel's 4×8 (when six, 6×8) accumulators to C[0:mr, 0:nr] (leading dimension ldc), added to C when accumulate. */
 // @ts-ignore: decorator
-@inline function storeTile(c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32,
-  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128): void {
+@inline function storeTile(six: bool, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32,
+  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128,
+  c40: v128, c41: v128, c50: v128, c51: v128): void {
   const ldb = <usize>ldc << 2;
-  if (mr == 4 && nr == 8) {
+  if (mr == (six ? 6 : 4) && nr == 8) {
     const r0 = c, r1 = c + ldb, r2 = r1 + ldb, r3 = r2 + ldb;
     if (accumulate) {
       c00 = f32x4.add(c00, v128.load(r0)); c01 = f32x4.add(c01, v128.load(r0, 16));
@@ -301,17 +444,30 @@ function microKernelSkipping(nnz: i32, steps: usize, ap: usize, bp: usize, c: us
     v128.store(r1, c10); v128.store(r1, c11, 16);
     v128.store(r2, c20); v128.store(r2, c21, 16);
     v128.store(r3, c30); v128.store(r3, c31, 16);
+    if (six) {
+      const r4 = r3 + ldb, r5 = r4 + ldb;
+      if (accumulate) {
+        c40 = f32x4.add(c40, v128.load(r4)); c41 = f32x4.add(c41, v128.load(r4, 16));
+        c50 = f32x4.add(c50, v128.load(r5)); c51 = f32x4.add(c51, v128.load(r5, 16));
+      }
+      v128.store(r4, c40); v128.store(r4, c41, 16);
+      v128.store(r5, c50); v128.store(r5, c51, 16);
+    }
   } else {
     const t = scratchPtr + TILE_OFFSET;
     v128.store(t, c00); v128.store(t, c01, 16);
     v128.store(t, c10, 32); v128.store(t, c11, 48);
     v128.store(t, c20, 64); v128.store(t, c21, 80);
     v128.store(t, c30, 96); v128.store(t, c31, 112);
+    if (six) {
+      v128.store(t, c40, 128); v128.store(t, c41, 144);
+      v128.store(t, c50, 160); v128.store(t, c51, 176);
+    }
     storeEdgeTile(c, ldb, accumulate, mr, nr);
   }
 }
 
-/** Writes (or adds) the valid mr×nr part of the 4×8 tile in scratch to C (row stride ldb bytes): an edge tile. */
+/** Writes (or adds) the valid mr×nr part of the tile in scratch (rows of 8 f32) to C (row stride ldb bytes): an edge tile. */
 function storeEdgeTile(c: usize, ldb: usize, accumulate: bool, mr: i32, nr: i32): void {
   const t = scratchPtr + TILE_OFFSET;
   for (let i = 0; i < mr; i++) {
@@ -379,11 +535,18 @@ function gemm(c: usize, a: usize, b: usize, packed: usize, m: i32, k: i32, n: i3
         for (let jr = 0; jr < nc; jr += 8) {
           const nr = min(8, nc - jr);
           const bpanel = bpanels + (<usize>(jr * kc) << 2);
-          for (let ir = 0; ir < mc; ir += 4) {
+          // the panels as packA laid them out: the q-th from row ir, of 6 rows where its count is −2, else of 4
+          for (let ir = 0, q = 0; ir < mc; q++) {
             const ap = apack + (<usize>(ir * kc) << 2), cp = at(c, (ic + ir) * n + jc + jr);
-            const nnz = load<i32>(scratchPtr + ANNZ_OFFSET + (<usize>(ir >> 2) << 2));
-            if (nnz < 0) microKernel(kc, ap, bpanel, cp, n, acc, min(4, mc - ir), nr);
-            else microKernelSkipping(nnz, scratchPtr + ASTEPS_OFFSET + (<usize>((ir >> 2) * KC) << 2), ap, bpanel, cp, n, acc, min(4, mc - ir), nr);
+            const nnz = load<i32>(scratchPtr + ANNZ_OFFSET + (<usize>q << 2));
+            if (nnz == -2) {
+              microKernel6(kc, ap, bpanel, cp, n, acc, min(6, mc - ir), nr);
+              ir += 6;
+              continue;
+            }
+            if (nnz < 0) microKernel(false, kc, ap, bpanel, cp, n, acc, min(4, mc - ir), nr);
+            else microKernelSkipping(nnz, scratchPtr + ASTEPS_OFFSET + (<usize>(q * KC) << 2), ap, bpanel, cp, n, acc, min(4, mc - ir), nr);
+            ir += 4;
           }
         }
       }

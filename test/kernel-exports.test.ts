@@ -27,8 +27,8 @@ import { exportedLocalNames } from './helpers/wasm-names.js';
 // Node 20 validates relaxed SIMD only behind this flag (newer engines by default).
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 
-/** Function exports that are not kernels: src/backend/wasm.ts calls them once at start-up. */
-const HOST_EXPORTS = ['setScratch', 'heapBase', 'scratchBytesNeeded'];
+/** Function exports that are not kernels: src/backend/wasm.ts calls them once at start-up (setWideTile: tests and benchmarks). */
+const HOST_EXPORTS = ['setScratch', 'heapBase', 'scratchBytesNeeded', 'setWideTile'];
 /** The range entry points the threaded backend hands to its workers (src/backend/threads.ts), exported by every build. */
 const PART_EXPORTS = ['matmulPart', 'matmulForwardPackedPart', 'batchnormForwardPart', 'batchnormInferencePart', 'batchnormBackwardPart', 'maxPoolForwardPart', 'maxPoolBackwardPart'];
 /** Methods of JsKernels that are not kernels: its constructor and private helpers. */
