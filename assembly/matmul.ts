@@ -111,8 +111,7 @@ function packA(dst: usize, a: usize, transA: bool, m: i32, k: i32, ic: i32, pc: 
     const panel = dst + (<usize>(ir * kc) << 2);
     let nnz: i32;
     if (tryWide && panelRows(mc - ir) == 6) {
-      packPanelA6(panel, a, transA, m, k, ic + ir, pc, min(6, mc - ir), kc);
-      nnz = narrowedSteps(panel, kc, false);
+      nnz = packPanelA6(panel, a, transA, m, k, ic + ir, pc, min(6, mc - ir), kc);
       if (nnz * 5 > kc * 4) {
         store<i32>(scratchPtr + ANNZ_OFFSET + (<usize>q << 2), -2);
         ir += 6;
@@ -192,14 +191,6 @@ function skipZeroSteps(panel: usize, kc: i32, q: i32, nnz: i32): void {
         nnz += <i32>v128.any_true(v);
       }
       return nnz;
-    } else {
-      for (let p = 0; p < kc; p++) {
-        const src = at(a, (pc + p) * m + i);
-        const d = panel + (<usize>p << 4);
-        for (let ii = 0; ii < 4; ii++) {
-          store<f32>(d + (<usize>ii << 2), ii < mr ? load<f32>(src + (<usize>ii << 2)) : <f32>0);
-        }
-      }
     }
   } else if (mr == 4) {
     // A stored m×k: 4×4 blocks of 4 rows are transposed into the panel.
@@ -222,32 +213,38 @@ function skipZeroSteps(panel: usize, kc: i32, q: i32, nnz: i32): void {
       nnz += <i32>v128.any_true(v128.load(d));
     }
     return nnz;
-  } else {
-    // A stored m×k, fewer than 4 rows left: each row of op(A) is contiguous over p.
-    for (let ii = 0; ii < 4; ii++) {
-      const d = panel + (<usize>ii << 2);
-      if (ii < mr) {
-        const src = at(a, (i + ii) * k + pc);
-        for (let p = 0; p < kc; p++) store<f32>(d + (<usize>p << 4), load<f32>(src + (<usize>p << 2)));
-      } else {
-        for (let p = 0; p < kc; p++) store<f32>(d + (<usize>p << 4), 0);
-      }
+  }
+  packPanelEdge(panel, 4, a, transA, m, k, i, pc, mr, kc);
+  return -1;
+}
+
+/** An edge panel of pr (4 or 6) rows of which the first mr < pr are rows of op(A) from row i (the rest zero), element by element. */
+function packPanelEdge(panel: usize, pr: i32, a: usize, transA: bool, m: i32, k: i32, i: i32, pc: i32, mr: i32, kc: i32): void {
+  const rowStride: usize = transA ? 4 : <usize>k << 2, depthStride: usize = transA ? <usize>m << 2 : 4;
+  const s0 = transA ? at(a, pc * m + i) : at(a, i * k + pc);
+  for (let p = 0; p < kc; p++) {
+    const d = panel + <usize>(p * pr << 2);
+    for (let ii = 0; ii < pr; ii++) {
+      store<f32>(d + (<usize>ii << 2), ii < mr ? load<f32>(s0 + <usize>p * depthStride + <usize>ii * rowStride) : <f32>0);
     }
   }
-  return -1;
 }
 
 /**
  * packA's panel of the (mr = 5 or 6) rows of op(A) from row i, depth
- * pc…pc+kc, 24 bytes per depth step.
+ * pc…pc+kc, 24 bytes per depth step. Returns how many of its depth steps
+ * hold a bit that is not zero in their first 4 rows.
  */
-function packPanelA6(panel: usize, a: usize, transA: bool, m: i32, k: i32, i: i32, pc: i32, mr: i32, kc: i32): void {
+function packPanelA6(panel: usize, a: usize, transA: bool, m: i32, k: i32, i: i32, pc: i32, mr: i32, kc: i32): i32 {
+  let nnz = 0;
   if (transA && mr == 6) {
     // A stored k×m: the 6 rows of op(A) at depth p are contiguous in A's row p.
     for (let p = 0; p < kc; p++) {
       const src = at(a, (pc + p) * m + i), d = panel + <usize>(p * 24);
-      v128.store(d, v128.load(src));
+      const v = v128.load(src);
+      v128.store(d, v);
       store<u64>(d, load<u64>(src, 16), 16);
+      nnz += <i32>v128.any_true(v);
     }
   } else if (mr == 6) {
     // A stored m×k: rows 0–3 as 4×4 transposes, rows 4–5 interleaved in pairs.
@@ -257,7 +254,7 @@ function packPanelA6(panel: usize, a: usize, transA: bool, m: i32, k: i32, i: i3
     let p = 0;
     for (; p < kv; p += 4) {
       const src = s0 + (<usize>p << 2), d = panel + <usize>(p * 24);
-      storeTransposed4(d, 24, v128.load(src), v128.load(src + lda), v128.load(src + 2 * lda), v128.load(src + 3 * lda));
+      nnz += storeTransposed4(d, 24, v128.load(src), v128.load(src + lda), v128.load(src + 2 * lda), v128.load(src + 3 * lda));
       const r4 = v128.load(src + 4 * lda), r5 = v128.load(src + 5 * lda);
       const lo = i32x4.shuffle(r4, r5, 0, 4, 1, 5), hi = i32x4.shuffle(r4, r5, 2, 6, 3, 7);
       v128.store64_lane(d, lo, 0, 16);
@@ -268,18 +265,13 @@ function packPanelA6(panel: usize, a: usize, transA: bool, m: i32, k: i32, i: i3
     for (; p < kc; p++) {
       const src = s0 + (<usize>p << 2), d = panel + <usize>(p * 24);
       for (let ii = 0; ii < 6; ii++) store<f32>(d + (<usize>ii << 2), load<f32>(src + <usize>ii * lda));
+      nnz += <i32>v128.any_true(v128.load(d));
     }
   } else {
-    // 5 rows left: element by element, the sixth row zero.
-    const rowStride: usize = transA ? 4 : <usize>k << 2, depthStride: usize = transA ? <usize>m << 2 : 4;
-    const s0 = transA ? at(a, pc * m + i) : at(a, i * k + pc);
-    for (let p = 0; p < kc; p++) {
-      const d = panel + <usize>(p * 24);
-      for (let ii = 0; ii < 6; ii++) {
-        store<f32>(d + (<usize>ii << 2), ii < mr ? load<f32>(s0 + <usize>p * depthStride + <usize>ii * rowStride) : <f32>0);
-      }
-    }
+    packPanelEdge(panel, 6, a, transA, m, k, i, pc, mr, kc); // 5 rows left
+    return narrowedSteps(panel, kc, false);
   }
+  return nnz;
 }
 
 /**
@@ -540,7 +532,9 @@ function gemm(c: usize, a: usize, b: usize, packed: usize, m: i32, k: i32, n: i3
             const ap = apack + (<usize>(ir * kc) << 2), cp = at(c, (ic + ir) * n + jc + jr);
             const nnz = load<i32>(scratchPtr + ANNZ_OFFSET + (<usize>q << 2));
             if (nnz == -2) {
-              microKernel6(kc, ap, bpanel, cp, n, acc, min(6, mc - ir), nr);
+              // two calls (full tiles, edges), so that the optimizer does not inline it as a function with one caller
+              if (nr == 8) microKernel6(kc, ap, bpanel, cp, n, acc, min(6, mc - ir), 8);
+              else microKernel6(kc, ap, bpanel, cp, n, acc, min(6, mc - ir), nr);
               ir += 6;
               continue;
             }

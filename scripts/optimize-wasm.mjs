@@ -15,12 +15,6 @@ for (const file of process.argv.slice(2)) {
   module.setFeatures(binaryen.Features.All);
   binaryen.setOptimizeLevel(3);
   binaryen.setShrinkLevel(0);
-  // asc's inlining limits at -O3 (its src/module.ts). Binaryen's own default inlines any function with
-  // one caller, however large: the micro-kernels then land in gemm, and V8 spills their accumulators.
-  binaryen.setAlwaysInlineMaxSize(12);
-  binaryen.setFlexibleInlineMaxSize(70);
-  binaryen.setOneCallerInlineMaxSize(200);
-  binaryen.setAllowInliningFunctionsWithLoops(true);
   module.optimize();
   if (!module.validate()) throw new Error(`optimize-wasm: ${file} does not validate after the second run`);
   writeFileSync(file, module.emitBinary());
