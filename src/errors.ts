@@ -78,6 +78,19 @@ export function rangeError(message: string, details: ErrorDetails = {}): RangeEr
   return tag(new RangeError(message), details, 'OUT_OF_RANGE', rangeError) as RangeError & TaggedError;
 }
 
+/**
+ * The error for an argument that is not what was expected: the message
+ * "<where>: <argument> must be <expected>, got <describe(value)>", with
+ * argument, expected and received as details; a TypeError, or a RangeError
+ * when `range` (a value of the right type outside its range).
+ */
+export function mustBe(where: string, argument: string, expected: string, value: unknown, range = false): (TypeError | RangeError) & TaggedError {
+  const received = describe(value);
+  const message = `${where}: ${argument} must be ${expected}, got ${received}`;
+  const details = { argument, expected, received };
+  return (range ? tag(new RangeError(message), details, 'OUT_OF_RANGE', mustBe) : tag(new TypeError(message), details, 'INVALID_ARGUMENT', mustBe)) as (TypeError | RangeError) & TaggedError;
+}
+
 /** Describes a value briefly for an error message. */
 export function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -104,10 +117,10 @@ export const MAX_SEED = 0xffffffff;
 
 /** A finite number, optionally within [lo, hi]. */
 export function expectNumber(where: string, name: string, value: unknown, lo = -Infinity, hi = Infinity, loOpen = false): number {
-  if (typeof value !== 'number') throw typeError(`${where}: ${name} must be a number, got ${describe(value)}`, { argument: name, expected: 'a number', received: describe(value) });
+  if (typeof value !== 'number') throw mustBe(where, name, 'a number', value);
   if (!Number.isFinite(value) || value < lo || value > hi || (loOpen && value === lo)) {
     const range = loOpen ? `in (${lo}, ${hi}]` : `in [${lo}, ${hi}]`;
-    throw rangeError(`${where}: ${name} must be a finite number ${range}, got ${describe(value)}`, { argument: name, expected: `a finite number ${range}`, received: describe(value) });
+    throw mustBe(where, name, `a finite number ${range}`, value, true);
   }
   return value;
 }
@@ -115,7 +128,7 @@ export function expectNumber(where: string, name: string, value: unknown, lo = -
 /** A Float32Array of exactly `length` values (`what` explains the length, e.g. "m·k = 2·3"). */
 export function expectF32(where: string, name: string, value: unknown, length: number, what?: string): Float32Array {
   if (!(value instanceof Float32Array)) {
-    throw typeError(`${where}: ${name} must be a Float32Array, got ${describe(value)}`, { argument: name, expected: 'a Float32Array', received: describe(value) });
+    throw mustBe(where, name, 'a Float32Array', value);
   }
   if (value.length !== length) {
     throw rangeError(`${where}: ${name} must have length ${length}${what ? ` (${what})` : ''}, got length ${value.length}`, {
@@ -140,7 +153,7 @@ export function expectKnownKeys(where: string, name: string, value: object, know
 export function expectOptions<T extends object>(where: string, name: string, value: T | undefined, known: readonly string[]): Partial<T> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw typeError(`${where}: ${name} must be an object, got ${describe(value)}`, { argument: name, expected: 'an object', received: describe(value) });
+    throw mustBe(where, name, 'an object', value);
   }
   expectKnownKeys(where, name, value, known);
   return value;
