@@ -14,3 +14,5 @@ export function bundle(dir?: string): Promise<Bundled>;
 export function staticClosure(dir: string, file: string): string[];
 /** What a page that trains as PAGE does loads: the entry, its static chunks (transitively) and the kernels chunk. */
 export function pageLoads(r: Bundled): { split: BundleFile[]; vite: BundleFile[] };
+/** For each of `files` (outputs of `r.split`): its source modules, their minified bytes and gzip share (the file's gzip less that without them), largest first. */
+export function moduleShares(r: Bundled, files: string[]): Promise<Array<{ file: string; gzip: number; modules: Array<{ module: string; bytes: number; gzip: number }> }>>;

@@ -5,8 +5,11 @@
 //           release build and the relaxed patch to it) as a chunk of their own
 //   single  one minified file without splitting: it must carry every build it may pick
 //   vite    `vite build` of a page that runs the same script (Rollup chunks, esbuild-minified)
-// Usage: node scripts/bundle-size.mjs [--json] [--keep]
-//   --keep  leave the bundles on disk and print where (test/browser-split.test.ts serves them)
+// Usage: node scripts/bundle-size.mjs [--json] [--keep] [--modules]
+//   --keep     leave the bundles on disk and print where (test/browser-split.test.ts serves them)
+//   --modules  also print, for each file the split page loads, what each source module costs in it:
+//              its minified bytes, and its gzip share (the file's gzip size less that of the file
+//              without the module's bytes, located through the source map)
 import { build } from 'esbuild';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,6 +91,69 @@ export function pageLoads(r) {
   return { split: pick(r.split, split), vite: pick(r.vite, vite) };
 }
 
+/** Base64 VLQ source-map mappings → per generated line, the segments [column, source index or -1]. */
+function decodeMappings(mappings) {
+  const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  let source = 0;
+  return mappings.split(';').map((line) => {
+    let column = 0;
+    return line ? line.split(',').map((segment) => {
+      const v = [];
+      let value = 0, shift = 0;
+      for (const ch of segment) {
+        const d = digits.indexOf(ch);
+        value += (d & 31) << shift;
+        if (d & 32) shift += 5;
+        else { v.push(value & 1 ? -(value >>> 1) : value >>> 1); value = 0; shift = 0; }
+      }
+      column += v[0];
+      if (v.length > 1) source += v[1];
+      return [column, v.length > 1 ? source : -1];
+    }) : [];
+  });
+}
+
+/**
+ * For each of `files` (outputs of the split bundle, as `bundle` lists them): its source modules with
+ * their minified bytes and gzip share, largest share first. Rebuilds the split bundle with source
+ * maps; its chunks, named by content, get other names, so they are matched by the modules they hold.
+ */
+export async function moduleShares(r, files) {
+  const result = await build({
+    entryPoints: [join(r.dir, 'page.js')], bundle: true, minify: true, format: 'esm', platform: 'browser', target: 'es2022', logLevel: 'error', legalComments: 'none',
+    splitting: true, outdir: join(r.dir, 'split-maps'), entryNames: '[name]', chunkNames: 'chunk-[hash]', sourcemap: 'external', write: false, metafile: true,
+  });
+  const key = (inputs) => inputs.map((i) => i.replace(/^.*?dist\//, '')).sort().join(' ');
+  const byKey = new Map(Object.entries(result.metafile.outputs).filter(([out]) => out.endsWith('.js'))
+    .map(([out, o]) => [key(Object.keys(o.inputs)), out.split(/[\\/]/).pop()]));
+  const byName = new Map(result.outputFiles.map((f) => [f.path.split(/[\\/]/).pop(), f]));
+  const gz = (text) => gzipSync(text, { level: 9 }).length;
+  return files.map((file) => {
+    const mapped = byKey.get(key(r.split.find((f) => f.file === file).inputs));
+    const text = byName.get(mapped).text.replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
+    const map = JSON.parse(byName.get(`${mapped}.map`).text);
+    const lines = text.split('\n');
+    const ranges = new Map(); // source index → [line, start, end][]
+    decodeMappings(map.mappings).forEach((segments, line) => segments.forEach(([start, src], k) => {
+      if (src < 0) return;
+      const end = k + 1 < segments.length ? segments[k + 1][0] : lines[line]?.length ?? 0;
+      if (!ranges.has(src)) ranges.set(src, []);
+      ranges.get(src).push([line, start, end]);
+    }));
+    const total = gz(text);
+    const modules = [...ranges].map(([src, cut]) => {
+      const without = lines.map((l, i) => {
+        const mine = cut.filter(([line]) => line === i).sort((a, b) => a[1] - b[1]);
+        let out = '', pos = 0;
+        for (const [, a, b] of mine) { out += l.slice(pos, a); pos = b; }
+        return out + l.slice(pos);
+      }).join('\n');
+      return { module: map.sources[src].replace(/^.*?(dist|src)\//, '$1/'), bytes: text.length - without.length, gzip: total - gz(without) };
+    }).filter((m) => m.bytes > 0).sort((a, b) => b.gzip - a.gzip);
+    return { file, gzip: total, modules };
+  });
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const r = await bundle();
   if (process.argv.includes('--json')) console.log(JSON.stringify(r, null, 2));
@@ -101,6 +167,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const sum = (files) => files.reduce((a, f) => a + f.gzip, 0);
     console.log(`split page (entry + its static chunks + the kernels chunk): ${kb(sum(loads.split))} gzip in ${loads.split.length} files; single file: ${kb(sum(r.single))} gzip`);
     console.log(`vite page (entry + its static chunks + the kernels chunk): ${kb(sum(loads.vite))} gzip in ${loads.vite.length} files`);
+  }
+  if (process.argv.includes('--modules')) {
+    const shares = await moduleShares(r, pageLoads(r).split.map((f) => f.file));
+    for (const { file, gzip, modules } of shares) {
+      console.log(`\n${file}: ${gzip} bytes gzip; per module: minified bytes, gzip share (the file's gzip less that without the module)`);
+      for (const m of modules) console.log(`  ${String(m.bytes).padStart(7)} ${String(m.gzip).padStart(6)}  ${m.module}`);
+    }
   }
   if (process.argv.includes('--keep')) console.log(r.dir);
   else rmSync(r.dir, { recursive: true, force: true });

@@ -9,39 +9,9 @@
  * constructor checks keep working); `instanceof NormcoreError` recognises all
  * of them, as well as ModelFormatError, DivergenceError and the state errors.
  */
+import { BRAND, NormcoreError, type ErrorCode } from './error-class.js';
 
-/** What went wrong, for programs that react to errors. */
-export type ErrorCode =
-  /** TypeError: a value of the wrong kind (not a Float32Array, not a number, not an object…). */
-  | 'INVALID_ARGUMENT'
-  /** TypeError: an option name the call does not know (a misspelling). */
-  | 'UNKNOWN_OPTION'
-  /** RangeError: a number outside its allowed range (batchSize 0, lr -1, label 12 of 10 classes…). */
-  | 'OUT_OF_RANGE'
-  /** RangeError: a length or width that does not match (x not rows × features, layer widths…). */
-  | 'SHAPE_MISMATCH'
-  /** RangeError: NaN or ±Infinity in input data. */
-  | 'NOT_FINITE'
-  /** The call does not fit the object's state (disposed, not compiled, already training). */
-  | 'INVALID_STATE'
-  /** ModelFormatError: bytes that are not a valid model or checkpoint file. */
-  | 'MODEL_FORMAT'
-  /** resumeFrom: a valid checkpoint of another model, optimizer, data or fit options. */
-  | 'CHECKPOINT_MISMATCH'
-  /** DivergenceError: the training loss became NaN or infinite. */
-  | 'DIVERGED'
-  /** The engine lacks a feature the call asks for (relaxed SIMD; shared memory and workers for options.threads). */
-  | 'UNSUPPORTED'
-  /** A file could not be read or written (missing, unwritable, not a folder…); `cause` holds the system error. */
-  | 'IO'
-  /** DataError: a data file or raw records that cannot be read as a table (empty, ragged rows, text in a numeric column, an unseen category). */
-  | 'DATA_FORMAT'
-  /** OnnxUnsupportedError: a valid ONNX model with a node or pattern fromOnnx cannot map onto layers. */
-  | 'ONNX_UNSUPPORTED'
-  /** An optional part is not installed: the chart renderer (vega, vega-lite), or the debug kernels outside this repository. */
-  | 'UNAVAILABLE'
-  /** A broken invariant inside normcore itself (e.g. a kernel build it cannot load): a bug to report, not bad input. */
-  | 'INTERNAL';
+export type { ErrorCode } from './error-class.js';
 
 /** Optional details of an argument error. */
 export interface ErrorDetails {
@@ -53,8 +23,6 @@ export interface ErrorDetails {
   /** What was given, described briefly. */
   received?: string;
 }
-
-const BRAND = Symbol.for('normcore.error');
 
 function tag<E extends Error>(e: E, details: ErrorDetails, fallback: ErrorCode, skip: Function): E {
   Object.defineProperty(e, BRAND, { value: true });
@@ -90,24 +58,7 @@ export function expectF32Number(where: string, name: string, value: unknown, lo 
   return v;
 }
 
-/**
- * Base class of normcore's own errors (ModelFormatError, DivergenceError, …).
- * `e instanceof NormcoreError` is also true for the TypeError and RangeError
- * objects normcore throws for bad arguments (they carry a `code`).
- */
-export class NormcoreError extends Error {
-  readonly code: ErrorCode;
-  constructor(message: string, code: ErrorCode, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    Object.defineProperty(this, BRAND, { value: true });
-  }
-
-  static override [Symbol.hasInstance](v: unknown): boolean {
-    if (this !== NormcoreError) return Function.prototype[Symbol.hasInstance].call(this, v);
-    return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[BRAND] === true;
-  }
-}
+export { NormcoreError } from './error-class.js';
 
 /** The call does not fit the object's state: a disposed model, an uncompiled one, a fit already running. */
 export class StateError extends NormcoreError {
@@ -125,6 +76,19 @@ export function typeError(message: string, details: ErrorDetails = {}): TypeErro
 /** A RangeError tagged with a code (default 'OUT_OF_RANGE'). */
 export function rangeError(message: string, details: ErrorDetails = {}): RangeError & TaggedError {
   return tag(new RangeError(message), details, 'OUT_OF_RANGE', rangeError) as RangeError & TaggedError;
+}
+
+/**
+ * The error for an argument that is not what was expected: the message
+ * "<where>: <argument> must be <expected>, got <describe(value)>", with
+ * argument, expected and received as details; a TypeError, or a RangeError
+ * when `range` (a value of the right type outside its range).
+ */
+export function mustBe(where: string, argument: string, expected: string, value: unknown, range = false): (TypeError | RangeError) & TaggedError {
+  const received = describe(value);
+  const message = `${where}: ${argument} must be ${expected}, got ${received}`;
+  const details = { argument, expected, received };
+  return (range ? tag(new RangeError(message), details, 'OUT_OF_RANGE', mustBe) : tag(new TypeError(message), details, 'INVALID_ARGUMENT', mustBe)) as (TypeError | RangeError) & TaggedError;
 }
 
 /** Describes a value briefly for an error message. */
@@ -153,10 +117,10 @@ export const MAX_SEED = 0xffffffff;
 
 /** A finite number, optionally within [lo, hi]. */
 export function expectNumber(where: string, name: string, value: unknown, lo = -Infinity, hi = Infinity, loOpen = false): number {
-  if (typeof value !== 'number') throw typeError(`${where}: ${name} must be a number, got ${describe(value)}`, { argument: name, expected: 'a number', received: describe(value) });
+  if (typeof value !== 'number') throw mustBe(where, name, 'a number', value);
   if (!Number.isFinite(value) || value < lo || value > hi || (loOpen && value === lo)) {
     const range = loOpen ? `in (${lo}, ${hi}]` : `in [${lo}, ${hi}]`;
-    throw rangeError(`${where}: ${name} must be a finite number ${range}, got ${describe(value)}`, { argument: name, expected: `a finite number ${range}`, received: describe(value) });
+    throw mustBe(where, name, `a finite number ${range}`, value, true);
   }
   return value;
 }
@@ -164,7 +128,7 @@ export function expectNumber(where: string, name: string, value: unknown, lo = -
 /** A Float32Array of exactly `length` values (`what` explains the length, e.g. "m·k = 2·3"). */
 export function expectF32(where: string, name: string, value: unknown, length: number, what?: string): Float32Array {
   if (!(value instanceof Float32Array)) {
-    throw typeError(`${where}: ${name} must be a Float32Array, got ${describe(value)}`, { argument: name, expected: 'a Float32Array', received: describe(value) });
+    throw mustBe(where, name, 'a Float32Array', value);
   }
   if (value.length !== length) {
     throw rangeError(`${where}: ${name} must have length ${length}${what ? ` (${what})` : ''}, got length ${value.length}`, {
@@ -189,7 +153,7 @@ export function expectKnownKeys(where: string, name: string, value: object, know
 export function expectOptions<T extends object>(where: string, name: string, value: T | undefined, known: readonly string[]): Partial<T> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw typeError(`${where}: ${name} must be an object, got ${describe(value)}`, { argument: name, expected: 'an object', received: describe(value) });
+    throw mustBe(where, name, 'an object', value);
   }
   expectKnownKeys(where, name, value, known);
   return value;

@@ -30,47 +30,11 @@ const mk = (s: Sizes) => s.m! * s.k!;
 const kn = (s: Sizes) => s.k! * s.n!;
 const rc = (s: Sizes) => s.rows! * s.cols!;
 const c = (s: Sizes) => s.cols!;
-const r = (s: Sizes) => s.rows!;
-const n = (s: Sizes) => s.n!;
 
-const elementwise = (a: string, b: string, d: string): Spec => ({ args: [a, b, d, 'n'], sizes: { n: 1 }, buffers: { [a]: n, [b]: n, [d]: n } });
-/** The fused losses over pred and target of rows × cols values; `extra` names trailing scalars. */
-const pointwiseLoss = (d: string, p: string, t: string, extra: readonly string[] = []): Spec => ({
-  args: [d, p, t, 'rows', 'cols', ...extra], sizes: { rows: 1, cols: 1 }, buffers: { [d]: rc, [p]: rc, [t]: rc }, scalars: extra,
-});
-
-/** The batch-norm kernels; the fused BN → ReLU ones take the same arguments (the backward adds `out`). */
-const batchnormForwardSpec: Spec = {
-  args: ['out', 'mean', 'variance', 'invstd', 'inp', 'gamma', 'beta', 'runMean', 'runVar', 'rows', 'cols', 'eps', 'momentum'],
-  sizes: { rows: 2, cols: 1 },
-  buffers: { out: rc, mean: c, variance: c, invstd: c, inp: rc, gamma: c, beta: c, runMean: c, runVar: c },
-  scalars: ['eps', 'momentum'],
-  rule: (s) => (s.out === s.inp ? 'out must not alias inp' : s.eps! <= 0 ? `eps must be > 0, got ${s.eps}` : s.momentum! < 0 || s.momentum! > 1 ? `momentum must be in [0, 1], got ${s.momentum}` : undefined),
-};
-const batchnormInferenceSpec: Spec = {
-  args: ['out', 'inp', 'gamma', 'beta', 'runMean', 'runVar', 'rows', 'cols', 'eps'],
-  sizes: { rows: 1, cols: 1 },
-  buffers: { out: rc, inp: rc, gamma: c, beta: c, runMean: c, runVar: c },
-  scalars: ['eps'],
-};
-const batchnormBackwardSpec: Spec = {
-  args: ['dinp', 'dgamma', 'dbeta', 'dout', 'inp', 'gamma', 'mean', 'invstd', 'rows', 'cols'],
-  sizes: { rows: 1, cols: 1 },
-  buffers: { dinp: rc, dgamma: c, dbeta: c, dout: rc, inp: rc, gamma: c, mean: c, invstd: c },
-};
-
-/** Adam and AdamW take the same arguments (they differ in how weightDecay acts). */
-const adamSpec: Spec = {
-  args: ['params', 'grads', 'm', 'v', 'n', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 't'],
-  sizes: { n: 1, t: 1 },
-  buffers: { params: n, grads: n, m: n, v: n },
-  scalars: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay'],
-};
 // ---------------------------------------------------------------- NHWC convolution helpers, pooling, dropout
 
 const image = (s: Sizes) => s.n! * s.h! * s.w! * s.c!;
 const pooled = (s: Sizes) => s.n! * s.outH! * s.outW! * s.c!;
-const imageSizes = { n: 1, h: 1, w: 1, c: 1 } as const;
 
 /** Byte ranges [a, a + 4·na) and [b, b + 4·nb) overlap. */
 const overlap = (a: number, na: number, b: number, nb: number) => a < b + 4 * nb && b < a + 4 * na;
@@ -92,8 +56,6 @@ function windowRule(out: string, size: string, k: string, pad: string, s: Sizes)
   return undefined;
 }
 
-const im2colArgs = ['n', 'h', 'w', 'c', 'kh', 'kw', 'stride', 'padTop', 'padLeft', 'outH', 'outW'] as const;
-const im2colSizes = { ...imageSizes, kh: 1, kw: 1, stride: 1, padTop: 0, padLeft: 0, outH: 1, outW: 1 };
 const colsLen = (s: Sizes) => s.n! * s.outH! * s.outW! * s.kh! * s.kw! * s.c!;
 const im2colRule = (colsArg: string, imgArg: string) => (s: Sizes): string | undefined =>
   windowRule('outH', 'h', 'kh', 'padTop', s) ?? windowRule('outW', 'w', 'kw', 'padLeft', s)
@@ -108,8 +70,6 @@ function poolRule(s: Sizes): string | undefined {
   }
   return undefined;
 }
-const poolArgs = ['n', 'h', 'w', 'c', 'size', 'stride', 'outH', 'outW'] as const;
-const poolSizes = { ...imageSizes, size: 1, stride: 1, outH: 1, outW: 1 };
 
 /** A message for the first argmax that is not an input index inside its own output's window, or undefined. */
 function argmaxOutside(s: Sizes, arg: Int32Array): string | undefined {
@@ -127,126 +87,117 @@ function argmaxOutside(s: Sizes, arg: Int32Array): string | undefined {
 
 const U32_MAX = 4294967295;
 
+/** Buffer lengths by the name a spec string gives them (see `spec`). */
+const LENGTHS: Readonly<Record<string, (s: Sizes) => number>> = {
+  n: (s) => s.n!, mn, mk, kn, rc, c, r: (s) => s.rows!, image, pooled, cols: colsLen,
+  nc: (s) => s.n! * s.c!,
+  ncols: (s) => s.n! * s.cols!,
+  packed: (s) => packedWeightFloats(s.k!, s.n!),
+  /** matmulBackward's dinp: only when it is asked for. */
+  needDinp: (s) => (s.needDinp ? mk(s) : 0),
+  /** sgdUpdate's velocity: only with momentum. */
+  momentum: (s) => (s.momentum! > 0 ? s.n! : 0),
+};
+
+/**
+ * A spec from its arguments in call order, one word each: `name=len` a
+ * buffer of LENGTHS[len] values, `name#` an integer size ≥ 1 (`name#0`,
+ * `name#2`: ≥ that), `name?` a 0/1 flag, `name~` a finite number, and a bare
+ * `name` an argument left unchecked. The checks run in that order of kinds,
+ * each kind in argument order.
+ */
+function spec(text: string, rule?: Spec['rule']): Spec {
+  const out = { args: [] as string[], sizes: {} as Sizes, flags: [] as string[], buffers: {} as Record<string, (s: Sizes) => number>, scalars: [] as string[], rule };
+  for (const word of text.split(' ')) {
+    const [, name, kind, v] = /^(\w+)([=#?~]?)(\w*)$/.exec(word)!;
+    out.args.push(name!);
+    if (kind === '=') out.buffers[name!] = LENGTHS[v!]!;
+    else if (kind === '#') out.sizes[name!] = v ? Number(v) : 1;
+    else if (kind === '?') out.flags.push(name!);
+    else if (kind === '~') out.scalars.push(name!);
+  }
+  return out;
+}
+
+const batchnormForwardSpec = spec('out=rc mean=c variance=c invstd=c inp=rc gamma=c beta=c runMean=c runVar=c rows#2 cols# eps~ momentum~',
+  (s) => (s.out === s.inp ? 'out must not alias inp' : s.eps! <= 0 ? `eps must be > 0, got ${s.eps}` : s.momentum! < 0 || s.momentum! > 1 ? `momentum must be in [0, 1], got ${s.momentum}` : undefined));
+const batchnormInferenceSpec = spec('out=rc inp=rc gamma=c beta=c runMean=c runVar=c rows# cols# eps~');
+const batchnormBackwardSpec = spec('dinp=rc dgamma=c dbeta=c dout=rc inp=rc gamma=c mean=c invstd=c rows# cols#');
+/** Adam and AdamW take the same arguments (they differ in how weightDecay acts). */
+const adamSpec = spec('params=n grads=n m=n v=n n# lr~ beta1~ beta2~ eps~ weightDecay~ t#');
+const im2colArgs = 'n# h# w# c# kh# kw# stride# padTop#0 padLeft#0 outH# outW#';
+const poolArgs = 'n# h# w# c# size# stride# outH# outW#';
+/** The class labels of rows × cols scores, in [0, cols). */
+const labelRule = (s: Sizes, words: (ptr: number, n: number) => Int32Array) => firstOutside(words(s.labels!, s.rows!), s.cols!, 'labels', `a class index in [0, ${s.cols! - 1}]`);
+
 export const kernelSpecs: Record<KernelName, Spec> = {
-  matmul: {
-    args: ['c', 'a', 'b', 'm', 'k', 'n', 'transA', 'transB', 'accumulate'],
-    sizes: { m: 1, k: 1, n: 1 },
-    flags: ['transA', 'transB', 'accumulate'],
-    buffers: { c: mn, a: mk, b: kn },
-  },
-  matmulForward: { args: ['out', 'inp', 'weight', 'm', 'k', 'n'], sizes: { m: 1, k: 1, n: 1 }, buffers: { out: mn, inp: mk, weight: kn } },
-  packWeights: { args: ['packed', 'weight', 'k', 'n'], sizes: { k: 1, n: 1 }, buffers: { packed: (s) => packedWeightFloats(s.k!, s.n!), weight: kn } },
-  matmulForwardPacked: { args: ['out', 'inp', 'packed', 'm', 'k', 'n'], sizes: { m: 1, k: 1, n: 1 }, buffers: { out: mn, inp: mk, packed: (s) => packedWeightFloats(s.k!, s.n!) } },
-  matmulBackward: {
-    args: ['dinp', 'dweight', 'dout', 'inp', 'weight', 'm', 'k', 'n', 'needDinp'],
-    sizes: { m: 1, k: 1, n: 1 },
-    flags: ['needDinp'],
-    buffers: { dinp: (s) => (s.needDinp ? mk(s) : 0), dweight: kn, dout: mn, inp: mk, weight: kn },
-  },
+  matmul: spec('c=mn a=mk b=kn m# k# n# transA? transB? accumulate?'),
+  matmulForward: spec('out=mn inp=mk weight=kn m# k# n#'),
+  packWeights: spec('packed=packed weight=kn k# n#'),
+  matmulForwardPacked: spec('out=mn inp=mk packed=packed m# k# n#'),
+  matmulBackward: spec('dinp=needDinp dweight=kn dout=mn inp=mk weight=kn m# k# n# needDinp?'),
   batchnormForward: batchnormForwardSpec,
   batchnormInference: batchnormInferenceSpec,
   batchnormBackward: batchnormBackwardSpec,
   batchnormReluForward: batchnormForwardSpec,
   batchnormReluInference: batchnormInferenceSpec,
+  // batchnormBackward's arguments with `out` after dout, checked after the others
   batchnormReluBackward: {
     ...batchnormBackwardSpec,
     args: ['dinp', 'dgamma', 'dbeta', 'dout', 'out', 'inp', 'gamma', 'mean', 'invstd', 'rows', 'cols'],
     buffers: { ...batchnormBackwardSpec.buffers, out: rc },
   },
-  reluForward: { args: ['out', 'inp', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n } },
-  reluBackward: elementwise('dinp', 'dout', 'out'),
-  sigmoidForward: { args: ['out', 'inp', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n } },
-  sigmoidBackward: elementwise('dinp', 'dout', 'out'),
-  tanhForward: { args: ['out', 'inp', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n } },
-  tanhBackward: elementwise('dinp', 'dout', 'out'),
-  leakyReluForward: { args: ['out', 'inp', 'n', 'alpha'], sizes: { n: 1 }, buffers: { out: n, inp: n }, scalars: ['alpha'] },
-  leakyReluBackward: { ...elementwise('dinp', 'dout', 'inp'), args: ['dinp', 'dout', 'inp', 'n', 'alpha'], scalars: ['alpha'] },
-  geluForward: { args: ['out', 'inp', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n } },
-  geluBackward: elementwise('dinp', 'dout', 'inp'),
-  biasForward: { args: ['out', 'bias', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { out: rc, bias: c } },
-  biasBackward: { args: ['dbias', 'dout', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dbias: c, dout: rc } },
-  scaleRows: { args: ['out', 'inp', 'weights', 'rows', 'cols', 'scale'], sizes: { rows: 1, cols: 1 }, buffers: { out: rc, inp: rc, weights: r }, scalars: ['scale'] },
-  noiseForward: { args: ['out', 'inp', 'scale', 'shift', 'n'], sizes: { n: 1 }, buffers: { out: n, inp: n, scale: n, shift: n } },
-  noiseBackward: elementwise('dinp', 'dout', 'scale'),
-  fill: { args: ['ptr', 'n', 'value'], sizes: { n: 1 }, buffers: { ptr: n }, scalars: [] },
-  copy: { args: ['dst', 'src', 'n'], sizes: { n: 1 }, buffers: { dst: n, src: n } },
-  gatherRows: {
-    args: ['out', 'src', 'indices', 'n', 'cols'], sizes: { n: 1, cols: 1 }, buffers: { out: (s) => s.n! * s.cols!, src: c, indices: n },
-    rule: (s, words, bytes) => {
-      const rowsInMemory = Math.floor((bytes - s.src!) / (4 * s.cols!));
-      return firstOutside(words(s.indices!, s.n!), rowsInMemory, 'indices', `a row of src inside memory (0 … ${rowsInMemory - 1})`);
-    },
-  },
-  countNonFinite: { args: ['ptr', 'n'], sizes: { n: 1 }, buffers: { ptr: n } },
-  softmaxCrossEntropy: {
-    args: ['dlogits', 'logits', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { dlogits: rc, logits: rc, labels: r },
-    rule: (s, words) => firstOutside(words(s.labels!, s.rows!), s.cols!, 'labels', `a class index in [0, ${s.cols! - 1}]`),
-  },
-  softmaxForward: { args: ['probs', 'logits', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { probs: rc, logits: rc } },
-  mseLoss: pointwiseLoss('dpred', 'pred', 'target'),
-  binaryCrossEntropy: {
-    ...pointwiseLoss('dlogits', 'logits', 'targets'),
-    rule: (s, words) => firstNotProbability(words(s.targets!, s.rows! * s.cols!), 'targets'),
-  },
-  maeLoss: pointwiseLoss('dpred', 'pred', 'target'),
-  huberLoss: { ...pointwiseLoss('dpred', 'pred', 'target', ['delta']), rule: (s) => (s.delta! > 0 ? undefined : `delta must be > 0, got ${s.delta}`) },
-  countCorrect: {
-    args: ['scores', 'labels', 'rows', 'cols'], sizes: { rows: 1, cols: 1 }, buffers: { scores: rc, labels: r },
-    rule: (s, words) => firstOutside(words(s.labels!, s.rows!), s.cols!, 'labels', `a class index in [0, ${s.cols! - 1}]`),
-  },
-  sgdUpdate: {
-    args: ['params', 'grads', 'velocity', 'n', 'lr', 'momentum', 'weightDecay'],
-    sizes: { n: 1 },
-    buffers: { params: n, grads: n, velocity: (s) => (s.momentum! > 0 ? s.n! : 0) },
-    scalars: ['lr', 'momentum', 'weightDecay'],
-  },
-  rmspropUpdate: {
-    args: ['params', 'grads', 'sq', 'n', 'lr', 'rho', 'eps', 'weightDecay'],
-    sizes: { n: 1 },
-    buffers: { params: n, grads: n, sq: n },
-    scalars: ['lr', 'rho', 'eps', 'weightDecay'],
-  },
+  reluForward: spec('out=n inp=n n#'),
+  reluBackward: spec('dinp=n dout=n out=n n#'),
+  sigmoidForward: spec('out=n inp=n n#'),
+  sigmoidBackward: spec('dinp=n dout=n out=n n#'),
+  tanhForward: spec('out=n inp=n n#'),
+  tanhBackward: spec('dinp=n dout=n out=n n#'),
+  leakyReluForward: spec('out=n inp=n n# alpha~'),
+  leakyReluBackward: spec('dinp=n dout=n inp=n n# alpha~'),
+  geluForward: spec('out=n inp=n n#'),
+  geluBackward: spec('dinp=n dout=n inp=n n#'),
+  biasForward: spec('out=rc bias=c rows# cols#'),
+  biasBackward: spec('dbias=c dout=rc rows# cols#'),
+  scaleRows: spec('out=rc inp=rc weights=r rows# cols# scale~'),
+  noiseForward: spec('out=n inp=n scale=n shift=n n#'),
+  noiseBackward: spec('dinp=n dout=n scale=n n#'),
+  fill: spec('ptr=n n# value'),
+  copy: spec('dst=n src=n n#'),
+  gatherRows: spec('out=ncols src=c indices=n n# cols#', (s, words, bytes) => {
+    const rowsInMemory = Math.floor((bytes - s.src!) / (4 * s.cols!));
+    return firstOutside(words(s.indices!, s.n!), rowsInMemory, 'indices', `a row of src inside memory (0 … ${rowsInMemory - 1})`);
+  }),
+  countNonFinite: spec('ptr=n n#'),
+  softmaxCrossEntropy: spec('dlogits=rc logits=rc labels=r rows# cols#', labelRule),
+  softmaxForward: spec('probs=rc logits=rc rows# cols#'),
+  mseLoss: spec('dpred=rc pred=rc target=rc rows# cols#'),
+  binaryCrossEntropy: spec('dlogits=rc logits=rc targets=rc rows# cols#', (s, words) => firstNotProbability(words(s.targets!, s.rows! * s.cols!), 'targets')),
+  maeLoss: spec('dpred=rc pred=rc target=rc rows# cols#'),
+  huberLoss: spec('dpred=rc pred=rc target=rc rows# cols# delta~', (s) => (s.delta! > 0 ? undefined : `delta must be > 0, got ${s.delta}`)),
+  countCorrect: spec('scores=rc labels=r rows# cols#', labelRule),
+  sgdUpdate: spec('params=n grads=n velocity=momentum n# lr~ momentum~ weightDecay~'),
+  rmspropUpdate: spec('params=n grads=n sq=n n# lr~ rho~ eps~ weightDecay~'),
   adamUpdate: adamSpec,
   adamwUpdate: adamSpec,
-  im2col: {
-    args: ['cols', 'inp', ...im2colArgs], sizes: im2colSizes, buffers: { cols: colsLen, inp: image }, rule: im2colRule('cols', 'inp'),
-  },
-  col2im: {
-    args: ['dinp', 'dcols', ...im2colArgs], sizes: im2colSizes, buffers: { dinp: image, dcols: colsLen }, rule: im2colRule('dcols', 'dinp'),
-  },
-  maxPoolForward: {
-    args: ['out', 'argmax', 'inp', ...poolArgs], sizes: poolSizes, buffers: { out: pooled, argmax: pooled, inp: image },
-    rule: (s) => poolRule(s) ?? (overlap(s.out!, pooled(s), s.inp!, image(s)) ? 'out must not overlap inp' : undefined),
-  },
-  maxPoolBackward: {
-    args: ['dinp', 'dout', 'argmax', ...poolArgs], sizes: poolSizes, buffers: { dinp: image, dout: pooled, argmax: pooled },
-    rule: (s, words) => poolRule(s) ?? (overlap(s.dinp!, image(s), s.dout!, pooled(s)) ? 'dinp must not overlap dout' : argmaxOutside(s, words(s.argmax!, pooled(s)))),
-  },
-  avgPoolForward: {
-    args: ['out', 'inp', ...poolArgs], sizes: poolSizes, buffers: { out: pooled, inp: image },
-    rule: (s) => poolRule(s) ?? (overlap(s.out!, pooled(s), s.inp!, image(s)) ? 'out must not overlap inp' : undefined),
-  },
-  avgPoolBackward: {
-    args: ['dinp', 'dout', ...poolArgs], sizes: poolSizes, buffers: { dinp: image, dout: pooled },
-    rule: (s) => poolRule(s) ?? (overlap(s.dinp!, image(s), s.dout!, pooled(s)) ? 'dinp must not overlap dout' : undefined),
-  },
-  globalAvgPoolForward: {
-    args: ['out', 'inp', 'n', 'h', 'w', 'c'], sizes: imageSizes, buffers: { out: (s) => s.n! * s.c!, inp: image },
-    rule: (s) => (overlap(s.out!, s.n! * s.c!, s.inp!, image(s)) ? 'out must not overlap inp' : undefined),
-  },
-  globalAvgPoolBackward: {
-    args: ['dinp', 'dout', 'n', 'h', 'w', 'c'], sizes: imageSizes, buffers: { dinp: image, dout: (s) => s.n! * s.c! },
-    rule: (s) => (overlap(s.dinp!, image(s), s.dout!, s.n! * s.c!) ? 'dinp must not overlap dout' : undefined),
-  },
-  dropoutForward: {
-    args: ['out', 'mask', 'inp', 'n', 'rate', 'seed', 'offset'], sizes: { n: 1, seed: 0, offset: 0 },
-    buffers: { out: n, mask: n, inp: n }, scalars: ['rate'],
-    rule: (s) => (!(s.rate! >= 0 && s.rate! < 1) ? `rate must be in [0, 1), got ${s.rate}`
+  im2col: spec(`cols=cols inp=image ${im2colArgs}`, im2colRule('cols', 'inp')),
+  col2im: spec(`dinp=image dcols=cols ${im2colArgs}`, im2colRule('dcols', 'dinp')),
+  maxPoolForward: spec(`out=pooled argmax=pooled inp=image ${poolArgs}`,
+    (s) => poolRule(s) ?? (overlap(s.out!, pooled(s), s.inp!, image(s)) ? 'out must not overlap inp' : undefined)),
+  maxPoolBackward: spec(`dinp=image dout=pooled argmax=pooled ${poolArgs}`,
+    (s, words) => poolRule(s) ?? (overlap(s.dinp!, image(s), s.dout!, pooled(s)) ? 'dinp must not overlap dout' : argmaxOutside(s, words(s.argmax!, pooled(s))))),
+  avgPoolForward: spec(`out=pooled inp=image ${poolArgs}`,
+    (s) => poolRule(s) ?? (overlap(s.out!, pooled(s), s.inp!, image(s)) ? 'out must not overlap inp' : undefined)),
+  avgPoolBackward: spec(`dinp=image dout=pooled ${poolArgs}`,
+    (s) => poolRule(s) ?? (overlap(s.dinp!, image(s), s.dout!, pooled(s)) ? 'dinp must not overlap dout' : undefined)),
+  globalAvgPoolForward: spec('out=nc inp=image n# h# w# c#', (s) => (overlap(s.out!, s.n! * s.c!, s.inp!, image(s)) ? 'out must not overlap inp' : undefined)),
+  globalAvgPoolBackward: spec('dinp=image dout=nc n# h# w# c#', (s) => (overlap(s.dinp!, image(s), s.dout!, s.n! * s.c!) ? 'dinp must not overlap dout' : undefined)),
+  dropoutForward: spec('out=n mask=n inp=n n# rate~ seed#0 offset#0',
+    (s) => (!(s.rate! >= 0 && s.rate! < 1) ? `rate must be in [0, 1), got ${s.rate}`
       : s.seed! > U32_MAX ? `seed must be an integer in [0, 2³² − 1], got ${s.seed}`
       : s.offset! > U32_MAX ? `offset must be an integer in [0, 2³² − 1] (take it modulo 2³²), got ${s.offset}`
-      : s.mask === s.inp || s.mask === s.out ? 'mask must not alias inp or out' : undefined),
-  },
-  dropoutBackward: elementwise('dinp', 'dout', 'mask'),
+      : s.mask === s.inp || s.mask === s.out ? 'mask must not alias inp or out' : undefined)),
+  dropoutBackward: spec('dinp=n dout=n mask=n n#'),
 };
 
 /** A message for the first value of the f32 words `w` outside [0, 1] (NaN included), or undefined. */

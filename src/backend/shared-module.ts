@@ -13,7 +13,7 @@
  * section 2, memories section 5. A memory import does not shift function
  * indices, so appending one to the imports leaves every other section valid.
  */
-import { NormcoreError } from '../errors.js';
+import { NormcoreError } from '../error-class.js';
 
 const IMPORT_SECTION = 2;
 const MEMORY_SECTION = 5;

@@ -24,7 +24,7 @@
  * the new pages at once, and the control block, allocated first, stays
  * inside the views taken at start-up.
  */
-import { NormcoreError } from '../errors.js';
+import { NormcoreError } from '../error-class.js';
 import type { Heap } from './heap.js';
 import type { Kernels, MemoryLike, Ptr } from './types.js';
 

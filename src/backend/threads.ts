@@ -29,7 +29,6 @@ import type { Kernels, Ptr } from './types.js';
 import type { Op, PartExports, Pool } from './threads-pool.js';
 
 export { Pool, type PartExports } from './threads-pool.js';
-export { hardwareThreads, threadsUnavailable } from './threads-env.js';
 
 /** Below these sizes a call runs whole on the calling thread. */
 const MIN_MATMUL_FLOPS = 1 << 18; // m·k·n: ~5 µs of work

@@ -5,7 +5,7 @@
  * copy), only scanned once for NaN/±Infinity. Every other kind costs one copy
  * into a new Float32Array (4 bytes per value) plus that scan.
  */
-import { describe, rangeError, typeError } from '../errors.js';
+import { describe, mustBe, rangeError, typeError } from '../errors.js';
 
 /** A row-major f32 matrix: `data[r * features + c]`. */
 export interface Matrix {
@@ -98,7 +98,7 @@ function fromRows(where: string, name: string, x: readonly (readonly number[])[]
   for (let r = 0; r < rows; r++) {
     const row = x[r];
     if (!Array.isArray(row)) {
-      throw typeError(`${where}: ${name}[${r}] must be an array of numbers, got ${describe(row)}`, { argument: `${name}[${r}]`, expected: 'an array of numbers', received: describe(row) });
+      throw mustBe(where, `${name}[${r}]`, 'an array of numbers', row);
     }
     if (row.length !== width) {
       throw rangeError(`${where}: ${name} has ragged rows: row ${r} has ${row.length} values, expected ${width}${features === undefined ? ' (the length of row 0)' : ''}`, {
@@ -109,7 +109,7 @@ function fromRows(where: string, name: string, x: readonly (readonly number[])[]
     for (let c = 0; c < width; c++) {
       const v = row[c];
       if (typeof v !== 'number') {
-        throw typeError(`${where}: ${name}[${r}][${c}] must be a number, got ${describe(v)}`, { argument: `${name}[${r}][${c}]`, expected: 'a number', received: describe(v) });
+        throw mustBe(where, `${name}[${r}][${c}]`, 'a number', v);
       }
       if (v - v !== 0) throw notFinite(where, name, v, r, c, width);
       data[base + c] = v;
@@ -146,16 +146,14 @@ export function toMatrix(where: string, name: string, x: unknown, features?: num
     for (let i = 0; i < x.length; i++) {
       const v: unknown = x[i];
       if (typeof v !== 'number') {
-        throw typeError(`${where}: ${name}[${i}] must be a number, got ${describe(v)}`, { argument: `${name}[${i}]`, expected: 'a number', received: describe(v) });
+        throw mustBe(where, `${name}[${i}]`, 'a number', v);
       }
       if (v - v !== 0) throw notFinite(where, name, v, Math.floor(i / f!), i % f!, f!);
       data[i] = v;
     }
     return { data, rows, features: f! };
   }
-  throw typeError(`${where}: ${name} must be a Float32Array, Float64Array, number[][] or number[], got ${describe(x)}`, {
-    argument: name, expected: 'a Float32Array, Float64Array, number[][] or number[]', received: describe(x),
-  });
+  throw mustBe(where, name, 'a Float32Array, Float64Array, number[][] or number[]', x);
 }
 
 export interface ToTargetsOptions {
@@ -257,7 +255,7 @@ export function toTargets(where: string, name: string, y: unknown, options: ToTa
     for (let i = 0; i < a.length; i++) {
       const v = a[i];
       if (typeof v !== 'number') {
-        throw typeError(`${where}: ${name}[${i}] must be a number, got ${describe(v)}`, { argument: `${name}[${i}]`, expected: 'a number', received: describe(v) });
+        throw mustBe(where, `${name}[${i}]`, 'a number', v);
       }
       if (v - v !== 0) throw notFinite(where, name, v, Math.floor(i / outputs), i % outputs, outputs);
       data[i] = v;

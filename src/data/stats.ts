@@ -12,7 +12,7 @@
  * The variance is the population variance (divided by n, not n − 1), as
  * Keras' Normalization layer computes it.
  */
-import { describe, rangeError, typeError } from '../errors.js';
+import { describe, mustBe, rangeError, typeError } from '../errors.js';
 import { toMatrix, type MatrixInput } from './convert.js';
 
 /** Sufficient statistics of a set of rows: count, per-feature mean and sum of squared deviations (M2). */
@@ -91,7 +91,7 @@ export class MomentsAccumulator {
 
   constructor(features: number) {
     if (!Number.isInteger(features) || features < 1) {
-      throw rangeError(`MomentsAccumulator: features must be an integer ≥ 1, got ${describe(features)}`, { argument: 'features', expected: 'an integer ≥ 1', received: describe(features) });
+      throw mustBe('MomentsAccumulator', 'features', 'an integer ≥ 1', features, true);
     }
     this.features = features;
     this.moments = { count: 0, mean: new Float64Array(features), m2: new Float64Array(features) };

@@ -26,7 +26,7 @@
  *   classification; any other numeric target is regression. Classes are
  *   sorted: numerically for numbers, in string order otherwise.
  */
-import { NormcoreError, describe, typeError, type ErrorCode } from '../errors.js';
+import { describe, mustBe, NormcoreError, type ErrorCode, typeError } from '../errors.js';
 
 /** Cells read as missing. */
 export const MISSING_TOKENS: readonly string[] = ['', 'NA', 'N/A', 'NaN', 'nan', 'null', 'NULL', '?'];
@@ -242,7 +242,7 @@ export class TableEncoder {
     }
     this.task = options.task;
     if (typeof options.target !== 'string') {
-      throw typeError(`${where}: options.target must be a column name, got ${describe(options.target)}`, { argument: 'options.target', expected: 'a column name', received: describe(options.target) });
+      throw mustBe(where, 'options.target', 'a column name', options.target);
     }
     this.targetName = options.target;
     this.targetCol = headerIndex(where, header, options.target, 'options.target', naming.source);

@@ -2,7 +2,7 @@
 import { decodeModelFile, ModelFormatError } from './format.js';
 import type { LayerConfig } from '../model/layers.js';
 import { Sequential } from '../model/sequential.js';
-import { describe, expectOptions, NormcoreError, rangeError, typeError } from '../errors.js';
+import { describe, expectOptions, mustBe, NormcoreError, rangeError, typeError } from '../errors.js';
 import { NORMCORE_VERSION } from '../version.js';
 import { convAxis } from '../backend/conv-geometry.js';
 import {
@@ -265,14 +265,14 @@ export const ONNX_EXPORT_OPSETS = { min: MIN_OPSET, max: MAX_OPSET } as const;
 export function toOnnx(model: Sequential | Uint8Array, options?: ToOnnxOptions): Uint8Array {
   const o = expectOptions('toOnnx', 'options', options, ['opset', 'softmax', 'inputName']);
   const opset = o.opset ?? 15;
-  if (typeof opset !== 'number') throw typeError(`toOnnx: options.opset must be a number, got ${describe(opset)}`, { argument: 'options.opset', expected: 'a number', received: describe(opset) });
+  if (typeof opset !== 'number') throw mustBe('toOnnx', 'options.opset', 'a number', opset);
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     throw rangeError(`toOnnx: options.opset must be an integer in [${MIN_OPSET}, ${MAX_OPSET}], got ${opset}`, {
       argument: 'options.opset', expected: `an integer in [${MIN_OPSET}, ${MAX_OPSET}]`, received: String(opset),
     });
   }
   if (o.softmax !== undefined && typeof o.softmax !== 'boolean') {
-    throw typeError(`toOnnx: options.softmax must be a boolean, got ${describe(o.softmax)}`, { argument: 'options.softmax', expected: 'a boolean', received: describe(o.softmax) });
+    throw mustBe('toOnnx', 'options.softmax', 'a boolean', o.softmax);
   }
   const inputName = o.inputName ?? 'input';
   if (typeof inputName !== 'string' || inputName === '' || inputName === 'output') {

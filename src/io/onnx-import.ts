@@ -5,7 +5,7 @@ import { layerFromConfig } from '../model/layer-table.js';
 import { Sequential } from '../model/sequential.js';
 import { parseFile } from './model-parse.js';
 import type { Backend } from '../backend/index.js';
-import { describe, expectOptions, typeError } from '../errors.js';
+import { describe, expectOptions, mustBe, typeError } from '../errors.js';
 import {
   decodeModel, elementCount, findAttribute, floatValues, intValues,
   onnxFormatError, TensorProto_DataType, valueShape, type NodeProto, type TensorProto, type ValueInfoProto } from './onnx-pb.js';
@@ -240,7 +240,7 @@ export function fromOnnxWith<M extends Sequential>(
 ): M {
   const o = expectOptions('fromOnnx', 'options', options, ['backend']);
   if (!(bytes instanceof Uint8Array)) {
-    throw typeError(`fromOnnx: bytes must be a Uint8Array, got ${describe(bytes)}`, { argument: 'bytes', expected: 'a Uint8Array', received: describe(bytes) });
+    throw mustBe('fromOnnx', 'bytes', 'a Uint8Array', bytes);
   }
   if (typeof o.backend === 'string' && o.backend !== 'wasm' && o.backend !== 'js') {
     throw typeError(`fromOnnx: options.backend must be a Backend, 'wasm' or 'js', got ${describe(o.backend)}`, { argument: 'options.backend', expected: "a Backend, 'wasm' or 'js'", received: describe(o.backend) });

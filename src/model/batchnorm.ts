@@ -6,7 +6,7 @@
  * (see Training in layer.ts) normalizes with batch statistics and changes no state.
  */
 import type { Kernels, Ptr } from '../backend/types.js';
-import { describe, expectInt, expectF32Number, expectOptions, rangeError, typeError } from '../errors.js';
+import { expectF32Number, expectInt, expectOptions, mustBe, rangeError } from '../errors.js';
 import type { BatchNormConfig, LayerConfig } from './config.js';
 import { Layer, widthMismatch, type Binding, type BufferSpec, type InitHint, type SavedSpec, type StateSpec, type Training } from './layer.js';
 
@@ -42,7 +42,7 @@ export class BatchNorm extends Layer {
     const o = expectOptions(where, 'options', options, ['eps', 'momentum', 'affine']);
     this.eps = expectF32Number(where, 'options.eps', o.eps ?? 1e-5, 0, Infinity, true);
     this.momentum = o.momentum === null ? null : expectF32Number(where, 'options.momentum', o.momentum ?? 0.1, 0, 1, true);
-    if (o.affine !== undefined && typeof o.affine !== 'boolean') throw typeError(`${where}: options.affine must be a boolean, got ${describe(o.affine)}`, { argument: 'options.affine', expected: 'a boolean', received: describe(o.affine) });
+    if (o.affine !== undefined && typeof o.affine !== 'boolean') throw mustBe(where, 'options.affine', 'a boolean', o.affine);
     this.affine = o.affine ?? true;
   }
 

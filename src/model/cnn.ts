@@ -13,7 +13,7 @@ import { Flatten } from './flatten.js';
 import type { Layer } from './layer.js';
 import { MaxPool2d } from './maxpool2d.js';
 import { ReLU } from './activation.js';
-import { expectInt, expectOptions, describe, typeError } from '../errors.js';
+import { expectInt, expectOptions, mustBe } from '../errors.js';
 
 export interface MnistCnnOptions {
   /** BatchNorm2d / BatchNorm after the convolutions and the hidden dense layer (default true). */
@@ -24,7 +24,7 @@ export interface MnistCnnOptions {
 
 export function mnistCnn(options?: MnistCnnOptions): Layer[] {
   const o = expectOptions('mnistCnn', 'options', options, ['batchNorm', 'classes']);
-  if (o.batchNorm !== undefined && typeof o.batchNorm !== 'boolean') throw typeError(`mnistCnn: options.batchNorm must be a boolean, got ${describe(o.batchNorm)}`, { argument: 'options.batchNorm', expected: 'a boolean', received: describe(o.batchNorm) });
+  if (o.batchNorm !== undefined && typeof o.batchNorm !== 'boolean') throw mustBe('mnistCnn', 'options.batchNorm', 'a boolean', o.batchNorm);
   const bn = o.batchNorm ?? true;
   const classes = expectInt('mnistCnn', 'options.classes', o.classes ?? 10);
   const norm2d = (channels: number) => (bn ? [new BatchNorm2d(channels)] : []);

@@ -1,7 +1,7 @@
 /** Fully connected: out = inp·W (+ b). W is [inFeatures × outFeatures], row-major. */
 import { packedWeightFloats } from '../backend/packed.js';
 import type { Kernels, Ptr } from '../backend/types.js';
-import { describe, expectInt, expectF32Number, expectOptions, typeError } from '../errors.js';
+import { describe, expectF32Number, expectInt, expectOptions, mustBe, typeError } from '../errors.js';
 import type { DenseConfig, WeightInit } from './config.js';
 import { autoInit, Layer, widthMismatch, type BufferSpec, type InitHint, type Training } from './layer.js';
 import type { Random } from './random.js';
@@ -38,7 +38,7 @@ export class Dense extends Layer {
     this.#in = expectInt('Dense', 'inFeatures', inFeatures);
     this.#out = expectInt('Dense', 'outFeatures', outFeatures);
     const o = expectOptions('Dense', 'options', options, ['bias', 'init']);
-    if (o.bias !== undefined && typeof o.bias !== 'boolean') throw typeError(`Dense: options.bias must be a boolean, got ${describe(o.bias)}`, { argument: 'options.bias', expected: 'a boolean', received: describe(o.bias) });
+    if (o.bias !== undefined && typeof o.bias !== 'boolean') throw mustBe('Dense', 'options.bias', 'a boolean', o.bias);
     this.#biasOption = o.bias;
     this.init = checkInit(o.init ?? 'auto');
   }

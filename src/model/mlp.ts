@@ -1,5 +1,5 @@
 /** The usual MLP stack, for the CLI, the demo, the experiments and users. */
-import { describe, expectInt, expectOptions, typeError } from '../errors.js';
+import { describe, expectInt, expectOptions, mustBe, typeError } from '../errors.js';
 import { Activation, GELU, LeakyReLU, ReLU, Sigmoid, Tanh } from './activation.js';
 import { BatchNorm, type BatchNormOptions } from './batchnorm.js';
 import type { Activation as ActivationType, WeightInit } from './config.js';
@@ -56,7 +56,7 @@ export function mlp(options: MlpOptions): Layer[] {
     throw typeError(`mlp: options.hidden must be an array of widths (may be empty), got ${describe(o.hidden)}`, { argument: 'options.hidden', expected: 'an array of integers ≥ 1', received: describe(o.hidden) });
   }
   if (o.batchNorm !== undefined && typeof o.batchNorm !== 'boolean') {
-    throw typeError(`mlp: options.batchNorm must be a boolean, got ${describe(o.batchNorm)}`, { argument: 'options.batchNorm', expected: 'a boolean', received: describe(o.batchNorm) });
+    throw mustBe('mlp', 'options.batchNorm', 'a boolean', o.batchNorm);
   }
   const init = o.init ?? 'auto';
   const layers: Layer[] = [];

@@ -16,7 +16,7 @@
  */
 import type { Backend } from '../backend/index.js';
 import type { Kernels, Ptr } from '../backend/types.js';
-import { describe, rangeError, StateError, typeError } from '../errors.js';
+import { mustBe, rangeError, StateError, typeError } from '../errors.js';
 import { MAX_ARENA_BYTES, planArena, type Plan } from './arena.js';
 import { Layer, shapeSize, type Binding, type NamedParameter, type Training } from './layer.js';
 import { PackedWeights } from './packed-weights.js';
@@ -52,10 +52,10 @@ export class Network {
   /** Checks the stack (widths first: a refused network leaves its layers as they were), builds it and plans its arena for `capacity` rows. */
   constructor(layers: Layer[], backend: Backend, fuse: boolean, inputShape?: readonly number[]) {
     if (!Array.isArray(layers) || layers.length === 0) {
-      throw typeError(`Sequential: layers must be a non-empty array of layers, got ${describe(layers)}`, { argument: 'layers', expected: 'a non-empty array of layers', received: describe(layers) });
+      throw mustBe('Sequential', 'layers', 'a non-empty array of layers', layers);
     }
     layers.forEach((l, i) => {
-      if (!(l instanceof Layer)) throw typeError(`Sequential: layers[${i}] must be a Layer, got ${describe(l)}`, { argument: `layers[${i}]`, expected: 'a Layer', received: describe(l) });
+      if (!(l instanceof Layer)) throw mustBe('Sequential', `layers[${i}]`, 'a Layer', l);
     });
     if (new Set(layers).size !== layers.length) throw typeError('Sequential: the same layer object appears twice in layers', { argument: 'layers' });
     const taken = layers.findIndex((l) => l.attached);

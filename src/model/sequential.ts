@@ -8,7 +8,7 @@
  */
 import type { Backend } from '../backend/index.js';
 import { createBackend, createBackendSync } from '../backend/index.js';
-import { describe, expectInt, MAX_SEED, expectOptions, StateError, typeError } from '../errors.js';
+import { describe, expectInt, expectOptions, MAX_SEED, mustBe, StateError, typeError } from '../errors.js';
 import { ModelFormatError } from '../io/format.js';
 import { encodeCheckpoint, encodeModel } from '../io/model-file.js';
 import type { parseFile } from '../io/model-parse.js';
@@ -75,7 +75,7 @@ export class Sequential implements TrainingModel {
   constructor(layers: Layer[], options?: SequentialOptions) {
     const o = expectOptions('Sequential', 'options', options, ['backend', 'seed', 'fuse', 'inputShape']);
     this.inputShapeOption = o.inputShape === undefined ? undefined : checkInputShape('Sequential', o.inputShape);
-    if (o.fuse !== undefined && typeof o.fuse !== 'boolean') throw typeError(`Sequential: options.fuse must be a boolean, got ${describe(o.fuse)}`, { argument: 'options.fuse', expected: 'a boolean', received: describe(o.fuse) });
+    if (o.fuse !== undefined && typeof o.fuse !== 'boolean') throw mustBe('Sequential', 'options.fuse', 'a boolean', o.fuse);
     this.seed = o.seed === undefined ? 1 : expectInt('Sequential', 'options.seed', o.seed, 0, MAX_SEED);
     this.backend = resolveBackend('Sequential', o.backend ?? 'wasm');
     this.net = new Network(layers, this.backend, o.fuse ?? true, this.inputShapeOption);

@@ -15,7 +15,7 @@ import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { describe, expectOptions, NormcoreError, typeError } from '../errors.js';
+import { expectOptions, mustBe, NormcoreError, typeError } from '../errors.js';
 import { EncodingApplier, type ApplyOptions, type EncodedRows } from '../data/apply.js';
 import { DataError, TableEncoder, type DataEncoding, type EncodedTable, type MissingPolicy, type RowNaming, type TaskKind } from '../data/table.js';
 
@@ -44,7 +44,7 @@ const LOAD_KNOWN = ['target', 'columns', 'categorical', 'missing', 'delimiter', 
 
 function open(parse: typeof import('csv-parse').parse, where: string, source: CsvSource, delimiter: string | undefined): { records: AsyncIterable<{ record: string[]; info: { lines: number } }>; name: string } {
   if (delimiter !== undefined && (typeof delimiter !== 'string' || delimiter.length === 0)) {
-    throw typeError(`${where}: options.delimiter must be a non-empty string, got ${describe(delimiter)}`, { argument: 'options.delimiter', expected: 'a non-empty string', received: describe(delimiter) });
+    throw mustBe(where, 'options.delimiter', 'a non-empty string', delimiter);
   }
   const parser = parse({
     delimiter: delimiter ?? ',', bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, info: true,
@@ -59,7 +59,7 @@ function open(parse: typeof import('csv-parse').parse, where: string, source: Cs
     name = 'the CSV stream';
     input = source;
   } else {
-    throw typeError(`${where}: source must be a path, a file URL or a readable stream, got ${describe(source)}`, { argument: 'source', expected: 'a path, a file URL or a readable stream', received: describe(source) });
+    throw mustBe(where, 'source', 'a path, a file URL or a readable stream', source);
   }
   // backpressure both ways; a read error (no such file…) destroys the parser with it, so the loop below throws it
   pipeline(input, parser, () => {});

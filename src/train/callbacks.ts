@@ -5,7 +5,7 @@
  * or epoch and resolves with the history so far), and may change the
  * learning rate through `model.learningRateMultiplier`. Hooks may be async.
  */
-import { describe, expectInt, expectNumber, expectOptions, rangeError, typeError } from '../errors.js';
+import { describe, expectInt, expectNumber, expectOptions, mustBe, rangeError, typeError } from '../errors.js';
 import type { MetricName } from './metrics.js';
 
 /** A metric's name in the logs for validation data: 'valLoss', 'valAccuracy', 'valR2'… */
@@ -68,7 +68,7 @@ export function checkCallbacks(list: unknown): Callback[] {
     if (hooks.length === 0) throw typeError(`fit: options.callbacks[${i}] has none of the hooks ${HOOKS.join(', ')}`, { argument: `options.callbacks[${i}]`, expected: HOOKS.join(' | '), received: Object.keys(c).join(', ') || 'no keys' });
     for (const h of hooks) {
       const f = (c as Record<string, unknown>)[h];
-      if (typeof f !== 'function') throw typeError(`fit: options.callbacks[${i}].${h} must be a function, got ${describe(f)}`, { argument: `options.callbacks[${i}].${h}`, expected: 'a function', received: describe(f) });
+      if (typeof f !== 'function') throw mustBe('fit', `options.callbacks[${i}].${h}`, 'a function', f);
     }
   });
   return list as Callback[];
@@ -129,7 +129,7 @@ export function earlyStopping(options?: EarlyStoppingOptions): EarlyStopping {
   const monitor = checkMonitor(where, o.monitor ?? 'valLoss');
   const patience = expectInt(where, 'options.patience', o.patience ?? 0, 0);
   const minDelta = Math.abs(expectNumber(where, 'options.minDelta', o.minDelta ?? 0));
-  if (o.restoreBestWeights !== undefined && typeof o.restoreBestWeights !== 'boolean') throw typeError(`${where}: options.restoreBestWeights must be a boolean, got ${describe(o.restoreBestWeights)}`, { argument: 'options.restoreBestWeights', expected: 'a boolean', received: describe(o.restoreBestWeights) });
+  if (o.restoreBestWeights !== undefined && typeof o.restoreBestWeights !== 'boolean') throw mustBe(where, 'options.restoreBestWeights', 'a boolean', o.restoreBestWeights);
   const restore = o.restoreBestWeights ?? false;
   const sign = direction(monitor);
   let best = Infinity, wait = 0, bestEpoch = -1, stoppedEpoch = -1, lastEpoch = -1;

@@ -7,7 +7,7 @@
  * numeric y is a target (rows × outputs), never a class index.
  */
 import { toMatrix, toTargets, type MatrixInput, type TargetInput } from '../data/convert.js';
-import { describe, rangeError, typeError } from '../errors.js';
+import { describe, mustBe, rangeError, typeError } from '../errors.js';
 import type { Loss } from './losses.js';
 
 /** What fit, predict and evaluate take as x. */
@@ -41,9 +41,7 @@ export function toX(where: string, name: string, x: unknown, features: number, c
     return { data: x, rows: x.length / F };
   }
   if (!(x instanceof Float64Array) && !Array.isArray(x)) {
-    throw typeError(`${where}: ${name} must be a Float32Array (rows × ${F}), Float64Array, number[][] or number[], got ${describe(x)}`, {
-      argument: name, expected: `a Float32Array (rows × ${F}), Float64Array, number[][] or number[]`, received: describe(x),
-    });
+    throw mustBe(where, name, `a Float32Array (rows × ${F}), Float64Array, number[][] or number[]`, x);
   }
   const rowsGiven = Array.isArray(x) && x.length > 0 && Array.isArray(x[0]);
   const m = toMatrix(where, name, x, rowsGiven ? undefined : F);

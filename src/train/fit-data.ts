@@ -1,5 +1,5 @@
 /** The data options of a fit: per-row loss weights and validation data (arrays or a stream), checked up front. */
-import { describe, rangeError, typeError } from '../errors.js';
+import { describe, mustBe, rangeError, typeError } from '../errors.js';
 import { checkTargets, toX, type Features, type Labels } from './data.js';
 import type { Loss } from './losses.js';
 import type { Trainer } from './trainer.js';
@@ -54,7 +54,7 @@ export function rowWeights(
     if (a.length !== rows) throw rangeError(`${where}: options.sampleWeight must have one weight per row (${rows}), got length ${a.length}`, { code: 'SHAPE_MISMATCH', argument: 'options.sampleWeight', expected: `length ${rows}`, received: `length ${a.length}` });
     for (let i = 0; i < rows; i++) {
       const v = a[i];
-      if (typeof v !== 'number' || !(v >= 0) || v === Infinity) throw rangeError(`${where}: options.sampleWeight[${i}] must be a finite number ≥ 0, got ${describe(v)}`, { argument: `options.sampleWeight[${i}]`, expected: 'a finite number ≥ 0', received: describe(v) });
+      if (typeof v !== 'number' || !(v >= 0) || v === Infinity) throw mustBe(where, `options.sampleWeight[${i}]`, 'a finite number ≥ 0', v, true);
       w[i] = v;
     }
   }
@@ -67,7 +67,7 @@ export function rowWeights(
     for (const [key, v] of Object.entries(classWeight as Record<string, unknown>)) {
       const c = Number(key);
       if (!Number.isInteger(c) || c < 0 || c >= classes) throw rangeError(`${where}: options.classWeight has key ${JSON.stringify(key)}, which is not a class index in [0, ${classes - 1}]`, { argument: 'options.classWeight', expected: `keys in [0, ${classes - 1}]`, received: key });
-      if (typeof v !== 'number' || !(v >= 0) || v === Infinity) throw rangeError(`${where}: options.classWeight[${c}] must be a finite number ≥ 0, got ${describe(v)}`, { argument: `options.classWeight[${c}]`, expected: 'a finite number ≥ 0', received: describe(v) });
+      if (typeof v !== 'number' || !(v >= 0) || v === Infinity) throw mustBe(where, `options.classWeight[${c}]`, 'a finite number ≥ 0', v, true);
       byClass[c] = v;
     }
     for (let i = 0; i < rows; i++) {

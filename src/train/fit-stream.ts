@@ -13,7 +13,7 @@
  * over). A batch smaller than the model's fewest training rows (1 row with
  * BatchNorm) is skipped.
  */
-import { describe, expectInt, expectOptions, rangeError, StateError, typeError } from '../errors.js';
+import { describe, expectInt, expectOptions, mustBe, rangeError, StateError, typeError } from '../errors.js';
 import { checkCallbacks, type Callback, type EpochLogs } from './callbacks.js';
 import { checkTargets, toX } from './data.js';
 import { checkValidation, rowWeights, type Batch, type ValidationSource } from './fit-data.js';
@@ -49,7 +49,7 @@ export function checkStreamFit(t: Trainer, source: AsyncIterable<Batch> | Iterab
     }
   }
   const checkFinite = o.checkInputs ?? true;
-  if (typeof checkFinite !== 'boolean') throw typeError(`fit: options.checkInputs must be a boolean, got ${describe(checkFinite)}`, { argument: 'options.checkInputs', expected: 'a boolean', received: describe(checkFinite) });
+  if (typeof checkFinite !== 'boolean') throw mustBe('fit', 'options.checkInputs', 'a boolean', checkFinite);
   const epochs = o.epochs === undefined ? 1 : expectInt(where, 'options.epochs', o.epochs);
   const stepsPerEpoch = o.stepsPerEpoch === undefined ? undefined : expectInt(where, 'options.stepsPerEpoch', o.stepsPerEpoch);
   if (stepsPerEpoch === undefined && t.compiled!.schedule.type === 'cosine') {
@@ -57,7 +57,7 @@ export function checkStreamFit(t: Trainer, source: AsyncIterable<Batch> | Iterab
   }
   const callbacks = checkCallbacks(o.callbacks);
   for (const name of ['onEpochEnd', 'onBatchEnd'] as const) {
-    if (o[name] !== undefined && typeof o[name] !== 'function') throw typeError(`fit: options.${name} must be a function, got ${describe(o[name])}`, { argument: `options.${name}`, expected: 'a function', received: describe(o[name]) });
+    if (o[name] !== undefined && typeof o[name] !== 'function') throw mustBe('fit', `options.${name}`, 'a function', o[name]);
   }
   if (o.classWeight !== undefined) rowWeights(where, undefined, o.classWeight, new Int32Array(0), 0, t.net.outFeatures, t.compiled!.lossSpec.targets);
   const val = checkValidation(t, o.validationData, checkFinite);

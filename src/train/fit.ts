@@ -5,7 +5,7 @@
  * snapshot, checkpoints, callbacks, and yields to the event loop.
  */
 import type { Ptr } from '../backend/types.js';
-import { describe, expectInt, expectNumber, MAX_SEED, expectOptions, rangeError, StateError, typeError } from '../errors.js';
+import { describe, expectInt, expectNumber, expectOptions, MAX_SEED, mustBe, rangeError, StateError, typeError } from '../errors.js';
 import { crc32Update } from '../io/format.js';
 import { Random } from '../model/random.js';
 import { checkCallbacks, type BatchLogs, type Callback, type EpochLogs, type TrainingModel } from './callbacks.js';
@@ -139,7 +139,7 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
   const c = t.need(where);
   const net = t.net;
   const checkFinite = o.checkInputs ?? true;
-  if (typeof checkFinite !== 'boolean') throw typeError(`fit: options.checkInputs must be a boolean, got ${describe(checkFinite)}`, { argument: 'options.checkInputs', expected: 'a boolean', received: describe(checkFinite) });
+  if (typeof checkFinite !== 'boolean') throw mustBe('fit', 'options.checkInputs', 'a boolean', checkFinite);
   if (o.stepsPerEpoch !== undefined) throw typeError('fit: options.stepsPerEpoch is for a streamed source (an async iterable of { x, y } batches); with arrays every epoch is one pass over the rows', { code: 'UNKNOWN_OPTION', argument: 'options.stepsPerEpoch', expected: 'no stepsPerEpoch with arrays', received: String(o.stepsPerEpoch) });
   // The finite scan of a Float32Array x (and of validation x) and the data fingerprint run sliced in prepareFit; other kinds are checked as they are converted.
   const xm = toX(where, 'x', x, net.inFeatures, false);
@@ -177,15 +177,15 @@ export function checkFit(t: Trainer, modelSeed: number, x: unknown, y: unknown, 
   const seed = o.seed === undefined ? modelSeed : expectInt(where, 'options.seed', o.seed, 0, MAX_SEED);
   const dropLast = o.dropLast ?? false;
   for (const [name, v] of [['shuffle', shuffle], ['dropLast', dropLast]] as const) {
-    if (typeof v !== 'boolean') throw typeError(`fit: options.${name} must be a boolean, got ${describe(v)}`, { argument: `options.${name}`, expected: 'a boolean', received: describe(v) });
+    if (typeof v !== 'boolean') throw mustBe('fit', `options.${name}`, 'a boolean', v);
   }
   const callbacks = checkCallbacks(o.callbacks);
   for (const name of ['onEpochEnd', 'onBatchEnd'] as const) {
-    if (o[name] !== undefined && typeof o[name] !== 'function') throw typeError(`fit: options.${name} must be a function, got ${describe(o[name])}`, { argument: `options.${name}`, expected: 'a function', received: describe(o[name]) });
+    if (o[name] !== undefined && typeof o[name] !== 'function') throw mustBe('fit', `options.${name}`, 'a function', o[name]);
   }
   const signal = o.signal;
   if (signal !== undefined && !(typeof signal === 'object' && signal !== null && 'aborted' in signal)) {
-    throw typeError(`fit: options.signal must be an AbortSignal, got ${describe(signal)}`, { argument: 'options.signal', expected: 'an AbortSignal', received: describe(signal) });
+    throw mustBe('fit', 'options.signal', 'an AbortSignal', signal);
   }
   const val = split ?? checkValidation(t, o.validationData, false);
   const checkpoint = o.checkpoint === undefined ? undefined : checkCheckpointOption(o.checkpoint);

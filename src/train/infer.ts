@@ -1,6 +1,6 @@
 /** Inference: predict, evaluate and layer outputs, run in chunks through the network in inference mode. */
 import type { Ptr } from '../backend/types.js';
-import { describe, expectInt, expectOptions, NormcoreError, rangeError, typeError } from '../errors.js';
+import { describe, expectInt, expectOptions, mustBe, NormcoreError, rangeError, typeError } from '../errors.js';
 import type { Network } from '../model/network.js';
 import { checkTargets, toX } from './data.js';
 import type { Batch } from './fit-data.js';
@@ -18,7 +18,7 @@ export interface InferOptions {
 function checkInputsOption(where: string, options: InferOptions | undefined): boolean {
   const v = expectOptions(where, 'options', options, ['checkInputs']).checkInputs;
   if (v === undefined) return true;
-  if (typeof v !== 'boolean') throw typeError(`${where}: options.checkInputs must be a boolean, got ${describe(v)}`, { argument: 'options.checkInputs', expected: 'a boolean', received: describe(v) });
+  if (typeof v !== 'boolean') throw mustBe(where, 'options.checkInputs', 'a boolean', v);
   return v;
 }
 

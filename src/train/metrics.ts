@@ -36,7 +36,7 @@
  *   (sklearn's force_finite). SStot is accumulated with Welford's update in
  *   f64, so large target means do not cancel.
  */
-import { describe, rangeError, typeError } from '../errors.js';
+import { describe, mustBe, rangeError, typeError } from '../errors.js';
 
 export type Task = 'multiclass' | 'binary' | 'regression';
 export type MetricName = 'accuracy' | 'precision' | 'recall' | 'f1' | 'auc' | 'mae' | 'rmse' | 'r2';
@@ -394,9 +394,7 @@ export function resolveMetrics(where: string, names: unknown, task: Task): Metri
   const out: Metric<unknown>[] = [];
   names.forEach((name: unknown, i) => {
     if (typeof name !== 'string' || !(name in METRICS)) {
-      throw typeError(`${where}: metrics[${i}] must be one of ${METRIC_NAMES.join(', ')}, got ${describe(name)}`, {
-        argument: `metrics[${i}]`, expected: `one of ${METRIC_NAMES.join(', ')}`, received: describe(name),
-      });
+      throw mustBe(where, `metrics[${i}]`, `one of ${METRIC_NAMES.join(', ')}`, name);
     }
     const m = METRICS[name as MetricName] as Metric<unknown>;
     if (!m.tasks.includes(task)) {
@@ -429,7 +427,7 @@ export function confusionMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<numbe
     });
   }
   if (classes !== undefined && (!Number.isInteger(classes) || classes < 1)) {
-    throw rangeError(`${where}: classes must be an integer ≥ 1, got ${describe(classes)}`, { argument: 'classes', expected: 'an integer ≥ 1', received: describe(classes) });
+    throw mustBe(where, 'classes', 'an integer ≥ 1', classes, true);
   }
   let max = -1;
   for (const [name, a] of [['yTrue', yTrue], ['yPred', yPred]] as const) {

@@ -2,7 +2,7 @@
  * Learning-rate schedules as records: the options each takes and the rate it
  * gives at a step. A new schedule is one entry in SCHEDULES.
  */
-import { describe, expectInt, expectF32Number, expectOptions, typeError } from '../errors.js';
+import { describe, expectF32Number, expectInt, expectOptions, mustBe, typeError } from '../errors.js';
 
 export type LrSchedule = { type: 'constant' } | { type: 'cosine'; minLr?: number } | { type: 'step'; every: number; factor: number };
 type Of<T extends LrSchedule['type']> = Extract<LrSchedule, { type: T }>;
@@ -40,7 +40,7 @@ const SCHEDULES: { [T in LrSchedule['type']]: Schedule<Of<T>> } = {
 };
 
 export function resolveSchedule(s: unknown): LrSchedule {
-  if (!s || typeof s !== 'object') throw typeError(`compile: options.lrSchedule must be an object, got ${describe(s)}`, { argument: 'options.lrSchedule', expected: 'an object', received: describe(s) });
+  if (!s || typeof s !== 'object') throw mustBe('compile', 'options.lrSchedule', 'an object', s);
   const t = (s as { type?: unknown }).type;
   if (typeof t !== 'string' || !Object.hasOwn(SCHEDULES, t)) {
     throw typeError(`compile: options.lrSchedule.type must be 'constant', 'cosine' or 'step', got ${describe(t)}`, { argument: 'options.lrSchedule.type', expected: 'constant | cosine | step', received: describe(t) });
