@@ -26,9 +26,10 @@
 // registers V8 allocates, 12 FMAs per ~32 instructions (55.8 GFLOP/s in L1,
 // the same loop; bench/tiles.mjs in gemm). The baseline build keeps 4 rows:
 // its multiply and add need a 16th register, and the 6×8 tile spills there
-// (29 GFLOP/s). Panels of 6 are taken while at least 9 rows or exactly 5–6
+// (29 GFLOP/s). Panels of 6 are taken while at least 9 rows or exactly 6
 // are left, panels of 4 for the rest (7 or 8 rows are two panels of 4, not
-// 6 + a mostly empty 4), so the last panel pads at most 3 rows; and a panel
+// 6 + a mostly empty 4; 5 are 4 + 1), so the last panel pads at most 3 rows;
+// and a panel
 // of 6 whose first 4 rows would skip zero steps (below) becomes a panel of
 // those 4, since the 6×8 tile has no skipping loop (V8 spilled it). The tile
 // changes which rows share a pass, never the order of any element's sum:
@@ -71,7 +72,7 @@ export function setWideTile(on: i32): i32 {
 /** Rows of the panel that starts with `rest` rows of the block left: 6 or 4 (see above). */
 // @ts-ignore: decorator
 @inline function panelRows(rest: i32): i32 {
-  return wideTile && (rest >= 9 || rest == 5 || rest == 6) ? 6 : 4;
+  return wideTile && (rest >= 9 || rest == 6) ? 6 : 4;
 }
 
 /**
@@ -111,13 +112,13 @@ function packA(dst: usize, a: usize, transA: bool, m: i32, k: i32, ic: i32, pc: 
     const panel = dst + (<usize>(ir * kc) << 2);
     let nnz: i32;
     if (tryWide && panelRows(mc - ir) == 6) {
-      nnz = packPanelA6(panel, a, transA, m, k, ic + ir, pc, min(6, mc - ir), kc);
+      nnz = packPanelA6(panel, a, transA, m, k, ic + ir, pc, kc);
       if (nnz * 5 > kc * 4) {
         store<i32>(scratchPtr + ANNZ_OFFSET + (<usize>q << 2), -2);
         ir += 6;
         continue;
       }
-      narrowedSteps(panel, kc, true);
+      narrow(panel, kc);
       tryWide = false;
     } else {
       nnz = packPanelA(panel, a, transA, m, k, ic + ir, pc, min(4, mc - ir), kc);
@@ -128,19 +129,9 @@ function packA(dst: usize, a: usize, transA: bool, m: i32, k: i32, ic: i32, pc: 
   }
 }
 
-/**
- * For a 6-row panel: how many depth steps hold a bit that is not zero in
- * its first 4 rows; when `narrow`, also moves those rows of every step to
- * 16-byte steps in place: the 4-row panel of the same rows.
- */
-function narrowedSteps(panel: usize, kc: i32, narrow: bool): i32 {
-  let nnz = 0;
-  for (let p = 0; p < kc; p++) {
-    const v = v128.load(panel + <usize>(p * 24));
-    nnz += <i32>v128.any_true(v);
-    if (narrow) v128.store(panel + (<usize>p << 4), v);
-  }
-  return nnz;
+/** Narrows a 6-row panel in place to its first 4 rows: the 4-row panel of the same rows. */
+function narrow(panel: usize, kc: i32): void {
+  for (let p = 0; p < kc; p++) v128.store(panel + (<usize>p << 4), v128.load(panel + <usize>(p * 24)));
 }
 
 /**
@@ -214,30 +205,30 @@ function skipZeroSteps(panel: usize, kc: i32, q: i32, nnz: i32): void {
     }
     return nnz;
   }
-  packPanelEdge(panel, 4, a, transA, m, k, i, pc, mr, kc);
+  packPanelEdge(panel, a, transA, m, k, i, pc, mr, kc);
   return -1;
 }
 
-/** An edge panel of pr (4 or 6) rows of which the first mr < pr are rows of op(A) from row i (the rest zero), element by element. */
-function packPanelEdge(panel: usize, pr: i32, a: usize, transA: bool, m: i32, k: i32, i: i32, pc: i32, mr: i32, kc: i32): void {
+/** An edge panel: of its 4 rows, the first mr < 4 are rows of op(A) from row i (the rest zero), element by element. */
+function packPanelEdge(panel: usize, a: usize, transA: bool, m: i32, k: i32, i: i32, pc: i32, mr: i32, kc: i32): void {
   const rowStride: usize = transA ? 4 : <usize>k << 2, depthStride: usize = transA ? <usize>m << 2 : 4;
   const s0 = transA ? at(a, pc * m + i) : at(a, i * k + pc);
   for (let p = 0; p < kc; p++) {
-    const d = panel + <usize>(p * pr << 2);
-    for (let ii = 0; ii < pr; ii++) {
+    const d = panel + (<usize>p << 4);
+    for (let ii = 0; ii < 4; ii++) {
       store<f32>(d + (<usize>ii << 2), ii < mr ? load<f32>(s0 + <usize>p * depthStride + <usize>ii * rowStride) : <f32>0);
     }
   }
 }
 
 /**
- * packA's panel of the (mr = 5 or 6) rows of op(A) from row i, depth
+ * packA's panel of the 6 rows of op(A) from row i, depth
  * pc…pc+kc, 24 bytes per depth step. Returns how many of its depth steps
  * hold a bit that is not zero in their first 4 rows.
  */
-function packPanelA6(panel: usize, a: usize, transA: bool, m: i32, k: i32, i: i32, pc: i32, mr: i32, kc: i32): i32 {
+function packPanelA6(panel: usize, a: usize, transA: bool, m: i32, k: i32, i: i32, pc: i32, kc: i32): i32 {
   let nnz = 0;
-  if (transA && mr == 6) {
+  if (transA) {
     // A stored k×m: the 6 rows of op(A) at depth p are contiguous in A's row p.
     for (let p = 0; p < kc; p++) {
       const src = at(a, (pc + p) * m + i), d = panel + <usize>(p * 24);
@@ -246,7 +237,7 @@ function packPanelA6(panel: usize, a: usize, transA: bool, m: i32, k: i32, i: i3
       store<u64>(d, load<u64>(src, 16), 16);
       nnz += <i32>v128.any_true(v);
     }
-  } else if (mr == 6) {
+  } else {
     // A stored m×k: rows 0–3 as 4×4 transposes, rows 4–5 interleaved in pairs.
     const s0 = at(a, i * k + pc);
     const lda = <usize>k << 2;
@@ -267,9 +258,6 @@ function packPanelA6(panel: usize, a: usize, transA: bool, m: i32, k: i32, i: i3
       for (let ii = 0; ii < 6; ii++) store<f32>(d + (<usize>ii << 2), load<f32>(src + <usize>ii * lda));
       nnz += <i32>v128.any_true(v128.load(d));
     }
-  } else {
-    packPanelEdge(panel, 6, a, transA, m, k, i, pc, mr, kc); // 5 rows left
-    return narrowedSteps(panel, kc, false);
   }
   return nnz;
 }

@@ -26,6 +26,7 @@
  */
 import { NormcoreError } from '../error-class.js';
 import type { Heap } from './heap.js';
+import { WORKER_SOURCE, type WorkerStart } from './worker-main.js';
 import type { Kernels, MemoryLike, Ptr } from './types.js';
 
 /** The exports of the threaded builds: the kernels plus their range variants. */
@@ -85,64 +86,6 @@ const BACKOFF_MAX = 1024;
 export function busyWhenTakenBack(asleep: boolean, sincePost: number, sinceLastJoin: number, ranInStretch: boolean): boolean {
   return !asleep || (ranInStretch && sincePost > WAKE_MS && sinceLastJoin < SPIN_MS);
 }
-
-// The worker's whole program, as source: it runs from a Blob URL (browser)
-// or `eval` (Node), so no bundler or test runner has to find a worker file.
-const WORKER_SOURCE = `
-'use strict';
-function start(d, post) {
-  const { module, memory, scratch, scratchBytes, ctl, slot, ops, spinMs } = d;
-  const inst = new WebAssembly.Instance(module, { env: { memory, pow: Math.pow, abort() { throw new Error('wasm abort'); } } });
-  const ex = inst.exports;
-  ex.setScratch(scratch, scratchBytes);
-  const fns = ops.map((n) => ex[n]);
-  const base = ctl + slot * ${SLOT_BYTES};
-  const w = new Int32Array(memory.buffer, base, 6);
-  const a = new Float64Array(memory.buffer, base + ${ARGS_OFFSET}, ${NARGS + 1});
-  post('ready');
-  let last = 0;
-  // spin at least as long as the last part took: the caller's part is as long, and a caller that finishes
-  // later (a slower core, a bigger part) then finds this thread still awake for the next call
-  let spin = spinMs;
-  for (;;) {
-    let s = Atomics.load(w, 0);
-    if (s === last) {
-      const t0 = performance.now();
-      let i = 0;
-      while ((s = Atomics.load(w, 0)) === last) {
-        if ((++i & 255) === 0 && performance.now() - t0 > spin) {
-          Atomics.store(w, 5, 1); // asleep: a part the caller takes back from now on is wake-up latency, not contention
-          Atomics.wait(w, 0, last);
-          Atomics.store(w, 5, 0);
-        }
-      }
-    }
-    last = s;
-    // claim job s unless the caller took it back (it runs unclaimed parts itself)
-    const c = Atomics.load(w, 4);
-    if (c === s || Atomics.compareExchange(w, 4, c, s) !== c) continue;
-    const op = w[2];
-    if (op === ${STOP}) { Atomics.store(w, 1, s); Atomics.notify(w, 1); return; }
-    const started = performance.now();
-    try {
-      const r = fns[op](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]);
-      a[${NARGS}] = typeof r === 'number' ? r : 0;
-    } catch (e) {
-      w[3] = 1;
-    }
-    spin = Math.max(spinMs, Math.min(${SPIN_MAX_MS}, performance.now() - started));
-    Atomics.store(w, 1, s);
-    Atomics.notify(w, 1);
-  }
-}
-if (typeof process !== 'undefined' && process.versions && process.versions.node) {
-  // getBuiltinModule (Node ≥ 20.16) works whether the eval'd source runs as CommonJS or, under --input-type=module, as ESM
-  const { parentPort } = process.getBuiltinModule('node:worker_threads');
-  parentPort.once('message', (d) => start(d, (m) => parentPort.postMessage(m)));
-} else {
-  self.onmessage = (e) => { self.onmessage = null; start(e.data, (m) => self.postMessage(m)); };
-}
-`;
 
 /** The part of node:worker_threads' Worker used here (declared, so the browser-safe core names no Node module). */
 interface NodeWorker {
@@ -235,7 +178,11 @@ export class Pool {
         scratch.push(s);
         const h = await startWorker();
         workers.push(h);
-        h.post({ module, memory, scratch: s, scratchBytes, ctl, slot: w, ops: OPS, spinMs: SPIN_MS });
+        const start: WorkerStart = {
+          module, memory, scratch: s, scratchBytes, ctl, slot: w,
+          slotBytes: SLOT_BYTES, argsOffset: ARGS_OFFSET, nargs: NARGS, ops: OPS, stop: STOP, spinMs: SPIN_MS, spinMaxMs: SPIN_MAX_MS,
+        };
+        h.post(start);
       }
       await Promise.all(workers.map((h) => h.ready));
     } catch (e) {
