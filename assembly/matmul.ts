@@ -366,9 +366,10 @@ function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: 
 
 /**
  * The 6×8 tile's loop, out of line: inlined into gemm's nest of loops, where
- * V8 unrolls it, its 12 chains spill (half the speed). Its full tiles are
- * stored from registers, which also keeps it above the optimizer's size
- * limit for inlining a function with one caller (see scripts/optimize-wasm.mjs).
+ * V8 unrolls it, its 12 chains spill (half the speed). gemm calls it from
+ * two places: Binaryen inlines any function with one caller, whatever its
+ * size (scripts/optimize-wasm.mjs keeps Binaryen's defaults, which inline
+ * other kernels' helpers to their gain: asc's limits cost the step 4%).
  */
 function microKernel6(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32): void {
   microKernel(true, kc, ap, bp, c, ldc, accumulate, mr, nr);
