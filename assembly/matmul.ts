@@ -4,11 +4,18 @@
 // A is stored m×k, or k×m when transA; B is stored k×n, or n×k when transB.
 //
 // Method (GotoBLAS-style): blocks of op(A) and op(B) are packed into the
-// scratch region as contiguous panels (4 rows of A, 8 columns of B, zero
-// padded), so every layout, transposed or not, feeds the same 4×8 register
+// scratch region as contiguous panels (4 or 6 rows of A, 8 columns of B,
+// zero padded), so every layout, transposed or not, feeds the same register
 // micro-kernel with unit-stride loads. Packing costs O(mk + kn) against the
 // O(mkn) product, and it is what makes the transposed products as fast as
 // the plain one; the packers move 4×4 blocks with SIMD transposes.
+//
+// B stored k×n (not transposed) is packed a panel at a time, during the
+// first block of rows of A; where that block starts with a dense 6-row
+// panel, its 6×8 tile reads the panel's 8 columns from B itself and writes
+// them to the panel as it goes, so the packing costs two stores a step
+// instead of a pass of its own. With m = 128 a pass over B (784×256, from
+// L3) was ~5% of the product: X·W₁ went from 51–52 to 54 GFLOP/s.
 //
 // Speed limit: each depth step of the 4×8 micro-kernel is 6 loads, 8
 // multiplies and 8 adds. The multiplies and adds are the bottleneck (on
@@ -268,52 +275,53 @@ function packPanelA6(panel: usize, a: usize, transA: bool, m: i32, k: i32, i: i3
  * Columns past nc are zero.
  */
 function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: i32, kc: i32, nc: i32): void {
-  for (let jr = 0; jr < nc; jr += 8) {
-    const nr = min(8, nc - jr);
-    const panel = dst + (<usize>(jr * kc) << 2);
-    if (transB && nr == 8) {
-      // B stored n×k: 4×4 blocks of 4 rows of B (columns of op(B)) are transposed into the panel.
-      const s0 = at(b, (jc + jr) * k + pc);
-      const ldb = <usize>k << 2;
-      const s4 = s0 + 4 * ldb;
-      const kv = kc & ~3;
-      let p = 0;
-      for (; p < kv; p += 4) {
-        const o = <usize>p << 2;
-        const d = panel + (<usize>p << 5);
-        storeTransposed4(d, 32, v128.load(s0 + o), v128.load(s0 + ldb + o), v128.load(s0 + 2 * ldb + o), v128.load(s0 + 3 * ldb + o));
-        storeTransposed4(d + 16, 32, v128.load(s4 + o), v128.load(s4 + ldb + o), v128.load(s4 + 2 * ldb + o), v128.load(s4 + 3 * ldb + o));
+  for (let jr = 0; jr < nc; jr += 8) packPanelB(dst + (<usize>(jr * kc) << 2), b, transB, k, n, pc, jc + jr, kc, min(8, nc - jr));
+}
+
+/** packB's panel of the (nr ≤ 8) columns of op(B) from column j, depth pc…pc+kc. */
+function packPanelB(panel: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, j: i32, kc: i32, nr: i32): void {
+  if (transB && nr == 8) {
+    // B stored n×k: 4×4 blocks of 4 rows of B (columns of op(B)) are transposed into the panel.
+    const s0 = at(b, j * k + pc);
+    const ldb = <usize>k << 2;
+    const s4 = s0 + 4 * ldb;
+    const kv = kc & ~3;
+    let p = 0;
+    for (; p < kv; p += 4) {
+      const o = <usize>p << 2;
+      const d = panel + (<usize>p << 5);
+      storeTransposed4(d, 32, v128.load(s0 + o), v128.load(s0 + ldb + o), v128.load(s0 + 2 * ldb + o), v128.load(s0 + 3 * ldb + o));
+      storeTransposed4(d + 16, 32, v128.load(s4 + o), v128.load(s4 + ldb + o), v128.load(s4 + 2 * ldb + o), v128.load(s4 + 3 * ldb + o));
+    }
+    for (; p < kc; p++) {
+      const o = <usize>p << 2;
+      const d = panel + (<usize>p << 5);
+      for (let jj = 0; jj < 8; jj++) store<f32>(d + (<usize>jj << 2), load<f32>(s0 + <usize>jj * ldb + o));
+    }
+  } else if (transB) {
+    // B stored n×k, fewer than 8 columns left: each column of op(B) is a contiguous row of B.
+    for (let jj = 0; jj < 8; jj++) {
+      const d = panel + (<usize>jj << 2);
+      if (jj < nr) {
+        const src = at(b, (j + jj) * k + pc);
+        for (let p = 0; p < kc; p++) store<f32>(d + (<usize>p << 5), load<f32>(src + (<usize>p << 2)));
+      } else {
+        for (let p = 0; p < kc; p++) store<f32>(d + (<usize>p << 5), 0);
       }
-      for (; p < kc; p++) {
-        const o = <usize>p << 2;
-        const d = panel + (<usize>p << 5);
-        for (let jj = 0; jj < 8; jj++) store<f32>(d + (<usize>jj << 2), load<f32>(s0 + <usize>jj * ldb + o));
-      }
-    } else if (transB) {
-      // B stored n×k, fewer than 8 columns left: each column of op(B) is a contiguous row of B.
+    }
+  } else if (nr == 8) {
+    for (let p = 0; p < kc; p++) {
+      const src = at(b, (pc + p) * n + j);
+      const d = panel + (<usize>p << 5);
+      v128.store(d, v128.load(src));
+      v128.store(d, v128.load(src, 16), 16);
+    }
+  } else {
+    for (let p = 0; p < kc; p++) {
+      const src = at(b, (pc + p) * n + j);
+      const d = panel + (<usize>p << 5);
       for (let jj = 0; jj < 8; jj++) {
-        const d = panel + (<usize>jj << 2);
-        if (jj < nr) {
-          const src = at(b, (jc + jr + jj) * k + pc);
-          for (let p = 0; p < kc; p++) store<f32>(d + (<usize>p << 5), load<f32>(src + (<usize>p << 2)));
-        } else {
-          for (let p = 0; p < kc; p++) store<f32>(d + (<usize>p << 5), 0);
-        }
-      }
-    } else if (nr == 8) {
-      for (let p = 0; p < kc; p++) {
-        const src = at(b, (pc + p) * n + jc + jr);
-        const d = panel + (<usize>p << 5);
-        v128.store(d, v128.load(src));
-        v128.store(d, v128.load(src, 16), 16);
-      }
-    } else {
-      for (let p = 0; p < kc; p++) {
-        const src = at(b, (pc + p) * n + jc + jr);
-        const d = panel + (<usize>p << 5);
-        for (let jj = 0; jj < 8; jj++) {
-          store<f32>(d + (<usize>jj << 2), jj < nr ? load<f32>(src + (<usize>jj << 2)) : <f32>0);
-        }
+        store<f32>(d + (<usize>jj << 2), jj < nr ? load<f32>(src + (<usize>jj << 2)) : <f32>0);
       }
     }
   }
@@ -325,10 +333,13 @@ function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: 
  * 6×8 one when `six`) of f32x4 accumulators held in registers. Full tiles
  * are stored directly; edge tiles go through the scratch tile and only their
  * valid part is written. `six` is a constant at every call: the two tiles
- * are two loops (the 4-row one has no trace of rows 4–5).
+ * are two loops (the 4-row one has no trace of rows 4–5). With `packing`,
+ * B comes from bsrc (its rows as stored, ldb bytes apart) and is written to
+ * the panel at bp on the way (see gemm).
  */
 // @ts-ignore: decorator
-@inline function microKernel(six: bool, kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32): void {
+@inline function microKernel(six: bool, kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32,
+  packing: bool = false, bsrc: usize = 0, ldb: usize = 0): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -336,8 +347,18 @@ function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: 
   let c40 = f32x4.splat(0), c41 = f32x4.splat(0);
   let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
   for (let p = 0; p < kc; p++) {
-    const b0 = v128.load(bp);
-    const b1 = v128.load(bp, 16);
+    let b0: v128, b1: v128;
+    if (packing) {
+      // B's row as stored (k×n), written to the panel on the way
+      b0 = v128.load(bsrc);
+      b1 = v128.load(bsrc, 16);
+      v128.store(bp, b0);
+      v128.store(bp, b1, 16);
+      bsrc += ldb;
+    } else {
+      b0 = v128.load(bp);
+      b1 = v128.load(bp, 16);
+    }
     let a = v128.load32_splat(ap);
     c00 = madd(a, b0, c00);
     c01 = madd(a, b1, c01);
@@ -370,9 +391,12 @@ function packB(dst: usize, b: usize, transB: bool, k: i32, n: i32, pc: i32, jc: 
  * two places: Binaryen inlines any function with one caller, whatever its
  * size (scripts/optimize-wasm.mjs keeps Binaryen's defaults, which inline
  * other kernels' helpers to their gain: asc's limits cost the step 4%).
+ * With `bsrc` (B's row pc, column j, for a full panel), it reads B there,
+ * `ldb` bytes a step, and writes it to the panel at bp as it goes.
  */
-function microKernel6(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32): void {
-  microKernel(true, kc, ap, bp, c, ldc, accumulate, mr, nr);
+function microKernel6(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32, bsrc: usize, ldb: usize): void {
+  if (bsrc) microKernel(true, kc, ap, bp, c, ldc, accumulate, mr, 8, true, bsrc, ldb);
+  else microKernel(true, kc, ap, bp, c, ldc, accumulate, mr, nr);
 }
 
 /**
@@ -492,9 +516,11 @@ export function matmulPart(c: usize, a: usize, b: usize, m: i32, k: i32, n: i32,
 /**
  * The packed product over rows i0..i1 and columns j0..j1 of C. op(B)'s
  * panels come from `packed` (laid out by `packWeights`, j0 a multiple of 8)
- * when it is not 0, else they are packed here from b into scratch. Either
- * way the micro-kernel sees the same panels over the same depth blocks, so
- * C gets the same bits.
+ * when it is not 0, else they are packed here from b into scratch: a block
+ * at a time when transB, else a panel at a time during the first row block
+ * (by the first 6×8 tile that reads it, when there is one; see the top of
+ * this file). Either way the micro-kernel sees the same panels over the same
+ * depth blocks, so C gets the same bits.
  */
 function gemm(c: usize, a: usize, b: usize, packed: usize, m: i32, k: i32, n: i32, transA: bool, transB: bool, accumulate: bool, i0: i32, i1: i32, j0: i32, j1: i32): void {
   const apack = scratchPtr + APACK_OFFSET;
@@ -508,7 +534,9 @@ function gemm(c: usize, a: usize, b: usize, packed: usize, m: i32, k: i32, n: i3
       const kc = min(kb, k - pc);
       let bpanels = bpack;
       if (packed) bpanels = packedPanels(packed, k, n, pc, kc, jc);
-      else packB(bpack, b, transB, k, n, pc, jc, kc, nc);
+      else if (transB) packB(bpack, b, transB, k, n, pc, jc, kc, nc);
+      // B stored k×n: each panel is packed during the first row block, by the first 6×8 tile that reads it
+      const packLate = !packed && !transB;
       const acc = accumulate || pc > 0;
       for (let ic = i0; ic < i1; ic += MC) {
         const mc = min(MC, i1 - ic);
@@ -516,14 +544,20 @@ function gemm(c: usize, a: usize, b: usize, packed: usize, m: i32, k: i32, n: i3
         for (let jr = 0; jr < nc; jr += 8) {
           const nr = min(8, nc - jr);
           const bpanel = bpanels + (<usize>(jr * kc) << 2);
+          let bsrc: usize = 0;
+          if (packLate && ic == i0) {
+            if (nr == 8 && load<i32>(scratchPtr + ANNZ_OFFSET) == -2) bsrc = at(b, pc * n + jc + jr);
+            else packPanelB(bpanel, b, false, k, n, pc, jc + jr, kc, nr);
+          }
           // the panels as packA laid them out: the q-th from row ir, of 6 rows where its count is −2, else of 4
           for (let ir = 0, q = 0; ir < mc; q++) {
             const ap = apack + (<usize>(ir * kc) << 2), cp = at(c, (ic + ir) * n + jc + jr);
             const nnz = load<i32>(scratchPtr + ANNZ_OFFSET + (<usize>q << 2));
             if (nnz == -2) {
               // two calls (full tiles, edges), so that the optimizer does not inline it as a function with one caller
-              if (nr == 8) microKernel6(kc, ap, bpanel, cp, n, acc, min(6, mc - ir), 8);
-              else microKernel6(kc, ap, bpanel, cp, n, acc, min(6, mc - ir), nr);
+              if (nr == 8) microKernel6(kc, ap, bpanel, cp, n, acc, min(6, mc - ir), 8, bsrc, <usize>n << 2);
+              else microKernel6(kc, ap, bpanel, cp, n, acc, min(6, mc - ir), nr, 0, 0);
+              bsrc = 0;
               ir += 6;
               continue;
             }
