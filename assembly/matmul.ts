@@ -36,11 +36,11 @@
 // (29 GFLOP/s). Panels of 6 are taken while at least 9 rows or exactly 6
 // are left, panels of 4 for the rest (7 or 8 rows are two panels of 4, not
 // 6 + a mostly empty 4; 5 are 4 + 1), so the last panel pads at most 3 rows;
-// and a panel
-// of 6 whose first 4 rows would skip zero steps (below) becomes a panel of
-// those 4, since the 6×8 tile has no skipping loop (V8 spilled it). The tile
-// changes which rows share a pass, never the order of any element's sum:
-// the bits are those of the 4×8 tile (`setWideTile`, test/matmul-tiles.test.ts).
+// and a panel of 6 whose first 4 rows would skip zero steps (below) becomes
+// a panel of those 4, since the 6×8 tile has no skipping loop (V8 spilled
+// it). The tile changes which rows share a pass, never the order of any
+// element's sum: the bits are those of the 4×8 tile (`setWideTile`,
+// test/matmul-tiles.test.ts).
 //
 // Zero steps: a depth step p whose 4 values in a panel of A are all +0 adds
 // +0·b to each accumulator, which leaves it as it was: an accumulator starts
