@@ -3,9 +3,11 @@
 // 12 independent chains (enough to cover the FMA latency on every core we
 // know). matmul cannot beat it; bench/run.mjs prints it beside matmul's
 // GFLOP/s, so "matmul at N GFLOP/s" reads as a fraction of what the core can do.
-// With 8 chains (the 4×8 micro-kernel's 8 accumulators) the figure is that
-// tile's own ceiling; 16 chains spill (x64 has 16 xmm registers and V8 keeps
-// one as scratch), which is why matmul's tile stops at 8 accumulators.
+// 12 chains are also the relaxed build's 6×8 tile (12 accumulators); with 8
+// chains (the baseline build's 4×8 tile) the figure is that tile's own
+// ceiling. 16 chains spill (x64 has 16 xmm registers and V8 keeps one as
+// scratch): the 6×8 tile's 12 accumulators + 2 B vectors + 1 splat of A
+// are the 15 that V8 allocates.
 //
 // capacityProbe() asks the same of two cores: the multiply-add rate of two
 // threads running that loop at once, over one thread's alone. On two real
