@@ -391,6 +391,9 @@ function packPanelB(panel: usize, b: usize, transB: bool, k: i32, n: i32, pc: i3
  * two places: Binaryen inlines any function with one caller, whatever its
  * size (scripts/optimize-wasm.mjs keeps Binaryen's defaults, which inline
  * other kernels' helpers to their gain: asc's limits cost the step 4%).
+ * Running a run of panels in one call (gemm's row loop moved in here, to
+ * save a call per panel) also halved the speed: V8 unrolled and spilled the
+ * loop once it sat inside another.
  * With `bsrc` (B's row pc, column j, for a full panel), it reads B there,
  * `ldb` bytes a step, and writes it to the panel at bp as it goes.
  */
