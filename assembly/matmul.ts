@@ -328,18 +328,25 @@ function packPanelB(panel: usize, b: usize, transB: bool, k: i32, n: i32, pc: i3
 }
 
 
+/** How a micro-kernel step reads B (see `microKernel`). */
+const B_PANEL = 0, B_PACKING = 1, B_LISTED = 2;
+
 /**
  * C[0:mr, 0:nr] (+)= Apanel · Bpanel over depth kc, with a 4×8 tile (a
  * 6×8 one when `six`) of f32x4 accumulators held in registers. Full tiles
  * are stored directly; edge tiles go through the scratch tile and only their
- * valid part is written. `six` is a constant at every call: the two tiles
- * are two loops (the 4-row one has no trace of rows 4–5). With `packing`,
- * B comes from bsrc (its rows as stored, ldb bytes apart) and is written to
- * the panel at bp on the way (see gemm).
+ * valid part is written. `six` and `read` are constants at every call, so
+ * each call is a loop of its own (the 4-row one has no trace of rows 4–5).
+ * How the step reads B (`read`):
+ *   B_PANEL    the panel at bp, 32 bytes a step;
+ *   B_PACKING  B's rows as stored from src (`stride` bytes apart), written
+ *              to the panel at bp on the way (see gemm);
+ *   B_LISTED   the panel at bp + the byte offsets listed at src, one i32 a
+ *              step: the steps `skipZeroSteps` kept (kc of them).
  */
 // @ts-ignore: decorator
 @inline function microKernel(six: bool, kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32,
-  packing: bool = false, bsrc: usize = 0, ldb: usize = 0): void {
+  read: i32 = B_PANEL, src: usize = 0, stride: usize = 0): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
   let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
@@ -348,13 +355,17 @@ function packPanelB(panel: usize, b: usize, transB: bool, k: i32, n: i32, pc: i3
   let c50 = f32x4.splat(0), c51 = f32x4.splat(0);
   for (let p = 0; p < kc; p++) {
     let b0: v128, b1: v128;
-    if (packing) {
-      // B's row as stored (k×n), written to the panel on the way
-      b0 = v128.load(bsrc);
-      b1 = v128.load(bsrc, 16);
+    if (read == B_PACKING) {
+      b0 = v128.load(src);
+      b1 = v128.load(src, 16);
       v128.store(bp, b0);
       v128.store(bp, b1, 16);
-      bsrc += ldb;
+      src += stride;
+    } else if (read == B_LISTED) {
+      const bq = bp + <usize>load<i32>(src);
+      b0 = v128.load(bq);
+      b1 = v128.load(bq, 16);
+      src += 4;
     } else {
       b0 = v128.load(bp);
       b1 = v128.load(bp, 16);
@@ -380,7 +391,7 @@ function packPanelB(panel: usize, b: usize, transB: bool, k: i32, n: i32, pc: i3
       c51 = madd(a, b1, c51);
     }
     ap += six ? 24 : 16;
-    bp += 32;
+    if (read != B_LISTED) bp += 32;
   }
   storeTile(six, c, ldc, accumulate, mr, nr, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
@@ -398,40 +409,18 @@ function packPanelB(panel: usize, b: usize, transB: bool, k: i32, n: i32, pc: i3
  * `ldb` bytes a step, and writes it to the panel at bp as it goes.
  */
 function microKernel6(kc: i32, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32, bsrc: usize, ldb: usize): void {
-  if (bsrc) microKernel(true, kc, ap, bp, c, ldc, accumulate, mr, 8, true, bsrc, ldb);
+  if (bsrc) microKernel(true, kc, ap, bp, c, ldc, accumulate, mr, 8, B_PACKING, bsrc, ldb);
   else microKernel(true, kc, ap, bp, c, ldc, accumulate, mr, nr);
 }
 
 /**
- * microKernel over a panel whose all-zero steps `skipZeroSteps` left out:
+ * The 4×8 tile over a panel whose all-zero steps `skipZeroSteps` left out:
  * its `nnz` remaining steps, the B panel read at their offsets from `steps`.
- * Not inlined, so that the plain loop above compiles as it did without it.
+ * A function of its own in the source (Binaryen may inline it into gemm, its
+ * one caller).
  */
 function microKernelSkipping(nnz: i32, steps: usize, ap: usize, bp: usize, c: usize, ldc: i32, accumulate: bool, mr: i32, nr: i32): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
-  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
-  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  const end = ap + (<usize>nnz << 4);
-  for (; ap < end; ap += 16) {
-    const bq = bp + <usize>load<i32>(steps);
-    const b0 = v128.load(bq);
-    const b1 = v128.load(bq, 16);
-    let a = v128.load32_splat(ap);
-    c00 = madd(a, b0, c00);
-    c01 = madd(a, b1, c01);
-    a = v128.load32_splat(ap, 4);
-    c10 = madd(a, b0, c10);
-    c11 = madd(a, b1, c11);
-    a = v128.load32_splat(ap, 8);
-    c20 = madd(a, b0, c20);
-    c21 = madd(a, b1, c21);
-    a = v128.load32_splat(ap, 12);
-    c30 = madd(a, b0, c30);
-    c31 = madd(a, b1, c31);
-    steps += 4;
-  }
-  storeTile(false, c, ldc, accumulate, mr, nr, c00, c01, c10, c11, c20, c21, c30, c31, c00, c00, c00, c00);
+  microKernel(false, nnz, ap, bp, c, ldc, accumulate, mr, nr, B_LISTED, steps);
 }
 
 /** Writes the micro-kernel's 4×8 (when six, 6×8) accumulators to C[0:mr, 0:nr] (leading dimension ldc), added to C when accumulate. */
