@@ -1,9 +1,9 @@
 /**
  * The embedded kernel builds are the compiler's output, byte for byte, and the
  * modules derived from them at run time are what they claim to be:
- *  - src/wasm/kernels.generated.ts decodes to build/release.wasm;
- *  - the relaxed build, embedded as a patch to the release build
- *    (scripts/embed-wasm.mjs), rebuilds to build/relaxed.wasm;
+ *  - src/wasm/kernels.generated.ts decodes to build/relaxed.wasm;
+ *  - the release build, embedded as a patch to the relaxed build
+ *    (scripts/embed-wasm.mjs), rebuilds to build/release.wasm;
  *  - the threaded backend's modules (src/backend/shared-module.ts) import one
  *    shared memory and otherwise keep every section of the build they come from.
  */
@@ -14,12 +14,14 @@ import { withSharedMemory } from '../src/backend/shared-module.js';
 import { applyPatch } from '../src/backend/wasm-patch.js';
 import { NormcoreError } from '../src/errors.js';
 import { inflateEmbedded } from '../src/backend/wasm.js';
-import { relaxedPatch, wasmDeflated } from '../src/wasm/kernels.generated.js';
+import { wasmDeflated } from '../src/wasm/kernels.generated.js';
+import { releasePatch } from '../src/wasm/release-patch.generated.js';
+import { releaseFromRelaxed } from '../src/backend/release-build.js';
 
 v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 const built = (name: string) => new Uint8Array(readFileSync(new URL(`../build/${name}.wasm`, import.meta.url)));
-const release = await inflateEmbedded(wasmDeflated);
+const relaxed = await inflateEmbedded(wasmDeflated);
 
 /** The (id, payload) sections of a module. */
 function sections(b: Uint8Array): { id: number; payload: Uint8Array }[] {
@@ -40,18 +42,19 @@ function sections(b: Uint8Array): { id: number; payload: Uint8Array }[] {
 }
 
 describe('the embedded kernel builds', () => {
-  it('the release module is build/release.wasm, byte for byte', () => {
-    expect(Buffer.from(release).equals(Buffer.from(built('release')))).toBe(true);
-  });
-
-  it('the relaxed patch rebuilds build/relaxed.wasm, byte for byte, from a patch far smaller than the build', () => {
-    const relaxed = applyPatch(release, relaxedPatch);
+  it('the embedded module is build/relaxed.wasm, byte for byte', () => {
     expect(Buffer.from(relaxed).equals(Buffer.from(built('relaxed')))).toBe(true);
-    expect(relaxedPatch.inserts.length + relaxedPatch.ops.length).toBeLessThan(relaxed.length / 10);
   });
 
-  it('the release module is stored deflated: its base64 text is well under the module it inflates to', () => {
-    expect(wasmDeflated.length * 0.75).toBeLessThan(release.length * 0.5);
+  it('the release patch rebuilds build/release.wasm, byte for byte, from a patch far smaller than the build', () => {
+    const release = releaseFromRelaxed(relaxed);
+    expect(Buffer.from(release).equals(Buffer.from(built('release')))).toBe(true);
+    expect(Buffer.from(applyPatch(relaxed, releasePatch)).equals(Buffer.from(release))).toBe(true);
+    expect(releasePatch.inserts.length + releasePatch.ops.length).toBeLessThan(release.length / 10);
+  });
+
+  it('the relaxed module is stored deflated: its base64 text is well under the module it inflates to', () => {
+    expect(wasmDeflated.length * 0.75).toBeLessThan(relaxed.length * 0.5);
   });
 
   it('an engine without DecompressionStream gets an UNSUPPORTED error that says what is missing', async () => {
@@ -65,18 +68,18 @@ describe('the embedded kernel builds', () => {
     } finally {
       globalThis.DecompressionStream = saved;
     }
-    expect((await inflateEmbedded(wasmDeflated)).length).toBe(release.length);
+    expect((await inflateEmbedded(wasmDeflated)).length).toBe(relaxed.length);
   });
 
   it('a patch that does not fit its base is refused (INTERNAL), not applied', () => {
-    const wrong = () => applyPatch(release.subarray(0, 1000), relaxedPatch);
+    const wrong = () => applyPatch(relaxed.subarray(0, 1000), releasePatch);
     expect(wrong).toThrow(NormcoreError);
     expect(wrong).toThrow(/does not fit its base build/);
   });
 });
 
 describe('withSharedMemory: the threaded modules', () => {
-  for (const [name, bytes] of [['release', release], ['relaxed', applyPatch(release, relaxedPatch)]] as const) {
+  for (const [name, bytes] of [['release', releaseFromRelaxed(relaxed)], ['relaxed', relaxed]] as const) {
     it(`${name}: imports env.memory (shared, max 32768 pages), defines none, keeps the other sections and the exports`, () => {
       const shared = withSharedMemory(bytes, 32768);
       const mod = new WebAssembly.Module(shared as BufferSource);
@@ -101,8 +104,8 @@ describe('withSharedMemory: the threaded modules', () => {
 
   it('refuses what it cannot convert, with a NormcoreError saying why', () => {
     expect(() => withSharedMemory(new Uint8Array([1, 2, 3]), 10)).toThrow(/not a WebAssembly 1.0 binary/);
-    const shared = withSharedMemory(release, 32768);
+    const shared = withSharedMemory(relaxed, 32768);
     expect(() => withSharedMemory(shared, 32768)).toThrow(/defines no memory/);
-    expect(() => withSharedMemory(release.subarray(0, release.length - 5), 32768)).toThrow(/runs past the end/);
+    expect(() => withSharedMemory(relaxed.subarray(0, relaxed.length - 5), 32768)).toThrow(/runs past the end/);
   });
 });

@@ -20,8 +20,8 @@ import type { KernelName } from '../src/backend/types.js';
 import { withSharedMemory } from '../src/backend/shared-module.js';
 import { inflateEmbedded } from '../src/backend/wasm.js';
 import { wasmDeflated as debugDeflated } from '../src/wasm/debug.generated.js';
-import { relaxedPatch, wasmDeflated as releaseDeflated } from '../src/wasm/kernels.generated.js';
-import { applyPatch } from '../src/backend/wasm-patch.js';
+import { wasmDeflated as relaxedDeflated } from '../src/wasm/kernels.generated.js';
+import { releaseFromRelaxed } from '../src/backend/release-build.js';
 import { exportedLocalNames } from './helpers/wasm-names.js';
 
 // Node 20 validates relaxed SIMD only behind this flag (newer engines by default).
@@ -37,8 +37,8 @@ const JS_HELPERS = ['constructor', 'views', 'colTemps'];
 const KERNELS = Object.keys(kernelSpecs) as KernelName[];
 const arity = (name: KernelName) => kernelSpecs[name].args.length;
 
-const release = await inflateEmbedded(releaseDeflated);
-const relaxed = applyPatch(release, relaxedPatch);
+const relaxed = await inflateEmbedded(relaxedDeflated);
+const release = releaseFromRelaxed(relaxed);
 const FLAVORS = [
   ['release', release],
   ['relaxed', relaxed],

@@ -1,9 +1,9 @@
 /**
  * Rebuilds a kernel build from another and a patch (scripts/embed-wasm.mjs
- * writes the relaxed-SIMD build as a patch to the release build: they differ
+ * writes the release build as a patch to the relaxed-SIMD build: they differ
  * only where a multiply-add is fused).
  */
-import { NormcoreError } from '../errors.js';
+import { NormcoreError } from '../error-class.js';
 
 export interface WasmPatch {
   /** Bytes of the rebuilt module. */

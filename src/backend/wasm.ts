@@ -5,7 +5,6 @@
 import { NormcoreError } from '../errors.js';
 import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
-import { applyPatch } from './wasm-patch.js';
 import type { Pool, PartExports } from './threads.js';
 import type { Kernels, MemoryLike } from './types.js';
 
@@ -59,10 +58,13 @@ async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
     return withSharedMemory(await wasmBytes(flavor === 'release-mt' ? 'release' : 'relaxed'), SHARED_MAX_PAGES);
   }
   if (flavor === 'debug') return inflateEmbedded((await importDebugBuild()).wasmDeflated);
-  // one module holds the release build and the relaxed build as a patch to it (scripts/embed-wasm.mjs)
-  const { wasmDeflated, relaxedPatch } = await import('../wasm/kernels.generated.js');
-  const release = await inflateEmbedded(wasmDeflated);
-  return flavor === 'relaxed' ? applyPatch(release, relaxedPatch) : release;
+  // one module holds the relaxed build; the release build is a patch to it in a module of its own (scripts/embed-wasm.mjs)
+  const [{ wasmDeflated }, release] = await Promise.all([
+    import('../wasm/kernels.generated.js'),
+    flavor === 'release' ? import('./release-build.js') : undefined,
+  ]);
+  const relaxed = await inflateEmbedded(wasmDeflated);
+  return release ? release.releaseFromRelaxed(relaxed) : relaxed;
 }
 
 /**
