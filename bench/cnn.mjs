@@ -11,7 +11,8 @@
 //
 //   node bench/cnn.mjs [--rounds 3] [--time 300]   (normcore only; npm run bench adds the tfjs peers)
 import { fileURLToPath } from 'node:url';
-import { createBackend, mnistCnn, Sequential } from 'normcore';
+import { createBackend, Sequential } from 'normcore';
+import { mnistCnn } from 'normcore/cnn';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { measure } from './lib/harness.mjs';
 import { onEachTfBackend, tf } from './lib/peers.mjs';

@@ -16,7 +16,8 @@ const args = process.argv.slice(2);
 
 /** One run: trains one epoch on `rows` generated rows; prints { rows, seconds, maxRssMB, rssBeforeMB }. */
 async function child(rows, batch, backendName) {
-  const { Sequential, Dense, Normalization, createBackend } = await import('../dist/index.js');
+  const { Sequential, Dense, createBackend } = await import('../dist/index.js');
+  const { Normalization } = await import('../dist/data.js');
   const backend = await createBackend(backendName);
   const norm = new Normalization(F, { mean: new Float32Array(F).fill(0.5), variance: new Float32Array(F).fill(1 / 12) });
   const model = new Sequential([norm, new Dense(F, 10)], { backend, seed: 1 });

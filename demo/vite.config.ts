@@ -9,7 +9,13 @@ const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-E
 export default defineConfig({
   root: here('.'),
   base: './',
-  resolve: { alias: [{ find: /^normcore$/, replacement: here('../src/index.ts') }, { find: /^normcore\/onnx$/, replacement: here('../src/onnx.ts') }] },
+  resolve: {
+    alias: [
+      { find: /^normcore$/, replacement: here('../src/index.ts') },
+      // the other browser-safe entries: normcore/onnx, normcore/cnn, normcore/data → src/<name>.ts
+      { find: /^normcore\/(onnx|cnn|data)$/, replacement: here('../src/$1.ts') },
+    ],
+  },
   worker: { format: 'es' },
   build: {
     outDir: here('../dist-demo'),

@@ -9,9 +9,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  AvgPool2d, BatchNorm, BatchNorm2d, Conv2d, createBackend, decodeModelFile, Dense, Dropout, encodeModelFile, Flatten, GlobalAvgPool2d, MaxPool2d, ReLU,
-  Sequential, Tanh, type Backend, type Layer,
+  BatchNorm, createBackend, decodeModelFile, Dense, Dropout, encodeModelFile, ReLU, Sequential, Tanh, type Backend, type Layer,
 } from '../src/index.js';
+import { AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d } from '../src/cnn.js';
 import { maxAbsDiff } from './helpers/compare.js';
 
 const ROWS = 6;

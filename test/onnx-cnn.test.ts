@@ -5,7 +5,8 @@
  * Runtime agrees with predict.
  */
 import { describe, expect, it } from 'vitest';
-import { Conv2d, createBackend, Dense, Flatten, Sequential } from '../src/index.js';
+import { createBackend, Dense, Sequential } from '../src/index.js';
+import { Conv2d, Flatten } from '../src/cnn.js';
 import { CNN_NETS } from './helpers/cnn-nets.js';
 import { decodeModel } from '../src/io/onnx-pb.js';
 import { toOnnx } from '../src/onnx.js';

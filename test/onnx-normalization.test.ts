@@ -3,7 +3,8 @@
  * then Div, read back from that pair; ONNX Runtime agrees with predict.
  */
 import { describe, expect, it } from 'vitest';
-import { createBackend, Dense, Normalization, ReLU, Sequential } from '../src/index.js';
+import { createBackend, Dense, ReLU, Sequential } from '../src/index.js';
+import { Normalization } from '../src/data.js';
 import { decodeModel } from '../src/io/onnx-pb.js';
 import { fromOnnx, OnnxUnsupportedError, toOnnx } from '../src/onnx.js';
 import { runOrt, worstRelative } from './helpers/onnx.js';

@@ -8,8 +8,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  createBackend, Dense, earlyStopping, METRICS, Normalization, reduceLrOnPlateau, ReLU, Sequential, Tanh, type Backend, type EpochLogs,
+  createBackend, Dense, earlyStopping, METRICS, reduceLrOnPlateau, ReLU, Sequential, Tanh, type Backend, type EpochLogs,
 } from '../src/index.js';
+import { Normalization } from '../src/data.js';
 import { blobs, bnNet, rng } from './fixtures/data.js';
 import { finiteDiff, gradErr } from './helpers/gradcheck.js';
 import { BACKENDS, scoped } from './helpers/kernels.js';

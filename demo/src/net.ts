@@ -2,7 +2,8 @@
  * The network the demo's chooser describes, and the messages between the page
  * and the training worker.
  */
-import { mlp, mnistCnn, Sequential, type Backend, type OptimizerType } from 'normcore';
+import { mlp, Sequential, type Backend, type OptimizerType } from 'normcore';
+import { mnistCnn } from 'normcore/cnn';
 import type { BnLandscapeResult, RunName } from '../../src/experiment/bn-landscape.js';
 
 export type Activation = 'relu' | 'sigmoid' | 'tanh';

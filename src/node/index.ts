@@ -1,8 +1,11 @@
 /**
- * normcore/node: everything in 'normcore', plus what needs Node built-ins:
- * the MNIST digits, model files, and SVG charts.
+ * normcore/node: everything in 'normcore', 'normcore/cnn' and 'normcore/data',
+ * plus what needs Node built-ins: the MNIST digits, model files, CSV, and SVG
+ * charts. (Bundle size does not matter here, so one entry has it all.)
  */
 export * from '../index.js';
+export * from '../cnn.js';
+export * from '../data.js';
 // Shadows the core Sequential: the same model, whose fit also takes checkpoint paths.
 export { Sequential } from './sequential.js';
 export type { NodeFitOptions, CheckpointPathOptions } from './sequential.js';

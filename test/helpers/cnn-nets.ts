@@ -1,7 +1,6 @@
 /** Image networks the ONNX tests send out and back: the MNIST CNN and two odd-shaped nets covering every image layer and padding. */
-import {
-  AvgPool2d, BatchNorm, BatchNorm2d, Conv2d, Dense, Dropout, Flatten, GlobalAvgPool2d, MaxPool2d, mnistCnn, ReLU, type Layer,
-} from '../../src/index.js';
+import { BatchNorm, Dense, Dropout, ReLU, type Layer } from '../../src/index.js';
+import { AvgPool2d, BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d, mnistCnn } from '../../src/cnn.js';
 
 /** [description, inputShape [H, W, C], layers]. */
 export const CNN_NETS: Array<[string, number[], () => Layer[]]> = [
