@@ -12,7 +12,8 @@
  * Each figure is the median of repeated samples after a 300 ms warm-up; a sample
  * repeats the call until it lasts ≥ 4 ms (timer resolution in browsers is coarse).
  */
-import { BatchNorm, createBackend, Dense, Random, ReLU, Sequential, type Backend } from '../src/index.js';
+import { BatchNorm, Dense, Random, ReLU, Sequential } from '../src/index.js';
+import { createBackend, type KernelBackend as Backend } from '../src/kernels.js';
 
 export type BackendName = 'wasm' | 'js';
 

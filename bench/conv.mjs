@@ -23,7 +23,8 @@
 import v8 from 'node:v8';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createBackend, Random } from 'normcore';
+import { Random } from 'normcore';
+import { createBackend } from 'normcore/kernels';
 import { loadMnist } from 'normcore/node';
 import { measure } from './lib/harness.mjs';
 

@@ -8,7 +8,8 @@
 // same network in tfjs-layers (Dense without bias before BatchNormalization,
 // momentum 0.9 = PyTorch's 0.1, ε 1e-5), Adam, categorical cross-entropy on
 // softmax outputs; one step is model.trainOnBatch, one epoch model.fit.
-import { BatchNorm, createBackend, Dense, ReLU, Sequential } from 'normcore';
+import { BatchNorm, Dense, ReLU, Sequential } from 'normcore';
+import { createBackend } from 'normcore/kernels';
 import { loadMnist } from 'normcore/node';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { noZeros } from './lib/inputs.mjs';

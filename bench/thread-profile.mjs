@@ -10,7 +10,7 @@
 //   node bench/thread-profile.mjs [--rounds 7] [--steps 20]
 import os from 'node:os';
 import v8 from 'node:v8';
-import { createBackend } from 'normcore';
+import { createBackend } from 'normcore/kernels';
 import { capacityProbe } from './fma-peak.mjs';
 import { digits, normcoreModel } from './step.mjs';
 

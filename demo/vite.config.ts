@@ -12,8 +12,8 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^normcore$/, replacement: here('../src/index.ts') },
-      // the other browser-safe entries: normcore/onnx, normcore/cnn, normcore/data → src/<name>.ts
-      { find: /^normcore\/(onnx|cnn|data)$/, replacement: here('../src/$1.ts') },
+      // the other browser-safe entries: normcore/onnx, normcore/cnn, normcore/data, normcore/kernels → src/<name>.ts
+      { find: /^normcore\/(onnx|cnn|data|kernels)$/, replacement: here('../src/$1.ts') },
     ],
   },
   worker: { format: 'es' },

@@ -1,8 +1,9 @@
 // What a web page pays for normcore: bundles a small page that imports
 // 'normcore' (the built dist/, through the package's exports, as a user's
 // bundler would) with esbuild, two ways, and prints the gzip'd sizes:
-//   split   --splitting --format=esm: the entry chunk, and the kernels (the
-//           release build and the relaxed patch to it) as a chunk of their own
+//   split   --splitting --format=esm: the entry chunk, the kernels (the relaxed
+//           build) as a chunk of their own, and the release build's patch to it as
+//           another, which only an engine without relaxed SIMD fetches
 //   single  one minified file without splitting: it must carry every build it may pick
 //   vite    `vite build` of a page that runs the same script (Rollup chunks, esbuild-minified)
 // Usage: node scripts/bundle-size.mjs [--json] [--keep] [--modules]
@@ -49,7 +50,7 @@ export async function bundle(dir = mkdtempSync(join(tmpdir(), 'normcore-bundle-'
       const bytes = readFileSync(join(dir, sub, f));
       const inputs = Object.keys(Object.entries(meta.outputs).find(([out]) => out.endsWith(`${sub}/${f}`))?.[1].inputs ?? {})
         .map((i) => i.replace(/^.*?dist\//, ''));
-      const builds = ['kernels', 'debug'].filter((b) => inputs.some((i) => i === `wasm/${b}.generated.js`));
+      const builds = ['kernels', 'release-patch', 'debug'].filter((b) => inputs.some((i) => i === `wasm/${b}.generated.js`));
       const build = builds.length ? builds.join('+') : f === 'page.js' ? 'entry' : 'shared';
       return { file: f, build, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, inputs };
     });
@@ -64,7 +65,9 @@ async function viteBundle(dir) {
   const assets = join(dir, 'vite', 'assets');
   return readdirSync(assets).filter((f) => f.endsWith('.js')).map((f) => {
     const bytes = readFileSync(join(assets, f));
-    const build = ['kernels', 'debug'].find((b) => f.startsWith(`${b}.generated`)) ?? (f.startsWith('index') ? 'entry' : 'shared');
+    // Rollup names a dynamically imported module's chunk after it: the release patch after release-build.ts, which imports it
+    const build = f.startsWith('kernels.generated') ? 'kernels' : f.startsWith('release-build') ? 'release-patch' : f.startsWith('debug.generated') ? 'debug'
+      : f.startsWith('index') ? 'entry' : 'shared';
     return { file: f, build, bytes: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, inputs: [] };
   });
 }
@@ -82,13 +85,19 @@ export function staticClosure(dir, file) {
   return [...seen];
 }
 
-/** What a page loads that trains as PAGE does: its entry, the chunks that one imports statically (transitively), and the kernels chunk. */
+/**
+ * What a page loads that trains as PAGE does: its entry, the chunks that one imports statically
+ * (transitively), and the kernels chunk; on an engine without relaxed SIMD (Safari) also the release
+ * build's patch chunk and what it imports (`splitRelease`).
+ */
 export function pageLoads(r) {
   const split = new Set(['page.js', ...staticClosure(join(r.dir, 'split'), 'page.js')]);
   const viteEntry = r.vite.find((f) => f.build === 'entry').file;
   const vite = new Set([viteEntry, ...staticClosure(join(r.dir, 'vite', 'assets'), viteEntry)]);
   const pick = (files, set) => files.filter((f) => set.has(f.file) || f.build === 'kernels');
-  return { split: pick(r.split, split), vite: pick(r.vite, vite) };
+  const patch = r.split.find((f) => f.build === 'release-patch');
+  const release = new Set([...split, ...(patch ? [patch.file, ...staticClosure(join(r.dir, 'split'), patch.file)] : [])]);
+  return { split: pick(r.split, split), splitRelease: pick(r.split, release), vite: pick(r.vite, vite) };
 }
 
 /** Base64 VLQ source-map mappings → per generated line, the segments [column, source index or -1]. */
@@ -160,12 +169,13 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   else {
     const kb = (n) => (n / 1024).toFixed(1) + ' KB';
     for (const part of ['split', 'single', 'vite']) {
-      for (const f of r[part]) console.log(`${part.padEnd(6)} ${f.build.padEnd(8)} ${f.file.padEnd(24)} ${kb(f.bytes).padStart(9)} ${kb(f.gzip).padStart(9)} gzip`);
+      for (const f of r[part]) console.log(`${part.padEnd(6)} ${f.build.padEnd(13)} ${f.file.padEnd(24)} ${kb(f.bytes).padStart(9)} ${kb(f.gzip).padStart(9)} gzip`);
     }
     // what a page fetches: the entry, the chunks it imports statically, and one kernel build
     const loads = pageLoads(r);
     const sum = (files) => files.reduce((a, f) => a + f.gzip, 0);
-    console.log(`split page (entry + its static chunks + the kernels chunk): ${kb(sum(loads.split))} gzip in ${loads.split.length} files; single file: ${kb(sum(r.single))} gzip`);
+    console.log(`split page (entry + its static chunks + the kernels chunk): ${kb(sum(loads.split))} gzip (${sum(loads.split)} bytes) in ${loads.split.length} files; single file: ${kb(sum(r.single))} gzip (${sum(r.single)} bytes)`);
+    console.log(`split page on an engine without relaxed SIMD (+ the release build's patch): ${kb(sum(loads.splitRelease))} gzip (${sum(loads.splitRelease)} bytes) in ${loads.splitRelease.length} files`);
     console.log(`vite page (entry + its static chunks + the kernels chunk): ${kb(sum(loads.vite))} gzip in ${loads.vite.length} files`);
   }
   if (process.argv.includes('--modules')) {

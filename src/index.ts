@@ -3,9 +3,10 @@
  * This entry uses no Node built-ins; file helpers live in 'normcore/node'.
  */
 export { createBackend, createBackendSync } from './backend/index.js';
-export type { Backend, BackendInfo, BackendOptions, BackendName, Kernels, Ptr, TypedApi, ThreadedFlavor, WasmFlavor } from './backend/index.js';
+export type { Backend, BackendInfo, BackendOptions, BackendName, Kernels, Ptr, ThreadedFlavor, WasmFlavor } from './backend/index.js';
+// The checked pointer-level kernels and the typed-array API: 'normcore/kernels' (src/kernels.ts).
 export type {
-  MatmulOptions, BatchNormForwardOptions, BatchNormForwardResult, BatchNormBackwardOptions, BatchNormBackwardResult,
+  TypedApi, MatmulOptions, BatchNormForwardOptions, BatchNormForwardResult, BatchNormBackwardOptions, BatchNormBackwardResult,
 } from './backend/types.js';
 export { Heap } from './backend/heap.js';
 export { Sequential } from './model/sequential.js';

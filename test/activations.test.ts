@@ -7,7 +7,7 @@
  * first arg-max equals the label.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../src/index.js';
+import type { KernelBackend as Backend } from '../src/kernels.js';
 import { expectAllClose, expectFinite, expectRelErr } from './helpers/compare.js';
 import { dot, finiteDiff, gradErr } from './helpers/gradcheck.js';
 import { BACKENDS, getBackend, scoped } from './helpers/kernels.js';

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../src/index.js';
+import type { KernelBackend as Backend } from '../src/kernels.js';
 import { relErr } from './helpers/compare.js';
 import { getBackend } from './helpers/kernels.js';
 import { mulberry32, normal, uniform } from './helpers/prng.js';

@@ -4,7 +4,8 @@
  * call, the argument, what was expected and what was given.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, createBackendSync, NormcoreError, type Backend } from '../src/index.js';
+import { NormcoreError } from '../src/index.js';
+import { createBackend, createBackendSync, type KernelBackend as Backend } from '../src/kernels.js';
 import { BACKENDS, getBackend, scoped } from './helpers/kernels.js';
 
 type Ctor = typeof TypeError | typeof RangeError;

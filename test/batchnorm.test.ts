@@ -8,7 +8,7 @@
  * Every expected number below is computed here, in float64, from the formula.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../src/index.js';
+import type { KernelBackend as Backend } from '../src/kernels.js';
 import { expectAllClose, expectFinite, expectRelErr } from './helpers/compare.js';
 import { dot, finiteDiff, gradErr } from './helpers/gradcheck.js';
 import { BACKENDS, getBackend, scoped } from './helpers/kernels.js';

@@ -11,7 +11,7 @@
  * padTop = floor(total/2) (the odd row at the bottom); a number p = p on every side.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../src/index.js';
+import type { KernelBackend as Backend } from '../src/kernels.js';
 import { convAxis, poolAxis } from '../src/backend/conv-geometry.js';
 import { expectRelErr, relErr } from './helpers/compare.js';
 import { dot, finiteDiff, gradErr } from './helpers/gradcheck.js';

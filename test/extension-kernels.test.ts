@@ -10,7 +10,7 @@
  * hand-worked cases, by finite differences, and wasm against js on odd sizes.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../src/index.js';
+import type { KernelBackend as Backend } from '../src/kernels.js';
 import { expectAllClose, expectFinite, expectRelErr } from './helpers/compare.js';
 import { dot, finiteDiff, gradErr } from './helpers/gradcheck.js';
 import { BACKENDS, getBackend, scoped } from './helpers/kernels.js';

@@ -2,7 +2,8 @@
 // exactly what the two kernels give one after the other, on each backend,
 // and a model trained with fusion ends bit-identical to one trained without.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, mlp, Sequential, type Backend } from '../src/index.js';
+import { mlp, Sequential } from '../src/index.js';
+import { createBackend, type KernelBackend as Backend } from '../src/kernels.js';
 import { expectRelErr } from './helpers/compare.js';
 import { BACKENDS, getBackend, scoped } from './helpers/kernels.js';
 import { mulberry32, normal, uniform } from './helpers/prng.js';

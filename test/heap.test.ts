@@ -5,7 +5,7 @@
  * views taken after growth see the data written before it.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../src/index.js';
+import { createBackend, type KernelBackend as Backend } from '../src/kernels.js';
 import { expectAllClose } from './helpers/compare.js';
 import { BACKENDS } from './helpers/kernels.js';
 import { mulberry32, normal, uniform } from './helpers/prng.js';

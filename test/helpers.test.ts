@@ -5,7 +5,7 @@
  * Each is checked not to write outside its range.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../src/index.js';
+import type { KernelBackend as Backend } from '../src/kernels.js';
 import { expectAllClose } from './helpers/compare.js';
 import { BACKENDS, getBackend, scoped } from './helpers/kernels.js';
 import { mulberry32, normal, randInts } from './helpers/prng.js';

@@ -5,7 +5,7 @@
 // without accumulate, on shapes with every kind of tail (n mod 32, n mod 4,
 // k mod 4), on both wasm builds.
 import { describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../src/index.js';
+import { createBackend, type KernelBackend as Backend } from '../src/kernels.js';
 import { expectRelErr } from './helpers/compare.js';
 
 function rand(n: number, seed: number): Float32Array {

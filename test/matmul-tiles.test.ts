@@ -13,7 +13,7 @@
  * sparse rows (the two kinds of panel alternating in one block).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../src/index.js';
+import { createBackend, type KernelBackend as Backend } from '../src/kernels.js';
 import { scoped } from './helpers/kernels.js';
 import { mulberry32, uniform, type Rng } from './helpers/prng.js';
 

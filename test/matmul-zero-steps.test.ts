@@ -13,7 +13,7 @@
  * through the plain loop and not through the skipping one.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createBackend, type Backend } from '../src/index.js';
+import { createBackend, type KernelBackend as Backend } from '../src/kernels.js';
 import { loadMnist } from '../src/node/index.js';
 import { expectRelErr } from './helpers/compare.js';
 import { getBackend, scoped } from './helpers/kernels.js';

@@ -8,7 +8,7 @@
  * stored k×n (n×k if transB). Agreement is ‖a−b‖∞ / max(1, ‖b‖∞) ≤ 1e-4.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../src/index.js';
+import type { KernelBackend as Backend } from '../src/kernels.js';
 import { expectAllClose, expectRelErr } from './helpers/compare.js';
 import { dot, finiteDiff, gradErr } from './helpers/gradcheck.js';
 import { BACKENDS, getBackend, scoped } from './helpers/kernels.js';
@@ -226,7 +226,7 @@ describe('matmul: wasm and js agree', () => {
   });
 
   it('the debug wasm build (asserts on) agrees with js too', async () => {
-    const { createBackend } = await import('../src/index.js');
+    const { createBackend } = await import('../src/kernels.js');
     const debug = await createBackend('wasm', { debug: true });
     const rng = mulberry32(203);
     for (const [m, k, n] of [[1, 1, 1], [5, 7, 3], [17, 65, 9]] as const) {

@@ -13,7 +13,7 @@
  * 1 − β and βᵗ in f64 before rounding once, so 0.999 costs no precision.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Backend } from '../src/index.js';
+import type { KernelBackend as Backend } from '../src/kernels.js';
 import { expectAllClose } from './helpers/compare.js';
 import { BACKENDS, getBackend, scoped } from './helpers/kernels.js';
 import { mulberry32, normal, uniform } from './helpers/prng.js';

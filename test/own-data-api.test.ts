@@ -7,9 +7,8 @@
  * evaluate; predictClasses; preprocessing kept by save/load.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  createBackend, Dense, earlyStopping, METRICS, reduceLrOnPlateau, ReLU, Sequential, Tanh, type Backend, type EpochLogs,
-} from '../src/index.js';
+import { Dense, earlyStopping, METRICS, reduceLrOnPlateau, ReLU, Sequential, Tanh, type EpochLogs } from '../src/index.js';
+import { createBackend, type KernelBackend as Backend } from '../src/kernels.js';
 import { Normalization } from '../src/data.js';
 import { blobs, bnNet, rng } from './fixtures/data.js';
 import { finiteDiff, gradErr } from './helpers/gradcheck.js';

@@ -10,7 +10,8 @@
 //    load and the divergence restore, on one and two threads and on js; and
 //    the packed copies are really used (and not rewritten when nothing changed).
 import { afterAll, describe, expect, it } from 'vitest';
-import { createBackend, Dense, BatchNorm, DivergenceError, ReLU, Sequential, type Backend, type Kernels, type Ptr } from '../src/index.js';
+import { Dense, BatchNorm, DivergenceError, ReLU, Sequential, type Kernels, type Ptr } from '../src/index.js';
+import { createBackend, type KernelBackend as Backend } from '../src/kernels.js';
 import { blobs } from './fixtures/data.js';
 
 function rand(n: number, seed: number, scale = 1): Float32Array {

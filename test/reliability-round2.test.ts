@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
 import { Heap } from '../src/backend/heap.js';
-import {
-  BatchNorm, createBackend, Dense, DivergenceError, LeakyReLU, mlp, ModelFormatError, NormcoreError, ReLU, Sequential, StateError, type Backend,
-} from '../src/index.js';
+import { BatchNorm, Dense, DivergenceError, LeakyReLU, mlp, ModelFormatError, NormcoreError, ReLU, Sequential, StateError } from '../src/index.js';
+import { createBackend, type KernelBackend as Backend } from '../src/kernels.js';
 import { checkpointFile, loadModel, saveModel } from '../src/node/index.js';
 import { blobs, bnNet } from './fixtures/data.js';
 import { maxAbsDiff } from './helpers/compare.js';

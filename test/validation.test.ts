@@ -11,9 +11,8 @@
  * few appear here so the count covers every public entry.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  BatchNorm, createBackend, createBackendSync, Dense, DivergenceError, type ErrorCode, NormcoreError, ReLU, Sequential, Sigmoid, StateError, type Backend,
-} from '../src/index.js';
+import { BatchNorm, Dense, DivergenceError, type ErrorCode, NormcoreError, ReLU, Sequential, Sigmoid, StateError } from '../src/index.js';
+import { createBackend, createBackendSync, type KernelBackend as Backend } from '../src/kernels.js';
 import { blobs, bnNet, fullState } from './fixtures/data.js';
 
 type Kind = typeof TypeError | typeof RangeError | typeof StateError | typeof Error;

@@ -3,7 +3,8 @@
 // thread) backends. TensorFlow.js has one global backend: a tfjs peer's
 // `activate` switches to it, and each tfjs tensor is created and used only
 // while its own backend is active (so no tensor ever migrates).
-import { createBackend, Random } from 'normcore';
+import { Random } from 'normcore';
+import { createBackend } from 'normcore/kernels';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm'; // loads its .wasm from node_modules, no network
@@ -13,7 +14,7 @@ export { tf };
 /** @typedef {import('./harness.mjs').Peer} Peer */
 
 /**
- * @returns {Promise<{ peers: Peer[], wasm: import('normcore').Backend, wasm2: import('normcore').Backend, wasmAuto: import('normcore').Backend, js: import('normcore').Backend, tfjs: { cpu: Peer, wasm: Peer } }>}
+ * @returns {Promise<{ peers: Peer[], wasm: import('normcore/kernels').KernelBackend, wasm2: import('normcore/kernels').KernelBackend, wasmAuto: import('normcore/kernels').KernelBackend, js: import('normcore/kernels').KernelBackend, tfjs: { cpu: Peer, wasm: Peer } }>}
  */
 export async function createPeers() {
   const wasm = await createBackend('wasm');

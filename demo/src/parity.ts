@@ -3,7 +3,8 @@
  * and their pure-JS twins, compared with the agreement measure of the kernel
  * tests (test/helpers/compare.ts): ‖wasm − js‖∞ / max(1, ‖js‖∞).
  */
-import { BatchNorm, createBackend, Dense, Random, ReLU, Sequential, type Backend, type Kernels, type Ptr } from 'normcore';
+import { BatchNorm, Dense, Random, ReLU, Sequential, type Kernels, type Ptr } from 'normcore';
+import { createBackend, type KernelBackend as Backend } from 'normcore/kernels';
 
 export interface ParityRow {
   name: string;

@@ -2,23 +2,20 @@
  * createBackend('wasm' | 'js'): one interface, two implementations.
  */
 import { describe, expectOptions, NormcoreError, rangeError, StateError, typeError } from '../errors.js';
-import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
-import { typedApi } from './typed.js';
-import type { BackendName, Kernels, TypedApi } from './types.js';
-import { hardwareThreads, threadsUnavailable } from './threads-env.js';
+import type { BackendName, Kernels, MemoryLike } from './types.js';
 import type { Pool } from './threads.js';
 import { loadWasm, loadWasmSync, loadWasmThreaded, supportsRelaxedSimd, type WasmFlavor, type WasmParts } from './wasm.js';
 
-export interface Backend extends TypedApi {
+export interface Backend {
   /** 'wasm' or 'js'. */
   readonly name: BackendName;
-  /** Pointer-level kernels over `heap`, each call's arguments checked (sizes, pointers in memory, labels, indices). */
-  readonly kernels: Kernels;
   /**
-   * The same kernels without the checks, for a caller that planned its own
-   * pointers (the model's training loop, whose arena and data are validated
-   * once). A bad argument here corrupts memory or traps instead of throwing.
+   * The pointer-level kernels without argument checks, for a caller that
+   * planned its own pointers (the model's training loop, whose arena and data
+   * are validated once; a layer's forward and backward). A bad argument here
+   * corrupts memory or traps instead of throwing. The checked kernels and the
+   * typed-array API are normcore/kernels' (`withKernels(backend).kernels`).
    */
   readonly unchecked: Kernels;
   /** The linear memory the kernels run on, and its allocator. */
@@ -66,13 +63,23 @@ export interface BackendOptions {
   threads?: number | 'auto';
 }
 
-function fromParts(name: BackendName, build: Backend['build'], kernels: Kernels, unchecked: Kernels, heap: Heap, info?: BackendInfo, pool?: Pool): Backend {
-  return {
-    name, build, kernels, unchecked, heap, ...typedApi(kernels, heap),
+/** Each backend's linear memory, for normcore/kernels' checks (which ask its size on every call). */
+const memories = new WeakMap<Backend, MemoryLike>();
+
+/** The linear memory `backend` runs on, or undefined for an object that createBackend did not make. */
+export function backendMemory(backend: Backend): MemoryLike | undefined {
+  return memories.get(backend);
+}
+
+function fromParts(name: BackendName, build: Backend['build'], unchecked: Kernels, memory: MemoryLike, heap: Heap, info?: BackendInfo, pool?: Pool): Backend {
+  const backend: Backend = {
+    name, build, unchecked, heap,
     info: info ?? { threads: 1, flavor: build, reason: 'one thread (the default)' },
     dispose: () => pool?.close(),
     threadStats: () => ({ posted: pool?.posted ?? 0, ranByCaller: pool?.stolen ?? 0 }),
   };
+  memories.set(backend, memory);
+  return backend;
 }
 
 /** The JS twin, loaded by the first `createBackend('js')`: a page on the wasm kernels never fetches it. */
@@ -81,8 +88,7 @@ let jsTwin: typeof import('./js-kernels.js') | undefined;
 function jsBackend({ JsKernels, JsMemory }: typeof import('./js-kernels.js')): Backend {
   const memory = new JsMemory();
   const heap = new Heap(memory, 16); // keep pointer 0 unused, as in wasm
-  const raw = new JsKernels(memory);
-  return fromParts('js', 'js', checkedKernels(raw, memory), raw, heap);
+  return fromParts('js', 'js', new JsKernels(memory), memory, heap);
 }
 
 function checkName(where: string, name: unknown): BackendName {
@@ -93,7 +99,7 @@ function checkName(where: string, name: unknown): BackendName {
 }
 
 function wasmBackend(parts: WasmParts, flavor: WasmFlavor, info?: BackendInfo, pool?: Pool): Backend {
-  return fromParts('wasm', flavor, parts.kernels, parts.unchecked, parts.heap, info, pool);
+  return fromParts('wasm', flavor, parts.unchecked, parts.memory, parts.heap, info, pool);
 }
 
 function checkThreads(where: string, threads: unknown): number | 'auto' | undefined {
@@ -169,6 +175,8 @@ export async function createBackend(name: BackendName = 'wasm', options?: Backen
   if (threads === undefined || threads === 1) {
     return wasmBackend(await loadWasm(flavor), flavor, { threads: 1, flavor, reason: threads === 1 ? 'one thread (options.threads: 1)' : 'one thread (the default)' });
   }
+  // what a threaded backend needs of its environment: asked only when threads are (a one-thread page never fetches it)
+  const { hardwareThreads, threadsUnavailable } = await import('./threads-env.js');
   const unavailable = threadsUnavailable();
   if (threads === 'auto') {
     const hw = await hardwareThreads();
@@ -219,5 +227,5 @@ export function createBackendSync(name: BackendName = 'wasm', options?: BackendO
   return wasmBackend(parts, flavor);
 }
 
-export type { BackendName, Kernels, Ptr, TypedApi } from './types.js';
+export type { BackendName, Kernels, Ptr } from './types.js';
 export type { ThreadedFlavor, WasmFlavor } from './wasm.js';

@@ -1,4 +1,4 @@
-/** What the threaded backend needs of its environment: small, so the core can ask without loading the pool (threads.ts is imported on use). */
+/** What the threaded backend needs of its environment: createBackend imports it when threads are asked for, before it loads the pool (threads.ts). */
 
 /** Why shared memory and workers cannot be used here, or undefined when they can. */
 export function threadsUnavailable(): string | undefined {

@@ -1,9 +1,8 @@
 /**
- * The WebAssembly backend: instantiates the AssemblyScript kernels, hands them
- * their scratch region, and wraps them with argument checks.
+ * The WebAssembly backend: instantiates the AssemblyScript kernels and hands
+ * them their scratch region (normcore/kernels wraps them with argument checks).
  */
 import { NormcoreError } from '../errors.js';
-import { checkedKernels } from './checked.js';
 import { Heap } from './heap.js';
 import type { Pool, PartExports } from './threads.js';
 import type { Kernels, MemoryLike } from './types.js';
@@ -16,8 +15,7 @@ interface WasmExports extends Kernels {
 }
 
 export interface WasmParts {
-  kernels: Kernels;
-  /** The module's exports themselves: no argument checks. */
+  /** The module's exports themselves: no argument checks (normcore/kernels adds them). */
   unchecked: Kernels;
   heap: Heap;
   /** The module's WebAssembly.Memory, typed by its contract so that declarations need no DOM lib (a Node-only TypeScript project has none). */
@@ -57,7 +55,10 @@ async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
     const { withSharedMemory } = await import('./shared-module.js');
     return withSharedMemory(await wasmBytes(flavor === 'release-mt' ? 'release' : 'relaxed'), SHARED_MAX_PAGES);
   }
-  if (flavor === 'debug') return inflateEmbedded((await importDebugBuild()).wasmDeflated);
+  if (flavor === 'debug') {
+    debugSupport ??= await import('./wasm-debug.js');
+    return inflateEmbedded((await debugSupport.importDebugBuild()).wasmDeflated);
+  }
   // one module holds the relaxed build; the release build is a patch to it in a module of its own (scripts/embed-wasm.mjs)
   const [{ wasmDeflated }, release] = await Promise.all([
     import('../wasm/kernels.generated.js'),
@@ -67,42 +68,18 @@ async function wasmBytes(flavor: WasmFlavor): Promise<Uint8Array> {
   return release ? release.releaseFromRelaxed(relaxed) : relaxed;
 }
 
-/**
- * The debug build is for this repository's tests. It is imported through a
- * variable, which bundlers leave alone, so no page carries it; and the
- * published package leaves the file out (package.json `files`).
- */
-const DEBUG_BUILD = '../wasm/debug.generated.js';
-
-async function importDebugBuild(): Promise<{ wasmDeflated: string }> {
-  try {
-    return (await import(/* @vite-ignore */ DEBUG_BUILD)) as { wasmDeflated: string };
-  } catch (cause) {
-    throw new NormcoreError(
-      "createBackend: options.debug needs the debug build of the kernels (AssemblyScript asserts on), which only a clone of the normcore repository has (`npm run build` writes it); the published package ships the release builds only",
-      'UNAVAILABLE',
-      { cause },
-    );
-  }
-}
+/** The debug build's loader and its `abort` import, loaded by the first debug backend (tests only). */
+let debugSupport: typeof import('./wasm-debug.js') | undefined;
 
 /**
  * What the kernels import: the host's Math.pow (Adam's bias corrections, the
- * same function the JS twin calls), the debug build's `abort` (an
- * AssemblyScript assertion, thrown as an Error with its message and place),
- * and for the threaded builds the shared memory.
+ * same function the JS twin calls), for the threaded builds the shared
+ * memory, and for the debug build its `abort` (wasm-debug.ts).
  */
-function kernelImports(memory?: WebAssembly.Memory): { imports: WebAssembly.Imports; bind(memory: WebAssembly.Memory): void } {
-  let mem = memory;
-  const text = (ptr: number): string => {
-    if (!mem || ptr === 0) return '';
-    const length = new Uint32Array(mem.buffer, ptr - 4, 1)[0]! >>> 1; // AssemblyScript strings: UTF-16, byte length before the data
-    return String.fromCharCode(...new Uint16Array(mem.buffer, ptr, length));
-  };
-  const abort = (msg: number, file: number, line: number, column: number): never => {
-    throw new Error(`wasm abort: ${text(msg)} in ${text(file)}(${line}:${column})`);
-  };
-  return { imports: { env: { pow: Math.pow, abort, ...(memory ? { memory } : {}) } }, bind: (m) => { mem = m; } };
+function kernelImports(flavor: WasmFlavor, memory?: WebAssembly.Memory): { imports: WebAssembly.Imports; bind(memory: WebAssembly.Memory): void } {
+  const env = { pow: Math.pow, ...(memory ? { memory } : {}) };
+  // a debug module was compiled by an earlier async call, which loaded debugSupport
+  return flavor === 'debug' ? debugSupport!.debugImports(env) : { imports: { env }, bind: () => {} };
 }
 
 let relaxedSupport: boolean | undefined;
@@ -155,7 +132,7 @@ async function compiled(flavor: WasmFlavor): Promise<WebAssembly.Module> {
 /** Compiles (once per flavor) and instantiates the kernels. */
 export async function loadWasm(flavor: WasmFlavor = 'release'): Promise<WasmParts> {
   const mod = await compiled(flavor);
-  const { imports, bind } = kernelImports();
+  const { imports, bind } = kernelImports(flavor);
   const instance = await WebAssembly.instantiate(mod, imports);
   const ex = { ...instance.exports } as unknown as WasmExports; // a plain object (an instance's exports are frozen), as the loader gave
   bind(ex.memory);
@@ -172,7 +149,7 @@ const SHARED_MAX_PAGES = 32768;
 export async function loadWasmThreaded(flavor: ThreadedFlavor, threads: number): Promise<WasmParts & { pool: Pool }> {
   const mod = await compiled(flavor);
   const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true });
-  const instance = await WebAssembly.instantiate(mod, kernelImports(memory).imports);
+  const instance = await WebAssembly.instantiate(mod, kernelImports(flavor, memory).imports);
   const ex = instance.exports as unknown as WasmExports & PartExports;
   const heap = new Heap(memory, ex.heapBase());
   const scratchBytes = ex.scratchBytesNeeded();
@@ -181,7 +158,7 @@ export async function loadWasmThreaded(flavor: ThreadedFlavor, threads: number):
   const { Pool, threadedKernels } = await import('./threads.js');
   const pool = await Pool.start(threads, mod, memory, heap, scratchBytes, ex);
   const unchecked = threadedKernels(ex, pool);
-  return { kernels: checkedKernels(unchecked, memory), unchecked, heap, memory, pool };
+  return { unchecked, heap, memory, pool };
 }
 
 /**
@@ -191,7 +168,7 @@ export async function loadWasmThreaded(flavor: ThreadedFlavor, threads: number):
 export function loadWasmSync(flavor: WasmFlavor = 'release'): WasmParts | undefined {
   const mod = moduleCache.get(flavor);
   if (!mod) return undefined;
-  const { imports, bind } = kernelImports();
+  const { imports, bind } = kernelImports(flavor);
   const ex = { ...new WebAssembly.Instance(mod, imports).exports } as unknown as WasmExports;
   bind(ex.memory);
   return assemble(ex);
@@ -202,6 +179,5 @@ function assemble(ex: WasmExports): WasmParts {
   const heap = new Heap(memory, ex.heapBase());
   const scratchBytes = ex.scratchBytesNeeded();
   ex.setScratch(heap.alloc(scratchBytes), scratchBytes);
-  const kernels = checkedKernels(ex, memory);
-  return { kernels, unchecked: ex, heap, memory };
+  return { unchecked: ex, heap, memory };
 }

@@ -11,17 +11,16 @@ import { createBackend, createBackendSync } from '../backend/index.js';
 import { describe, expectInt, expectOptions, MAX_SEED, mustBe, StateError, typeError } from '../errors.js';
 import { ModelFormatError } from '../io/format.js';
 import { encodeCheckpoint, encodeModel } from '../io/model-file.js';
-import type { parseFile } from '../io/model-parse.js';
+import type { parseFile } from '../io/on-demand.js';
 import { summaryTable } from './summary.js';
 import type { MatrixInput } from '../data/convert.js';
 import type { StatsChunk } from '../data/stats.js';
 import type { TrainingModel } from '../train/callbacks.js';
 import type { Features, Labels } from '../train/data.js';
 import { isBatchSource } from '../train/fit-data.js';
-import { checkStreamFit, runStreamFit } from '../train/fit-stream.js';
 import type { Evaluation } from '../train/fit-step.js';
 import { checkFit, prepareFit, runFit, type Batch, type CheckpointInfo, type FitHooks, type FitOptions, type History } from '../train/fit.js';
-import { evaluate, evaluateStream, Evaluator, layerOutputs, predict, type InferOptions } from '../train/infer.js';
+import { evaluate, Evaluator, layerOutputs, predict, type InferOptions } from '../train/infer.js';
 import { predictedClasses } from '../train/metrics.js';
 import type { LossName } from '../train/losses.js';
 import { Trainer, type CompileOptions, type OptimizerState } from '../train/trainer.js';
@@ -53,7 +52,7 @@ function resolveBackend(where: string, be: unknown): Backend {
     throw typeError(`${where}: options.backend must be a Backend, 'wasm' or 'js', got ${describe(be)}`, { argument: 'options.backend', expected: "a Backend, 'wasm' or 'js'", received: describe(be) });
   }
   const backend = typeof be === 'string' ? createBackendSync(be as 'wasm' | 'js') : be;
-  if (!backend || typeof backend !== 'object' || !('kernels' in backend)) {
+  if (!backend || typeof backend !== 'object' || !('unchecked' in backend)) {
     throw typeError(`${where}: options.backend must be a Backend, 'wasm' or 'js', got ${describe(be)}`, { argument: 'options.backend', expected: "a Backend, 'wasm' or 'js'", received: describe(be) });
   }
   return backend as Backend;
@@ -204,10 +203,12 @@ export class Sequential implements TrainingModel {
     const hooks: FitHooks = {
       checkAlive: () => this.net.checkAlive('fit'),
       checkpointBytes: () => new Uint8Array(0),
-      evaluate: async (val) => val.kind === 'arrays' ? this.evaluateChecked(val.x, val.y, val.rows) : evaluateStream(this.trainer, val.source, 'fit: validationData', true),
+      evaluate: async (val) => val.kind === 'arrays' ? this.evaluateChecked(val.x, val.y, val.rows) : (await import('../io/on-demand.js')).evaluateStream(this.trainer, val.source, 'fit: validationData', true),
       model: this,
     };
     if (isBatchSource(x)) {
+      const { checkStreamFit, runStreamFit } = await import('../io/on-demand.js'); // on first use: a page that fits arrays never fetches it
+      this.net.checkAlive('fit'); // disposed while it loaded?
       const run = checkStreamFit(this.trainer, x, y, options);
       this.trainer.training = true;
       try {
@@ -222,7 +223,7 @@ export class Sequential implements TrainingModel {
     try {
       // The long checks, sliced; then everything is validated and from here on the model changes.
       await prepareFit(run, hooks.checkAlive);
-      const resume = run.options.resumeFrom ? (await import('../io/model-parse.js')).resumeFrom(run.options.resumeFrom, this.net, this.trainer, this.seed, run.record!) : undefined;
+      const resume = run.options.resumeFrom ? (await import('../io/on-demand.js')).resumeFrom(run.options.resumeFrom, this.net, this.trainer, this.seed, run.record!) : undefined;
       return await runFit(this.trainer, run, hooks, resume);
     } finally {
       this.trainer.training = false;
@@ -308,7 +309,7 @@ export class Sequential implements TrainingModel {
     const o = expectOptions('load', 'options', options, ['backend']);
     const named = o.backend ?? 'wasm';
     const backend = named === 'wasm' || named === 'js' ? await createBackend(named) : named;
-    const { parseFile } = await import('../io/model-parse.js');
+    const { parseFile } = await import('../io/on-demand.js');
     return Sequential.loadWith.call(this, parseFile, bytes, { backend }) as M;
   }
 
@@ -359,7 +360,7 @@ export class Sequential implements TrainingModel {
 }
 
 async function checkpointInfo(bytes: Uint8Array): Promise<CheckpointInfo> {
-  const { parseFile } = await import('../io/model-parse.js');
+  const { parseFile } = await import('../io/on-demand.js');
   const f = parseFile('checkpointInfo', bytes);
   if (!f.fit || !f.optimizer) throw new ModelFormatError('checkpointInfo: the bytes are a model file, not a checkpoint (no optimizer state or training progress)');
   const { data: _data, ...fit } = f.fit;

@@ -12,14 +12,19 @@
  * more than one epoch needs a source whose [Symbol.asyncIterator]() starts
  * over). A batch smaller than the model's fewest training rows (1 row with
  * BatchNorm) is skipped.
+ *
+ * Also evaluation over such a source (a streamed validationData). Sequential
+ * imports this module on first use (through io/on-demand.ts), so a page that
+ * fits arrays never loads it.
  */
 import { describe, expectInt, expectOptions, mustBe, rangeError, StateError, typeError } from '../errors.js';
 import { checkCallbacks, type Callback, type EpochLogs } from './callbacks.js';
 import { checkTargets, toX } from './data.js';
 import { checkValidation, rowWeights, type Batch, type ValidationSource } from './fit-data.js';
-import { diverge, emptyHistory, FitEvents, recordEpoch, Stepper, type History } from './fit-step.js';
+import { diverge, emptyHistory, FitEvents, recordEpoch, Stepper, type Evaluation, type History } from './fit-step.js';
 import { FIT_OPTIONS, yieldNow, type FitHooks, type FitOptions } from './fit.js';
-import { checkBatch } from './infer.js';
+import { Evaluator, inferInput } from './infer.js';
+import { LOSSES } from './losses.js';
 import type { Trainer } from './trainer.js';
 
 const STREAM_UNSUPPORTED = ['batchSize', 'shuffle', 'seed', 'dropLast', 'validationSplit', 'sampleWeight', 'checkpoint', 'resumeFrom'] as const;
@@ -160,4 +165,31 @@ export async function runStreamFit(t: Trainer, r: StreamRun, hooks: FitHooks): P
     if (it && r.stepsPerEpoch !== undefined) await it.return?.();
   }
   return history;
+}
+
+/** evaluate over an (async) iterable of { x, y } batches, one batch in memory at a time. */
+export async function evaluateStream(t: Trainer, source: AsyncIterable<Batch> | Iterable<Batch>, where: string, checkFinite: boolean): Promise<Evaluation> {
+  const net = t.net;
+  const e = new Evaluator(t);
+  let i = 0;
+  for await (const b of source as AsyncIterable<Batch>) {
+    const { x, y } = checkBatch(where, b, i);
+    const m = inferInput(where, `batch ${i}.x`, x, net.inFeatures, checkFinite);
+    e.add(m.data, checkTargets(where, `batch ${i}.y`, y, m.rows, net.outFeatures, t.compiled?.lossSpec ?? LOSSES.softmaxCrossEntropy), m.rows, m.rescan);
+    i++;
+  }
+  if (e.rows === 0) {
+    throw rangeError(`${where}: the validation source gave no rows (a generator can be read once: pass an object whose [Symbol.asyncIterator]() starts over, e.g. { [Symbol.asyncIterator]: () => makeBatches() })`, {
+      argument: 'validationData', expected: 'an iterable that gives batches at every epoch', received: `${i} batches`,
+    });
+  }
+  return e.result();
+}
+
+/** A batch must be an object { x, y }. */
+export function checkBatch(where: string, b: unknown, i: number): Batch {
+  if (typeof b !== 'object' || b === null || !('x' in b) || !('y' in b)) {
+    throw typeError(`${where}: batch ${i} must be an object { x, y }, got ${describe(b)}`, { argument: `batch ${i}`, expected: '{ x, y }', received: describe(b) });
+  }
+  return b as Batch;
 }

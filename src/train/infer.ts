@@ -3,7 +3,6 @@ import type { Ptr } from '../backend/types.js';
 import { describe, expectInt, expectOptions, mustBe, NormcoreError, rangeError, typeError } from '../errors.js';
 import type { Network } from '../model/network.js';
 import { checkTargets, toX } from './data.js';
-import type { Batch } from './fit-data.js';
 import type { Evaluation } from './fit-step.js';
 import { LOSSES, type Loss, type ResolvedLoss } from './losses.js';
 import { METRICS, type Metric } from './metrics.js';
@@ -38,7 +37,7 @@ interface InferInput {
  * and toX's loop only when the kernel finds something, to name the place.
  * Other kinds of x are scanned as they are converted.
  */
-function inferInput(where: string, name: string, x: unknown, features: number, checkFinite: boolean): InferInput {
+export function inferInput(where: string, name: string, x: unknown, features: number, checkFinite: boolean): InferInput {
   const later = checkFinite && x instanceof Float32Array;
   const m = toX(where, name, x, features, checkFinite && !later);
   return { data: m.data, rows: m.rows, rescan: later ? () => { toX(where, name, x, features, true); } : undefined };
@@ -134,33 +133,6 @@ export function evaluate(t: Trainer, x: unknown, y: unknown, options: InferOptio
   const e = new Evaluator(t);
   e.add(m.data, targets, m.rows, m.rescan);
   return e.result();
-}
-
-/** evaluate over an (async) iterable of { x, y } batches, one batch in memory at a time. */
-export async function evaluateStream(t: Trainer, source: AsyncIterable<Batch> | Iterable<Batch>, where: string, checkFinite: boolean): Promise<Evaluation> {
-  const net = t.net;
-  const e = new Evaluator(t);
-  let i = 0;
-  for await (const b of source as AsyncIterable<Batch>) {
-    const { x, y } = checkBatch(where, b, i);
-    const m = inferInput(where, `batch ${i}.x`, x, net.inFeatures, checkFinite);
-    e.add(m.data, checkTargets(where, `batch ${i}.y`, y, m.rows, net.outFeatures, t.compiled?.lossSpec ?? LOSSES.softmaxCrossEntropy), m.rows, m.rescan);
-    i++;
-  }
-  if (e.rows === 0) {
-    throw rangeError(`${where}: the validation source gave no rows (a generator can be read once: pass an object whose [Symbol.asyncIterator]() starts over, e.g. { [Symbol.asyncIterator]: () => makeBatches() })`, {
-      argument: 'validationData', expected: 'an iterable that gives batches at every epoch', received: `${i} batches`,
-    });
-  }
-  return e.result();
-}
-
-/** A batch must be an object { x, y }. */
-export function checkBatch(where: string, b: unknown, i: number): Batch {
-  if (typeof b !== 'object' || b === null || !('x' in b) || !('y' in b)) {
-    throw typeError(`${where}: batch ${i} must be an object { x, y }, got ${describe(b)}`, { argument: `batch ${i}`, expected: '{ x, y }', received: describe(b) });
-  }
-  return b as Batch;
 }
 
 /** Inference-mode outputs of the given layers (indices into `layers`), one Float32Array (rows × width) each. */

@@ -4,7 +4,8 @@
  * `be.kernels.X(...)` with their pointers, reads results back with
  * `be.heap.readF32`, and the scope frees every block at the end.
  */
-import { createBackend, type Backend, type BackendName, type Ptr } from '../../src/index.js';
+import { type BackendName, type Ptr } from '../../src/index.js';
+import { createBackend, type KernelBackend as Backend } from '../../src/kernels.js';
 
 /** Both backends; every suite runs over each. */
 export const BACKENDS: readonly BackendName[] = ['wasm', 'js'];
