@@ -3,11 +3,13 @@
  * carries and the brand that makes `instanceof NormcoreError` recognise the
  * tagged TypeError and RangeError objects of errors.ts as well.
  *
- * A module of its own so that the parts loaded on first use (the thread pool,
- * the shared-memory rewriter) can throw it without importing errors.ts: a
- * bundler that splits code (esbuild --splitting) would otherwise give all of
- * errors.ts a chunk of its own, shared with them, that every page fetches
- * beside its entry. errors.ts re-exports NormcoreError and ErrorCode.
+ * The parts loaded on first use (the thread pool, the shared-memory rewrite,
+ * the release patch, the debug loader) import neither this module nor
+ * errors.ts: they throw branded errors (error-brand.ts), which `instanceof
+ * NormcoreError` recognises. A module they and the page both imported would
+ * be a chunk of its own (esbuild --splitting groups files by which entries
+ * reach them) that every page fetches beside its entry. errors.ts re-exports
+ * NormcoreError and ErrorCode.
  */
 
 /** What went wrong, for programs that react to errors. */

@@ -23,6 +23,16 @@ v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
 const built = (name: string) => new Uint8Array(readFileSync(new URL(`../build/${name}.wasm`, import.meta.url)));
 const relaxed = await inflateEmbedded(wasmDeflated);
 
+/** What `f` throws (it must throw). */
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw');
+}
+
 /** The (id, payload) sections of a module. */
 function sections(b: Uint8Array): { id: number; payload: Uint8Array }[] {
   const out: { id: number; payload: Uint8Array }[] = [];
@@ -75,6 +85,8 @@ describe('the embedded kernel builds', () => {
     const wrong = () => applyPatch(relaxed.subarray(0, 1000), releasePatch);
     expect(wrong).toThrow(NormcoreError);
     expect(wrong).toThrow(/does not fit its base build/);
+    // a branded error (src/error-brand.ts: the lazily loaded modules do not import the class), with its code
+    expect(thrown(wrong)).toMatchObject({ code: 'INTERNAL' });
   });
 });
 
@@ -104,6 +116,9 @@ describe('withSharedMemory: the threaded modules', () => {
 
   it('refuses what it cannot convert, with a NormcoreError saying why', () => {
     expect(() => withSharedMemory(new Uint8Array([1, 2, 3]), 10)).toThrow(/not a WebAssembly 1.0 binary/);
+    const e = thrown(() => withSharedMemory(new Uint8Array([1, 2, 3]), 10));
+    expect(e).toBeInstanceOf(NormcoreError);
+    expect(e).toMatchObject({ code: 'INTERNAL' });
     const shared = withSharedMemory(relaxed, 32768);
     expect(() => withSharedMemory(shared, 32768)).toThrow(/defines no memory/);
     expect(() => withSharedMemory(relaxed.subarray(0, relaxed.length - 5), 32768)).toThrow(/runs past the end/);

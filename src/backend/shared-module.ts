@@ -13,7 +13,7 @@
  * section 2, memories section 5. A memory import does not shift function
  * indices, so appending one to the imports leaves every other section valid.
  */
-import { NormcoreError } from '../error-class.js';
+import { normcoreError } from '../error-brand.js';
 
 const IMPORT_SECTION = 2;
 const MEMORY_SECTION = 5;
@@ -21,7 +21,7 @@ const MEMORY_SECTION = 5;
 interface Section { id: number; payload: Uint8Array }
 
 function fail(why: string): never {
-  throw new NormcoreError(`withSharedMemory: the kernel module cannot be given a shared memory: ${why}`, 'INTERNAL');
+  throw normcoreError(`withSharedMemory: the kernel module cannot be given a shared memory: ${why}`, 'INTERNAL');
 }
 
 /** Reads an unsigned LEB128 at `pos`; returns [value, next position]. */

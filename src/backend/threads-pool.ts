@@ -24,7 +24,7 @@
  * the new pages at once, and the control block, allocated first, stays
  * inside the views taken at start-up.
  */
-import { NormcoreError } from '../error-class.js';
+import { normcoreError } from '../error-brand.js';
 import type { Heap } from './heap.js';
 import { WORKER_SOURCE, type WorkerStart } from './worker-main.js';
 import type { Kernels, MemoryLike, Ptr } from './types.js';
@@ -187,7 +187,7 @@ export class Pool {
       await Promise.all(workers.map((h) => h.ready));
     } catch (e) {
       for (const h of workers) h.terminate();
-      throw new NormcoreError(`createBackend: could not start the worker threads (${e instanceof Error ? e.message : String(e)})`, 'UNSUPPORTED', { cause: e });
+      throw normcoreError(`createBackend: could not start the worker threads (${e instanceof Error ? e.message : String(e)})`, 'UNSUPPORTED', { cause: e });
     }
     return new Pool(threads, memory as unknown as WebAssembly.Memory, ctl, workers, heap, scratch, ex);
   }
@@ -262,10 +262,10 @@ export class Pool {
   }
 
   /** The error of the worker at control word i if it trapped in its part (its flag is cleared), else undefined. */
-  private failure(i: number, name: string): NormcoreError | undefined {
+  private failure(i: number, name: string): Error | undefined {
     if (this.words[i + 3] === 0) return undefined;
     this.words[i + 3] = 0;
-    return new NormcoreError(`${name}: a worker thread failed (out-of-bounds memory access or a trap in the kernel)`, 'INVALID_STATE');
+    return normcoreError(`${name}: a worker thread failed (out-of-bounds memory access or a trap in the kernel)`, 'INVALID_STATE');
   }
 
   /** Parts handed to workers so far. */

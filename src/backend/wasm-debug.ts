@@ -3,7 +3,7 @@
  * repository's tests: its loader and the `abort` it imports. wasm.ts imports
  * this module for the first debug backend, so no page loads it.
  */
-import { NormcoreError } from '../error-class.js';
+import { normcoreError } from '../error-brand.js';
 
 /**
  * The debug build is imported through a variable, which bundlers leave
@@ -16,7 +16,7 @@ export async function importDebugBuild(): Promise<{ wasmDeflated: string }> {
   try {
     return (await import(/* @vite-ignore */ DEBUG_BUILD)) as { wasmDeflated: string };
   } catch (cause) {
-    throw new NormcoreError(
+    throw normcoreError(
       "createBackend: options.debug needs the debug build of the kernels (AssemblyScript asserts on), which only a clone of the normcore repository has (`npm run build` writes it); the published package ships the release builds only",
       'UNAVAILABLE',
       { cause },

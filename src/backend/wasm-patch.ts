@@ -3,7 +3,7 @@
  * writes the release build as a patch to the relaxed-SIMD build: they differ
  * only where a multiply-add is fused).
  */
-import { NormcoreError } from '../error-class.js';
+import { normcoreError } from '../error-brand.js';
 
 export interface WasmPatch {
   /** Bytes of the rebuilt module. */
@@ -30,7 +30,7 @@ export function applyPatch(base: Uint8Array, patch: WasmPatch): Uint8Array {
     for (let n = 0; n < take; n++) out[o++] = inserts.charCodeAt(k++);
   }
   if (o !== out.length || k !== inserts.length) {
-    throw new NormcoreError(`applyPatch: the patch does not fit its base build (rebuilt ${o} of ${out.length} bytes): the package's kernel files are from different builds`, 'INTERNAL');
+    throw normcoreError(`applyPatch: the patch does not fit its base build (rebuilt ${o} of ${out.length} bytes): the package's kernel files are from different builds`, 'INTERNAL');
   }
   return out;
 }
