@@ -208,7 +208,7 @@ export class Sequential implements TrainingModel {
     };
     if (isBatchSource(x)) {
       const { checkStreamFit, runStreamFit } = await import('../io/on-demand.js'); // on first use: a page that fits arrays never fetches it
-      this.net.checkAlive('fit'); // disposed while it loaded?
+      hooks.checkAlive(); // disposed while it loaded?
       const run = checkStreamFit(this.trainer, x, y, options);
       this.trainer.training = true;
       try {
